@@ -1,0 +1,58 @@
+"""The `roundtable` command. With no subcommand it opens the desktop app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app import __version__
+from app.cli import chat, crew, models
+from app.cli.chat import EXIT_INTERRUPTED
+from app.core.errors import RoundtableError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roundtable", description="Your own AI copilots, local and remote, around one table."
+    )
+    parser.add_argument("--version", action="version", version=f"roundtable {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chat.register(commands)
+    crew.register(commands)
+    models.register(commands)
+    return parser
+
+
+def run(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        return _open_desktop_app()
+    if getattr(args, "needs_context", True) is False:
+        return int(args.handler(args, None))
+    from app.core.context import AppContext
+
+    with AppContext() as ctx:
+        return int(args.handler(args, ctx))
+
+
+def _open_desktop_app() -> int:
+    try:
+        from app.ui.app import run_app
+    except ImportError as exc:
+        raise RoundtableError(
+            f"The desktop app needs PySide6 ({exc}): run `./dev run`, or `pip install 'roundtable[gui]'`."
+        ) from exc
+    return run_app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except RoundtableError as exc:
+        sys.stderr.write(f"roundtable: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\nroundtable: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,171 @@
+"""`roundtable ask` and `roundtable threads`: asking copilots and reading stored threads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from app import __version__
+from app.cli.output import ctrl_c_cancels, print_json
+
+# Exit statuses beyond RoundtableError.exit_code: a reply that failed, and one stopped with Ctrl+C.
+EXIT_REPLY_FAILED = 1
+EXIT_INTERRUPTED = 130
+_ERROR_EXIT = {"model_file": 4, "crashed": 5, "context": 2}
+
+
+def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bool = False) -> tuple[int, str | None]:
+    """Print a run's events as they come; returns the exit status and the thread they went to.
+
+    `headers` puts each copilot's name above its message (crew runs); a plain `ask` prints only the answer.
+    """
+    status = 0
+    thread_id = None
+    out, err = sys.stdout, sys.stderr
+    with ctrl_c_cancels(cancel):
+        for event in events:
+            if as_json:
+                print_json(event.to_dict())
+            if event.type in ("done", "error"):
+                thread_id = event.thread_id
+            if event.type == "error":
+                err.write(f"roundtable: {event.message}\n")
+                status = _ERROR_EXIT.get(event.kind, EXIT_REPLY_FAILED)
+            elif event.type == "done" and event.status == "interrupted" and status == 0:
+                err.write(f"[stopped; partial reply kept in thread {event.thread_id}]\n")
+                status = EXIT_INTERRUPTED
+            if as_json:
+                continue
+            if event.type == "text":
+                out.write(event.delta)
+                out.flush()
+            elif event.type == "status" and err.isatty():
+                err.write(f"[{event.message}…]\r")
+            elif event.type == "message" and event.status == "streaming" and headers:
+                out.write(f"\n── {event.author} ──\n")
+            elif event.type == "message" and event.status != "streaming":
+                out.write("\n")
+            elif event.type == "route" and headers:
+                out.write(f"[router → {event.copilot}: {event.reason}]\n")
+            elif event.type == "handoff":
+                if event.status == "accepted":
+                    out.write(f"[handoff {event.from_} → {event.to}: {event.task}]\n")
+                else:
+                    out.write(f"[handoff {event.from_} → {event.to} not followed: {event.reason}]\n")
+            out.flush()
+    return status, thread_id
+
+
+def cmd_ask(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.crew.engine import ask
+    from app.core.providers.base import CancelToken
+
+    prompt = " ".join(args.prompt).strip()
+    if not prompt and sys.stdin.isatty():
+        return _interactive(args, ctx)
+    if not prompt:
+        prompt = sys.stdin.read()
+    cancel = CancelToken()
+    events = ask(ctx, prompt, copilot_id=args.copilot, thread_id=args.thread, model=args.model, cancel=cancel)
+    return render_events(events, args.json, cancel, headers="@" in prompt)[0]
+
+
+def _interactive(args: argparse.Namespace, ctx: Any) -> int:
+    """A chat session on the terminal: each line is a question in the same thread."""
+    from app.core.crew.engine import ask
+    from app.core.providers.base import CancelToken
+
+    copilot = ctx.copilot(args.copilot)
+    print(f"Roundtable {__version__}: talking to {copilot.name}. Ctrl+C stops a reply; Ctrl+D quits.")
+    thread_id = args.thread
+    status = 0
+    while True:
+        try:
+            prompt = input("\nyou> ").strip()
+        except EOFError:
+            print()
+            return status
+        if not prompt:
+            continue
+        cancel = CancelToken()
+        print(f"{copilot.name}> ", end="", flush=True)
+        events = ask(ctx, prompt, copilot_id=copilot.id, thread_id=thread_id, model=args.model, cancel=cancel)
+        status, thread_id = render_events(events, False, cancel, headers="@" in prompt)
+
+
+def cmd_threads_ls(args: argparse.Namespace, ctx: Any) -> int:
+    threads = ctx.store.list_threads()
+    if args.json:
+        print_json([vars(thread) for thread in threads])
+        return 0
+    if not threads:
+        print('No threads yet: start one with `roundtable ask "..."`.')
+        return 0
+    print(f"{'ID':<10} {'UPDATED':<20} {'MSGS':>4}  TITLE")
+    for thread in threads:
+        print(
+            f"{thread.id:<10} {thread.updated_at[:19].replace('T', ' '):<20} {thread.message_count:>4}  {thread.title}"
+        )
+    return 0
+
+
+def cmd_threads_show(args: argparse.Namespace, ctx: Any) -> int:
+    thread = ctx.store.get_thread(args.id)
+    timeline = ctx.store.timeline(thread.id)
+    if args.json:
+        messages = [vars(item["message"]) for item in timeline if item["kind"] == "message"]
+        cards = [item for item in timeline if item["kind"] != "message"]
+        print_json(
+            {
+                "thread": vars(thread),
+                "messages": messages,
+                "events": cards,
+                "tasks": [vars(t) for t in ctx.store.tasks(thread_id=thread.id)],
+            }
+        )
+        return 0
+    print(f"# {thread.title}  ({thread.id})")
+    for item in timeline:
+        if item["kind"] == "route" and item.get("by") != "asked":
+            print(f"\n[router → {item['copilot']}: {item['reason']}]")
+        elif item["kind"] == "handoff":
+            outcome = f": {item['task']}" if item["status"] == "accepted" else f" not followed: {item['reason']}"
+            print(f"\n[handoff {item['from']} → {item['to']}{outcome}]")
+        elif item["kind"] == "message":
+            _print_message(item["message"], args.trace)
+    return 0
+
+
+def _print_message(message: Any, with_trace: bool) -> None:
+    flag = "" if message.status == "complete" else f"  [{message.status}]"
+    print(f"\n## {message.author}{flag}\n{message.text}")
+    if message.error:
+        print(f"(error: {message.error})")
+    trace = message.data.get("trace")
+    if with_trace and trace:
+        fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")
+        print(f"  trace: {fields}; sampling={trace.get('sampling')}")
+
+
+def register(commands: Any) -> None:
+    """Add `ask` and `threads` to the command parser."""
+    ask_parser = commands.add_parser("ask", help="ask a copilot (interactive when no prompt is given)")
+    ask_parser.add_argument("prompt", nargs="*", help="the question; read from stdin when absent and piped")
+    ask_parser.add_argument("--copilot", help="copilot id or name (default: settings' default_copilot)")
+    ask_parser.add_argument("--thread", help="continue this thread instead of starting a new one")
+    ask_parser.add_argument("--model", help="answer with this installed model id or .gguf path")
+    ask_parser.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    ask_parser.set_defaults(handler=cmd_ask)
+
+    threads = commands.add_parser("threads", help="list and show stored threads")
+    thread_commands = threads.add_subparsers(dest="threads_command", metavar="ACTION", required=True)
+    ls_parser = thread_commands.add_parser("ls", help="list threads, newest first")
+    ls_parser.add_argument("--json", action="store_true")
+    ls_parser.set_defaults(handler=cmd_threads_ls)
+    show_parser = thread_commands.add_parser("show", help="print a thread")
+    show_parser.add_argument("id", help="thread id (or a unique prefix)")
+    show_parser.add_argument("--json", action="store_true")
+    show_parser.add_argument("--trace", action="store_true", help="print each reply's trace")
+    show_parser.set_defaults(handler=cmd_threads_show)

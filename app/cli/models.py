@@ -1,0 +1,230 @@
+"""`roundtable hardware` and `roundtable models ...`: find, size up, download and manage GGUF models."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json, table
+
+_FIT_WORDS = {"gpu": "fits on GPU", "partial": "partial", "cpu": "CPU", "no": "won't fit"}
+
+
+def cmd_hardware(args: argparse.Namespace, _ctx: Any) -> int:
+    from app.core.hardware import probe
+
+    hardware = probe()
+    if args.json:
+        print_json(hardware.to_dict())
+        return 0
+    print(f"CPU      {hardware.cpu_name}: {hardware.physical_cores} cores ({hardware.logical_cores} threads)")
+    print(
+        f"RAM      {human_bytes(hardware.ram_total_bytes)} total, {human_bytes(hardware.ram_available_bytes)} available"
+    )
+    print(f"llama.cpp backend: {hardware.backend}")
+    if not hardware.gpus:
+        print("GPU      none found")
+    for gpu in hardware.gpus:
+        kind = " (unified memory)" if gpu.unified else ""
+        print(f"GPU      {gpu.name}{kind}: {human_bytes(gpu.total_bytes)} total, {human_bytes(gpu.free_bytes)} free")
+    if hardware.gpus and hardware.backend == "cpu":
+        print("         llama.cpp was built without GPU support: see the README to build it for your GPU.")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, _ctx: Any) -> int:
+    from app.core.hub.catalog import search
+
+    results = search(args.query, limit=args.limit)
+    if args.json:
+        print_json([asdict(r) for r in results])
+        return 0
+    if not results:
+        print(f"No GGUF models match '{args.query}'.")
+        return 0
+    table(
+        ["REPO", "DOWNLOADS", "LIKES", "UPDATED", "CHAT"],
+        [
+            [r.repo, f"{r.downloads:,}", r.likes, (r.last_modified or "")[:10], "yes" if r.instruct else ""]
+            for r in results
+        ],
+    )
+    return 0
+
+
+def cmd_files(args: argparse.Namespace, _ctx: Any) -> int:
+    from app.core.hardware import probe
+    from app.core.hub.catalog import list_files
+
+    hardware = probe()
+    listing = list_files(args.repo, hardware, args.ctx)
+    if args.json:
+        print_json([f.to_dict() for f in listing.files])
+        return 0
+    rows = []
+    for file in listing.files:
+        fit = _FIT_WORDS.get(file.fit or "", "adapter" if file.kind == "lora" else "?")
+        if file.fit == "partial":
+            fit = f"partial ({file.gpu_layers} layers on GPU)"
+        name = file.filename + (f" ({len(file.parts)} parts)" if len(file.parts) > 1 else "")
+        rows.append(
+            [
+                "*" if file.recommended else "",
+                name,
+                file.quant or "?",
+                human_bytes(file.size_bytes),
+                fit,
+                human_bytes(file.est_memory_bytes) if file.est_memory_bytes else "",
+            ]
+        )
+    table(["", "FILE", "QUANT", "SIZE", "FIT", f"NEEDS @ {args.ctx} ctx"], rows)
+    chosen = listing.recommended
+    where = f"{hardware.backend}, {human_bytes(hardware.ram_available_bytes)} RAM free"
+    if hardware.gpu_free_bytes:
+        where += f", {human_bytes(hardware.gpu_free_bytes)} GPU memory free"
+    print(f"\n* recommended for this machine ({where})" if chosen else f"\nNothing here fits this machine ({where}).")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.hub.download import Progress
+    from app.core.hub.installed import pull_model
+    from app.core.providers.base import CancelToken
+
+    cancel = CancelToken()
+    bars: dict[str, ProgressBar] = {}
+    last_json = [0.0]
+
+    def report(progress: Progress) -> None:
+        if args.json:
+            now = time.monotonic()
+            if now - last_json[0] >= 0.5 or progress.done_bytes == progress.total_bytes:
+                last_json[0] = now
+                print_json(
+                    {
+                        "type": "progress",
+                        "filename": progress.filename,
+                        "done_bytes": progress.done_bytes,
+                        "total_bytes": progress.total_bytes,
+                        "speed_bps": round(progress.speed_bps),
+                        "eta_s": progress.eta_s,
+                    }
+                )
+            return
+        bar = bars.setdefault(progress.filename, ProgressBar(progress.filename))
+        bar.update(
+            progress.done_bytes,
+            progress.total_bytes,
+            progress.speed_bps,
+            progress.eta_s,
+            force=progress.done_bytes == progress.total_bytes,
+        )
+
+    try:
+        with ctrl_c_cancels(cancel):
+            model_id, chosen = pull_model(
+                ctx, args.repo, quant=args.quant, filename=args.file, progress=report, cancel=cancel
+            )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.json:
+        print_json(
+            {
+                "type": "done",
+                "model_id": model_id,
+                "filename": chosen.filename,
+                "quant": chosen.quant,
+                "size_bytes": chosen.size_bytes,
+            }
+        )
+    else:
+        print(f"Installed {chosen.filename} as '{model_id}'. Try: roundtable ask --model {model_id} \"Hello\"")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.hub.installed import installed_models
+
+    models = installed_models(ctx)
+    if args.json:
+        print_json([m.to_dict() for m in models])
+        return 0
+    table(
+        ["ID", "QUANT", "SIZE", "SOURCE", "USED BY", "PATH"],
+        [
+            [
+                m.id,
+                m.quant or "?",
+                human_bytes(m.size_bytes),
+                m.source,
+                ", ".join(m.used_by) or "-",
+                m.path if m.present else f"{m.path} (MISSING)",
+            ]
+            for m in models
+        ],
+    )
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.hub.installed import remove
+
+    moved = remove(ctx, args.id, force=args.force)
+    note = f"; {', '.join(moved)} now use the starter model" if moved else ""
+    print(f"Removed '{args.id}'{note}.")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.hub.installed import add_local
+
+    model_id = add_local(ctx, Path(args.path))
+    print(f"Added {Path(args.path).name} as '{model_id}'. Try: roundtable ask --model {model_id} \"Hello\"")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add `hardware` and `models` to the command parser."""
+    hardware = commands.add_parser("hardware", help="what this machine offers models: CPU, RAM, GPU, backend")
+    hardware.add_argument("--json", action="store_true")
+    hardware.set_defaults(handler=cmd_hardware, needs_context=False)
+
+    models = commands.add_parser("models", help="find, download and manage GGUF models")
+    actions = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    search = actions.add_parser("search", help="GGUF model repos on the Hugging Face Hub")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=cmd_search, needs_context=False)
+
+    files = actions.add_parser("files", help="a repo's GGUF files, with a fit verdict for this machine")
+    files.add_argument("repo")
+    files.add_argument("--ctx", type=int, default=4096, help="context size to size the KV cache for")
+    files.add_argument("--json", action="store_true")
+    files.set_defaults(handler=cmd_files, needs_context=False)
+
+    pull = actions.add_parser("pull", help="download a model (resumable, verified) and install it")
+    pull.add_argument("repo")
+    choice = pull.add_mutually_exclusive_group()
+    choice.add_argument("--quant", help="e.g. Q4_K_M (default: the recommended file)")
+    choice.add_argument("--file", help="an exact file name from `models files`")
+    pull.add_argument("--json", action="store_true")
+    pull.set_defaults(handler=cmd_pull)
+
+    ls = actions.add_parser("ls", help="installed models, their size and which copilots use them")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd_ls)
+
+    rm = actions.add_parser("rm", help="remove an installed model (and the files Roundtable downloaded)")
+    rm.add_argument("id")
+    rm.add_argument("--force", action="store_true", help="even if copilots use it (they move to the starter)")
+    rm.set_defaults(handler=cmd_rm)
+
+    add = actions.add_parser("add", help="register a GGUF file you already have")
+    add.add_argument("path")
+    add.set_defaults(handler=cmd_add)

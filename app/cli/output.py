@@ -1,0 +1,91 @@
+"""Printing for the CLI: JSON lines, sizes, tables and a progress bar."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def human_bytes(count: float | None) -> str:
+    if count is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(count) < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} TB"
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> None:
+    """Left-aligned columns sized to their widest cell."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+class ProgressBar:
+    """A one-line bar on stderr with bytes, speed and ETA, redrawn at most ten times a second."""
+
+    def __init__(self, label: str, stream: Any = None) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.last_draw = 0.0
+        self.tty = self.stream.isatty()
+
+    def update(self, done: int, total: int, speed: float, eta: float | None, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_draw < (0.1 if self.tty else 2.0):
+            return
+        self.last_draw = now
+        fraction = done / total if total else 1.0
+        filled = int(fraction * 30)
+        bar = "#" * filled + "-" * (30 - filled)
+        line = (
+            f"{self.label} [{bar}] {fraction:6.1%} {human_bytes(done)}/{human_bytes(total)} "
+            f"{human_bytes(speed)}/s ETA {human_duration(eta)}"
+        )
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@contextmanager
+def ctrl_c_cancels(cancel: Any) -> Iterator[None]:
+    """First Ctrl+C stops generation and keeps the partial reply; a second one quits at once."""
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        sys.stderr.write("\n[stopping: press Ctrl+C again to quit at once]\n")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

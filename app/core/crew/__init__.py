@@ -1,0 +1,1 @@
+"""Copilots and the conversation engine."""

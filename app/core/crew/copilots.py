@@ -1,0 +1,65 @@
+"""Copilot manifests: who a copilot is, what it runs on, and how it answers."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.core.errors import UsageError
+
+
+class SamplingConfig(BaseModel):
+    """Sampling for a copilot's replies; unset max_tokens uses the settings' max_reply_tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(None, ge=1)
+    seed: int | None = None
+
+
+class Copilot(BaseModel):
+    """A copilot's manifest, stored in the database and importable/exportable as TOML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(min_length=1, max_length=60)
+    color: str = Field("#5b7cfa", pattern=r"^#[0-9a-fA-F]{6}$")
+    description: str = ""
+    skills: list[str] = Field(default_factory=list)
+    provider: str = "local"
+    model: str | None = Field(None, description="installed model id or .gguf path; unset = the starter model")
+    lora: str | None = Field(None, description="a LoRA adapter GGUF (installed model id or path) applied to the model")
+    lora_scale: float = Field(1.0, ge=0.0, le=4.0)
+    system_prompt: str = ""
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    context_size: int | None = Field(None, ge=256)
+    handoff_to: list[str] = Field(default_factory=list, description="copilot ids this one may hand tasks to")
+    tools: list[str] = Field(default_factory=list)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.model_dump(exclude_none=True))
+
+
+def parse_manifest(data: dict, source: str) -> Copilot:
+    """Validate a manifest; the error names the field and where it came from."""
+    try:
+        return Copilot.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(manifest)"
+        raise UsageError(f"Copilot manifest {source}: '{where}' {first['msg'].lower()}.") from exc
+
+
+def load_manifest_file(path: Path) -> Copilot:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read copilot manifest {path}: {exc}") from exc
+    return parse_manifest(data, str(path))

@@ -1,0 +1,323 @@
+"""The conversation engine: who answers a message, and how handoffs turn into tasks and further turns.
+
+Rules (see shared/reference/protocols.md, section 3): one copilot owns each turn; the transcript belongs to
+the host and every message is tagged with its author; the first handoff in a reply wins; a handoff's target
+is checked before use; a hop limit ends runaway chains with a visible event; the target gets the task, the
+context it was handed, and the shared transcript.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.crew.copilots import Copilot
+from app.core.crew.events import (
+    CrewError,
+    CrewStatus,
+    CrewText,
+    HandoffEvent,
+    MessageEvent,
+    RouteDecision,
+    RunDone,
+    TaskEvent,
+)
+from app.core.crew.handoff import HANDOFF_TOOL, Handoff, check_handoff, decide_handoff, handoff_tool
+from app.core.crew.reply import build_request, run_reply
+from app.core.crew.routing import mentions, route
+from app.core.errors import UsageError
+from app.core.providers.base import CancelToken, Event, Status, TextDelta, ToolCall
+from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
+from app.core.store.workspaces import DEFAULT_WORKSPACE, TASK_DONE, TASK_FAILED, TASK_WORKING
+
+ROUTER = "router"
+
+
+@dataclass
+class Turn:
+    """One copilot's turn: why it speaks, and the task it was handed, if any."""
+
+    copilot: Copilot
+    why: str
+    handoff: Handoff | None = None
+    task_id: str | None = None
+    from_copilot: str | None = None
+
+
+class CrewRun:
+    """A user message worked through by a crew until no copilot has more to do.
+
+    Attributes:
+        participants: the copilots taking part (mentions may add others the user names).
+        max_hops: handoffs this run may follow; the next one is refused with a visible event.
+    """
+
+    def __init__(
+        self,
+        ctx: Any,
+        thread_id: str,
+        participants: list[Copilot],
+        *,
+        max_hops: int,
+        cancel: CancelToken | None = None,
+        model: str | None = None,
+        workspace_id: str = DEFAULT_WORKSPACE,
+    ) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.thread_id = thread_id
+        self.workspace_id = workspace_id
+        self.participants = participants
+        self.everyone = ctx.copilots()
+        self.max_hops = max_hops
+        self.cancel = cancel or CancelToken()
+        self.model = model
+        self.hops = 0
+        self.user_request = ""
+
+    def handle(self, text: str, responders: list[Copilot] | None = None) -> Iterator[Event]:
+        """Store the user's message, then run the crew on it. `responders` skips mentions and the router."""
+        named = mentions(text, self.everyone)  # an unknown @mention fails before anything is stored
+        self.user_request = text
+        self.store.add_message(self.thread_id, "user", "user", text)
+        queue: deque[Turn] = deque()
+        if responders:
+            queue.extend(Turn(c, "asked directly") for c in responders)
+        elif named:
+            for copilot in named:
+                yield self._route(copilot, "mentioned by the user", "mention")
+                queue.append(Turn(copilot, "mentioned by the user"))
+        elif len(self.participants) == 1:
+            yield self._route(self.participants[0], "the only copilot in this run", "only")
+            queue.append(Turn(self.participants[0], "the only copilot in this run"))
+        else:
+            chosen, decision = yield from self._ask_router(text)
+            queue.append(Turn(chosen, f"chosen by the router: {decision.reason}"))
+        yield from self._work(queue)
+
+    def answer(self, copilot: Copilot, why: str = "asked again") -> Iterator[Event]:
+        """Let one copilot take a turn on the thread as it stands (Retry after a crash), handoffs included."""
+        self.user_request = next(
+            (m.text for m in reversed(self.store.messages(self.thread_id)) if m.role == "user"), ""
+        )
+        yield from self._work(deque([Turn(copilot, why)]))
+
+    def _work(self, queue: deque[Turn]) -> Iterator[Event]:
+        replies: list[str] = []
+        last: MessageEvent | None = None
+        while queue and not self.cancel.cancelled:
+            turn = queue.popleft()
+            outcome, calls = yield from self._take_turn(turn)
+            replies.append(outcome.message_id)
+            last = outcome
+            follow = yield from self._follow_handoff(turn.copilot, outcome, calls)
+            if follow is not None:
+                queue.appendleft(follow)  # the target owns the next turn
+        yield RunDone(
+            ROUTER,
+            self.thread_id,
+            last.message_id if last else None,
+            last.status if last else "cancelled",
+            last.usage if last else None,
+            replies,
+            self.hops,
+        )
+
+    def _route(self, copilot: Copilot, reason: str, by: str) -> RouteDecision:
+        self.store.add_event(
+            self.thread_id, "route", author=ROUTER, data={"copilot": copilot.id, "reason": reason, "by": by}
+        )
+        return RouteDecision(ROUTER, copilot.id, reason, by)
+
+    def _ask_router(self, text: str) -> Iterator[Event]:
+        default = self._default_copilot()
+        yield CrewStatus(ROUTER, "Choosing a copilot")
+        provider = self.ctx.provider_for(default, self.model)
+        for chosen, reason, valid in route(provider, text, self.participants, default, self.cancel):
+            decision = self._route(chosen, reason, "router" if valid else "fallback")
+            yield decision
+            return chosen, decision
+        raise AssertionError("route() yields exactly once")
+
+    def _default_copilot(self) -> Copilot:
+        preferred = self.ctx.settings.default_copilot
+        return next((c for c in self.participants if c.id == preferred), self.participants[0])
+
+    def _take_turn(self, turn: Turn) -> Iterator[Event]:
+        copilot = turn.copilot
+        if turn.task_id:
+            self.store.update_task(turn.task_id, TASK_WORKING)
+            yield TaskEvent(copilot.id, turn.task_id, TASK_WORKING, turn.from_copilot or "", copilot.id)
+        targets = [c for c in self.participants if c.id in copilot.handoff_to and c.id != copilot.id]
+        request = build_request(
+            self.store,
+            self.thread_id,
+            copilot,
+            self.ctx.settings.max_reply_tokens,
+            brief=_brief(turn) if turn.handoff else None,
+        )
+        provider = self.ctx.provider_for(copilot, self.model)
+        native_tools = getattr(provider, "supports_tools", False)
+        if targets and self.max_hops > 0 and native_tools:
+            request.tools = [handoff_tool(targets)]
+        message_id = ""
+        answer: list[str] = []
+        calls: list[ToolCall] = []
+        result: MessageEvent | None = None
+        error: CrewError | None = None
+        for event in run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, turn.why):
+            if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
+                message_id = event.message_id
+                yield event
+            elif isinstance(event, MessageEvent):
+                result = event  # held back: the handoff decision and the task update come first
+            elif isinstance(event, CrewError):
+                error = event
+            elif isinstance(event, TextDelta):
+                answer.append(event.delta)
+                yield CrewText(copilot.id, message_id, event.delta)
+            elif isinstance(event, Status):
+                yield CrewStatus(copilot.id, event.message)
+            elif isinstance(event, ToolCall):
+                calls.append(event)
+        assert result is not None
+        if targets and self.max_hops > 0 and not native_tools and result.status == STATUS_COMPLETE:
+            call = yield from self._decide(provider, request, "".join(answer), targets, copilot)
+            calls.extend([call] if call is not None else [])
+        if error is not None:
+            yield error
+        if turn.task_id:
+            status = TASK_DONE if result.status == STATUS_COMPLETE else TASK_FAILED
+            self.store.update_task(turn.task_id, status, result.message_id)
+            yield TaskEvent(copilot.id, turn.task_id, status, turn.from_copilot or "", copilot.id)
+        yield result
+        return result, calls
+
+    def _decide(
+        self, provider: Any, request: Any, answer: str, targets: list[Copilot], copilot: Copilot
+    ) -> Iterator[Event]:
+        """Run the handoff decision for a backend without native tool calls, its statuses under `copilot`."""
+        decision = decide_handoff(provider, request, answer, self.user_request, targets, self.cancel)
+        try:
+            while True:
+                event = next(decision)
+                yield CrewStatus(copilot.id, event.message) if isinstance(event, Status) else event
+        except StopIteration as stop:
+            return stop.value
+
+    def _follow_handoff(self, source: Copilot, outcome: MessageEvent, tool_calls: list[ToolCall]) -> Iterator[Event]:
+        """Turn the reply's first handoff call into a task and the target's turn, or say why not."""
+        calls = [c for c in tool_calls if c.name == HANDOFF_TOOL]
+        if not calls or outcome.status != STATUS_COMPLETE:
+            return None
+        for extra in calls[1:]:
+            yield self._reject(source, extra, "only the first handoff in a reply is followed")
+        checked = check_handoff(calls[0], source, self.participants, self.everyone)
+        if isinstance(checked, str):
+            yield self._reject(source, calls[0], checked)
+            return None
+        if self.hops >= self.max_hops:
+            yield self._reject(
+                source, calls[0], f"the hop limit of {self.max_hops} was reached; the run stops here", kind="hop_limit"
+            )
+            return None
+        self.hops += 1
+        task_id = self.store.create_task(
+            self.workspace_id, self.thread_id, source.id, checked.target.id, checked.task, checked.context
+        )
+        self._log_handoff(source, checked.target.id, checked.task, "accepted", context=checked.context, task_id=task_id)
+        yield HandoffEvent(source.id, source.id, checked.target.id, checked.task, "accepted", None, task_id)
+        yield TaskEvent(source.id, task_id, "pending", source.id, checked.target.id)
+        why = f"handoff from {source.id}: {checked.task}"
+        return Turn(checked.target, why, checked, task_id, source.id)
+
+    def _log_handoff(self, source: Copilot, to: str, task: str, status: str, **details: Any) -> None:
+        """Append a handoff, followed or not, to the thread's event log."""
+        data = {"from": source.id, "to": to, "task": task, "status": status, **details}
+        self.store.add_event(self.thread_id, "handoff", author=source.id, data=data)
+
+    def _reject(self, source: Copilot, call: ToolCall, reason: str, kind: str = "rejected") -> HandoffEvent:
+        arguments = call.arguments or {}
+        to, task = str(arguments.get("to", "?")), str(arguments.get("task", ""))
+        self._log_handoff(source, to, task, "rejected", reason=reason, kind=kind, raw=call.raw[:400])
+        return HandoffEvent(source.id, source.id, to, task, "rejected", reason)
+
+
+def _brief(turn: Turn) -> str:
+    assert turn.handoff is not None
+    text = f"{turn.from_copilot} handed you this task: {turn.handoff.task}"
+    if turn.handoff.context:
+        text += f"\nContext from {turn.from_copilot}: {turn.handoff.context}"
+    return text
+
+
+def participants_for(ctx: Any, workspace_id: str, copilot_ids: list[str] | None) -> list[Copilot]:
+    """The copilots of a run: those named, else the workspace's roster."""
+    everyone = ctx.copilots()
+    ids = copilot_ids or ctx.store.roster(workspace_id) or [c.id for c in everyone]
+    chosen = []
+    for ref in ids:
+        copilot = next((c for c in everyone if ref.lower() in (c.id, c.name.lower())), None)
+        if copilot is None:
+            known = ", ".join(c.id for c in everyone)
+            raise UsageError(f"No copilot '{ref}' (known: {known}).")
+        chosen.append(copilot)
+    return chosen
+
+
+def ask(
+    ctx: Any,
+    prompt: str,
+    *,
+    copilot_id: str | None = None,
+    thread_id: str | None = None,
+    model: str | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Event]:
+    """Ask one copilot (or the copilots the prompt @mentions), without handoffs; yields the run's events.
+
+    Unknown ids and mentions raise UsageError before anything is stored. Once the question is stored, every
+    outcome is stored too: complete, interrupted (cancel, crash) or failed (with the reason).
+    """
+    if not prompt.strip():
+        raise UsageError("Nothing to ask: give a prompt as an argument or on standard input.")
+    everyone = ctx.copilots()
+    named = mentions(prompt, everyone)
+    chosen = ctx.copilot(copilot_id)
+    thread = ctx.store.get_thread(thread_id) if thread_id else None
+    for copilot in named or [chosen]:
+        ctx.provider_for(copilot, model)  # an unknown model id fails here, before anything is stored
+    if thread is None:
+        thread = ctx.store.create_thread(prompt)
+    run = CrewRun(
+        ctx, thread.id, named or [chosen], max_hops=0, cancel=cancel, model=model, workspace_id=thread.workspace_id
+    )
+    yield from run.handle(prompt, responders=None if named else [chosen])
+
+
+def run_task(
+    ctx: Any,
+    task: str,
+    *,
+    workspace: str | None = None,
+    copilot_ids: list[str] | None = None,
+    max_hops: int | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Event]:
+    """Start a thread in a workspace with `task` and let the crew work until nobody has more to do."""
+    if not task.strip():
+        raise UsageError("Nothing to do: give the task as an argument or on standard input.")
+    workspace_id = DEFAULT_WORKSPACE
+    if workspace:
+        found = ctx.store.find_workspace(workspace)
+        workspace_id = found["id"] if found else ctx.store.create_workspace(workspace)
+        if not found:
+            ctx.store.set_roster(workspace_id, [c.id for c in participants_for(ctx, DEFAULT_WORKSPACE, copilot_ids)])
+    participants = participants_for(ctx, workspace_id, copilot_ids)
+    mentions(task, ctx.copilots())
+    thread = ctx.store.create_thread(task, workspace_id)
+    hops = ctx.settings.max_hops if max_hops is None else max_hops
+    run = CrewRun(ctx, thread.id, participants, max_hops=hops, cancel=cancel, workspace_id=workspace_id)
+    yield from run.handle(task)

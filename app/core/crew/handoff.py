@@ -1,0 +1,145 @@
+"""Handoffs: the tool a copilot calls to pass work on, and the checks made before it is followed."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.core.crew.copilots import Copilot
+from app.core.crew.routing import find_copilot
+from app.core.providers.base import (
+    CancelToken,
+    ChatMessage,
+    ChatRequest,
+    Error,
+    Event,
+    Provider,
+    Sampling,
+    Status,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+)
+
+HANDOFF_TOOL = "handoff"
+_TASK_CHARS = 200
+_CONTEXT_CHARS = 400
+
+
+def handoff_tool(targets: list[Copilot]) -> ToolSpec:
+    """The handoff tool offered to a copilot, listing only the copilots it may hand to."""
+    listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
+    return ToolSpec(
+        name=HANDOFF_TOOL,
+        description=f"Hand the next part of the work to another copilot. Copilots: {listing}",
+        parameters={
+            "type": "object",
+            "properties": {
+                "to": {"type": "string", "enum": [c.id for c in targets]},
+                "task": {"type": "string", "minLength": 1, "maxLength": _TASK_CHARS},
+                "context": {"type": "string", "maxLength": _CONTEXT_CHARS},
+            },
+            "required": ["to", "task", "context"],
+        },
+    )
+
+
+@dataclass
+class Handoff:
+    """A checked handoff: the target, what it must do, and the context it was given."""
+
+    target: Copilot
+    task: str
+    context: str
+
+
+def check_handoff(
+    call: ToolCall, source: Copilot, participants: list[Copilot], everyone: list[Copilot]
+) -> Handoff | str:
+    """The handoff a call asks for, or why it cannot be followed."""
+    if call.arguments is None:
+        return f"the handoff was not valid JSON ({call.raw[:80]!r})"
+    to, task = call.arguments.get("to"), call.arguments.get("task")
+    context = call.arguments.get("context") or ""
+    if not isinstance(to, str) or not to.strip():
+        return "the handoff names no copilot in 'to'"
+    if not isinstance(task, str) or not task.strip():
+        return "the handoff gives no task"
+    if not isinstance(context, str):
+        return "the handoff's context is not text"
+    target = find_copilot(everyone, to)
+    if target is None:
+        return f"there is no copilot '{to}'"
+    if target.id == source.id:
+        return "a copilot cannot hand off to itself"
+    if target.id not in source.handoff_to:
+        allowed = ", ".join(source.handoff_to) or "nobody"
+        return f"{source.id} may not hand off to {target.id} (allowed: {allowed})"
+    if target not in participants:
+        return f"{target.id} is not taking part in this run"
+    return Handoff(target, task.strip()[:_TASK_CHARS], context.strip()[:_CONTEXT_CHARS])
+
+
+NOBODY = "nobody"
+_DECISION_TOKENS = 200
+_NEXT_STEP = (
+    'Request: "{request}"\nCopilots who can help: {listing}.\n'
+    "Who should do the next part of the request: {names}, or {nobody} if it is done? "
+    "Give them the task and the context they need. JSON."
+)
+
+
+def decision_schema(targets: list[Copilot]) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "next": {"type": "string", "enum": [c.id for c in targets] + [NOBODY]},
+            "task": {"type": "string", "maxLength": _TASK_CHARS},
+            "context": {"type": "string", "maxLength": _CONTEXT_CHARS},
+        },
+        "required": ["next", "task", "context"],
+        "additionalProperties": False,
+    }
+
+
+def decide_handoff(
+    provider: Provider,
+    request: ChatRequest,
+    answer: str,
+    user_request: str,
+    targets: list[Copilot],
+    cancel: CancelToken,
+) -> Iterator[Event]:
+    """For a backend without native tool calls: after its answer, ask (constrained by a JSON schema) who
+    does the next part. Yields a Status, then returns a handoff ToolCall, or None for nobody."""
+    yield Status("Deciding the next step")
+    listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
+    names = ", ".join(c.id for c in targets)
+    question = _NEXT_STEP.format(request=user_request, listing=listing, names=names, nobody=NOBODY)
+    decision = ChatRequest(
+        messages=[*request.messages, ChatMessage("assistant", answer), ChatMessage("user", question)],
+        sampling=Sampling(temperature=0.0, top_p=1.0, max_tokens=_DECISION_TOKENS),
+        json_schema=decision_schema(targets),
+    )
+    parts: list[str] = []
+    for event in provider.stream(decision, cancel):
+        if isinstance(event, TextDelta):
+            parts.append(event.delta)
+        elif isinstance(event, Error):
+            yield Status(f"Could not decide the next step: {event.message}")
+            return None
+    raw = "".join(parts).strip()
+    try:
+        answer_json = json.loads(raw)
+    except json.JSONDecodeError:  # cut off at the token cap: reported as a malformed handoff
+        return ToolCall(new_call_id(), HANDOFF_TOOL, None, raw)
+    if not isinstance(answer_json, dict) or answer_json.get("next") in (None, NOBODY):
+        return None
+    arguments = {"to": answer_json.get("next"), "task": answer_json.get("task"), "context": answer_json.get("context")}
+    return ToolCall(new_call_id(), HANDOFF_TOOL, arguments, raw)
+
+
+def new_call_id() -> str:
+    return "call_" + secrets.token_hex(6)

@@ -1,0 +1,134 @@
+"""Asking a copilot: store the question, stream the reply into the event log, and say how it ended."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from app.core.crew.copilots import Copilot
+from app.core.crew.events import CrewError, MessageEvent
+from app.core.providers.base import (
+    CancelToken,
+    ChatMessage,
+    ChatRequest,
+    Done,
+    Error,
+    Event,
+    Provider,
+    Sampling,
+    TextDelta,
+    Usage,
+)
+from app.core.store import STATUS_COMPLETE, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_STREAMING, Store
+
+# Streamed text reaches the database this often: a kill -9 loses at most this much of a reply.
+CHECKPOINT_S = 0.25
+
+
+def build_request(
+    store: Store, thread_id: str, copilot: Copilot, default_max_tokens: int, brief: str | None = None
+) -> ChatRequest:
+    """The thread as this copilot sees it: its own system prompt, the transcript with authors named, and
+    last the task it was handed (`brief`), if any."""
+    messages: list[ChatMessage] = []
+    if copilot.system_prompt:
+        messages.append(ChatMessage("system", copilot.system_prompt))
+    for message in store.messages(thread_id):
+        if not message.text or message.status == STATUS_FAILED:
+            continue
+        if message.role == "user":
+            messages.append(ChatMessage("user", message.text, name=message.author))
+        elif message.author == copilot.id:
+            messages.append(ChatMessage("assistant", message.text, name=copilot.id))
+        else:
+            messages.append(ChatMessage("user", f"[{message.author}]: {message.text}", name=message.author))
+    if brief:
+        messages.append(ChatMessage("user", brief))
+    sampling = Sampling(
+        temperature=copilot.sampling.temperature,
+        top_p=copilot.sampling.top_p,
+        max_tokens=copilot.sampling.max_tokens or default_max_tokens,
+        seed=copilot.sampling.seed,
+    )
+    return ChatRequest(messages=messages, sampling=sampling)
+
+
+@dataclass
+class _Outcome:
+    text_parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    error: Error | None = None
+    first_text_at: float | None = None
+
+    def status(self) -> str:
+        if self.error is not None:
+            # a crash mid-answer keeps what arrived as an interrupted reply; other errors fail the reply
+            return STATUS_INTERRUPTED if self.error.kind == "crashed" else STATUS_FAILED
+        if self.finish_reason is None or self.finish_reason == "cancelled":
+            return STATUS_INTERRUPTED
+        return STATUS_COMPLETE
+
+
+def run_reply(
+    store: Store,
+    thread_id: str,
+    copilot: Copilot,
+    provider: Provider,
+    request: ChatRequest,
+    cancel: CancelToken,
+    why: str = "asked directly",
+) -> Iterator[Event]:
+    """Stream `provider`'s answer into a new message of the thread, checkpointing as it goes."""
+    message_id = store.start_message(thread_id, copilot.id)
+    yield MessageEvent(copilot.id, message_id, STATUS_STREAMING)
+    outcome = _Outcome()
+    pending: list[str] = []
+    started = time.perf_counter()
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        if pending:
+            store.append_text(message_id, "".join(pending))
+            pending.clear()
+        last_flush = time.monotonic()
+
+    try:
+        for event in provider.stream(request, cancel):
+            if isinstance(event, TextDelta):
+                outcome.first_text_at = outcome.first_text_at or time.perf_counter()
+                pending.append(event.delta)
+                if time.monotonic() - last_flush >= CHECKPOINT_S:
+                    flush()
+            elif isinstance(event, Usage):
+                outcome.usage = event
+            elif isinstance(event, Done):
+                outcome.finish_reason = event.finish_reason
+                continue
+            elif isinstance(event, Error):
+                outcome.error = event
+                continue
+            yield event
+    finally:
+        flush()
+        trace = {
+            "copilot": copilot.id,
+            **provider.describe(),
+            "sampling": asdict(request.sampling),
+            "finish_reason": outcome.finish_reason,
+            "wall_ttft_s": (outcome.first_text_at - started) if outcome.first_text_at else None,
+            "wall_s": time.perf_counter() - started,
+            "why": why,
+            **({k: v for k, v in asdict(outcome.usage).items()} if outcome.usage else {}),
+        }
+        data: dict[str, Any] = {"trace": trace}
+        if outcome.error is not None:
+            data["error"] = outcome.error.message
+        store.finish_message(message_id, outcome.status(), data)
+    if outcome.error is not None:
+        error = outcome.error
+        yield CrewError(copilot.id, error.message, error.kind, thread_id, message_id, outcome.status())
+    yield MessageEvent(copilot.id, message_id, outcome.status(), asdict(outcome.usage) if outcome.usage else None)

@@ -1,0 +1,233 @@
+"""The model catalogue on the Hub: GGUF repos, their files, and what each would need on this machine."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from app.core.hardware import Hardware
+from app.core.hub import client
+from app.core.hub.fit import Architecture, Fit, estimate, recommend
+from app.core.hub.gguf import FILE_TYPES, GGUFFormatError, GGUFInfo, read_header
+
+_SHARD = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+_QUANT = re.compile(
+    r"(?<![A-Za-z0-9])(IQ[1-4]_(?:XXS|XS|NL|S|M)|Q[2-8]_K(?:_[SML]|_XL)?|Q[4-8]_[01]|TQ[12]_0|MXFP4|BF16|F16|F32)"
+    r"(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_INSTRUCT = re.compile(r"instruct|chat|(?<![a-z])it(?![a-z])|conversational|assistant", re.IGNORECASE)
+_HEADER_BLOCK = 1 << 20
+_HEADER_LIMIT = 64 << 20
+
+
+@dataclass
+class RepoSummary:
+    """One search result."""
+
+    repo: str
+    downloads: int
+    likes: int
+    last_modified: str | None
+    instruct: bool
+    gated: bool
+
+
+def search(query: str, limit: int = 20) -> list[RepoSummary]:
+    """GGUF model repos on the Hub matching `query`, most downloaded first."""
+    client.require_online()
+    with client.hub_errors():
+        models = list(client.api().list_models(search=query, filter="gguf", sort="downloads", limit=limit))
+    results = []
+    for model in models:
+        tags = " ".join(model.tags or [])
+        results.append(
+            RepoSummary(
+                repo=model.id,
+                downloads=model.downloads or 0,
+                likes=model.likes or 0,
+                last_modified=model.last_modified.isoformat() if model.last_modified else None,
+                instruct=bool(_INSTRUCT.search(model.id) or "conversational" in tags),
+                gated=bool(model.gated),
+            )
+        )
+    return results
+
+
+@dataclass
+class RemotePart:
+    filename: str
+    size_bytes: int
+    sha256: str | None
+
+
+@dataclass
+class RemoteModelFile:
+    """A model as the user picks it: one GGUF file, or all shards of a split one.
+
+    Attributes:
+        filename: the (first) file's name; pulling it fetches every part.
+        kind: `model`, or `lora` for an adapter.
+    """
+
+    filename: str
+    parts: list[RemotePart]
+    quant: str | None
+    kind: str
+    fit: str | None = None
+    gpu_layers: int = 0
+    est_memory_bytes: int | None = None
+    recommended: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(part.size_bytes for part in self.parts)
+
+    @property
+    def sha256(self) -> str | None:
+        return self.parts[0].sha256
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(size_bytes=self.size_bytes, sha256=self.sha256, shards=len(self.parts))
+        return data
+
+
+def quant_from_name(filename: str) -> str | None:
+    matches = _QUANT.findall(filename)
+    return matches[-1].upper() if matches else None
+
+
+def group_files(siblings: list[Any]) -> list[RemoteModelFile]:
+    """GGUF files of a repo, split models merged into one entry, in name order."""
+    singles: list[RemoteModelFile] = []
+    shards: dict[str, list[tuple[int, RemotePart]]] = {}
+    for sibling in siblings:
+        name = sibling.rfilename
+        if not name.lower().endswith(".gguf"):
+            continue
+        sha = sibling.lfs.sha256 if sibling.lfs else None
+        part = RemotePart(name, int(sibling.size or (sibling.lfs.size if sibling.lfs else 0)), sha)
+        match = _SHARD.match(name)
+        if match:
+            shards.setdefault(match.group("base"), []).append((int(match.group("index")), part))
+        else:
+            singles.append(RemoteModelFile(name, [part], quant_from_name(name), _kind(name)))
+    for _base, numbered in shards.items():
+        parts = [part for _, part in sorted(numbered, key=lambda item: item[0])]
+        singles.append(
+            RemoteModelFile(parts[0].filename, parts, quant_from_name(parts[0].filename), _kind(parts[0].filename))
+        )
+    return sorted(singles, key=lambda f: f.filename.lower())
+
+
+def _kind(filename: str) -> str:
+    return "lora" if re.search(r"lora|adapter", filename, re.IGNORECASE) else "model"
+
+
+class RangedReader:
+    """A read-only file object over an HTTP URL, fetched in growing Range requests as it is read."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+        self.buffer = bytearray()
+        self.position = 0
+        self.finished = False
+        self.block = _HEADER_BLOCK
+
+    def _fetch(self) -> None:
+        start = len(self.buffer)
+        end = start + self.block - 1
+        response = client.http_client().get(
+            self.url,
+            headers={**self.headers, "Range": f"bytes={start}-{end}"},
+            follow_redirects=True,
+            timeout=client.timeout(),
+        )
+        if response.status_code == 416:
+            self.finished = True
+            return
+        from huggingface_hub.utils import hf_raise_for_status
+
+        hf_raise_for_status(response)
+        data = response.content
+        if response.status_code == 200:  # the server ignored Range: it sent the file from the start
+            data = data[start:]
+        self.buffer += data[: self.block]
+        self.finished = len(data) < self.block
+        self.block = min(self.block * 2, 16 << 20)
+
+    def read(self, size: int) -> bytes:
+        while len(self.buffer) - self.position < size and not self.finished:
+            if len(self.buffer) >= _HEADER_LIMIT:
+                raise GGUFFormatError("the header is larger than 64 MiB")
+            self._fetch()
+        chunk = bytes(self.buffer[self.position : self.position + size])
+        self.position += len(chunk)
+        return chunk
+
+
+def remote_header(repo_id: str, filename: str, revision: str = "main") -> GGUFInfo:
+    """Parse a GGUF header straight from the Hub with Range requests, without the weights."""
+    reader = RangedReader(client.file_url(repo_id, filename, revision), client.auth_headers())
+    with client.hub_errors(repo_id):
+        try:
+            return read_header(reader)
+        except GGUFFormatError as exc:
+            raise client.HubError(
+                f"{filename} in '{repo_id}' is not a valid GGUF file ({exc}): choose another file or repo."
+            ) from exc
+
+
+@dataclass
+class RepoFiles:
+    """A repo's GGUF files with a fit verdict each, and the architecture they were judged on."""
+
+    repo: str
+    revision: str | None
+    context: int
+    files: list[RemoteModelFile]
+    architecture: dict[str, Any] | None
+
+    @property
+    def recommended(self) -> RemoteModelFile | None:
+        return next((f for f in self.files if f.recommended), None)
+
+
+def list_files(repo_id: str, hardware: Hardware, context: int = 4096) -> RepoFiles:
+    """Every GGUF file of `repo_id`, with size, sha256 and a fit verdict at `context` on `hardware`."""
+    client.require_online()
+    with client.hub_errors(repo_id):
+        info = client.api().model_info(repo_id, files_metadata=True)
+    files = group_files(info.siblings or [])
+    models = [f for f in files if f.kind == "model"]
+    if not models and not files:
+        raise client.HubError(
+            f"'{repo_id}' has no GGUF files: search for a GGUF build with `roundtable models search`."
+        )
+    # Quants of one model share its architecture: one header (the smallest file's) sizes them all.
+    smallest = min(models, key=lambda f: f.size_bytes, default=None)
+    header = remote_header(repo_id, smallest.filename, info.sha or "main") if smallest else None
+    arch = Architecture.from_metadata(header.metadata) if header else None
+    for file in files:
+        if file.quant is None and file.kind == "model":
+            own = remote_header(repo_id, file.filename, info.sha or "main")
+            file.quant = FILE_TYPES.get(own.metadata.get("general.file_type", -1))
+    if arch is not None:
+        fits: list[tuple[str | None, int, Fit]] = []
+        for file in models:
+            fit = estimate(arch, file.size_bytes, context, hardware)
+            file.fit, file.gpu_layers, file.est_memory_bytes = fit.fit, fit.gpu_layers, fit.est_memory_bytes
+            file.details = {
+                "kv_cache_bytes": fit.kv_cache_bytes,
+                "compute_bytes": fit.compute_bytes,
+                "context": fit.context,
+            }
+            fits.append((file.quant, file.size_bytes, fit))
+        chosen = recommend(fits)
+        if chosen is not None:
+            models[chosen].recommended = True
+    return RepoFiles(repo_id, info.sha, context, files, asdict(arch) if arch else None)

@@ -1,0 +1,247 @@
+"""Resumable, verified downloads into the Hugging Face cache (shared with every other HF tool).
+
+Layout, as huggingface_hub writes it: `models--ORG--NAME/blobs/<sha256>`, `snapshots/<commit>/<file>` (a
+relative link to the blob) and `refs/main`. A partial download lives at `blobs/<sha256>.incomplete` under a
+stable name, so re-running after a kill -9 or a dropped connection continues where it stopped; a file that
+fails its sha256 check is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.hub import client
+from app.core.hub.catalog import RemoteModelFile, RemotePart
+from app.core.providers.base import CancelToken
+
+CHUNK = 1 << 20  # the most a kill -9 or dropped connection may cost (a network read in flight is far less)
+_RETRIES = 4
+_DISK_MARGIN = 64 << 20
+
+
+class DownloadCancelled(client.HubError):
+    """The user stopped the download; the partial file is kept for resuming."""
+
+    exit_code = 130
+
+
+@dataclass
+class Progress:
+    """Where a download stands, for progress bars."""
+
+    filename: str
+    done_bytes: int
+    total_bytes: int
+    speed_bps: float
+    resumed_from: int = 0
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.speed_bps <= 0:
+            return None
+        return (self.total_bytes - self.done_bytes) / self.speed_bps
+
+    @property
+    def fraction(self) -> float:
+        return self.done_bytes / self.total_bytes if self.total_bytes else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class RepoCache:
+    """One repo's folder in the HF cache."""
+
+    def __init__(self, repo_id: str, root: Path | None = None) -> None:
+        self.repo_id = repo_id
+        self.folder = (root or client.cache_dir()) / f"models--{repo_id.replace('/', '--')}"
+        self.blobs = self.folder / "blobs"
+
+    def blob(self, sha256: str) -> Path:
+        return self.blobs / sha256
+
+    def snapshot(self, commit: str, filename: str) -> Path:
+        return self.folder / "snapshots" / commit / filename
+
+    def link(self, commit: str, filename: str, sha256: str) -> Path:
+        """Point snapshots/<commit>/<filename> at the blob, and refs/main at the commit."""
+        target = self.snapshot(commit, filename)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        relative = os.path.relpath(self.blob(sha256), target.parent)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        try:
+            target.symlink_to(relative)
+        except OSError:  # no symlinks (Windows without developer mode): a copy, as huggingface_hub does
+            shutil.copy2(self.blob(sha256), target)
+        refs = self.folder / "refs" / "main"
+        refs.parent.mkdir(parents=True, exist_ok=True)
+        refs.write_text(commit)
+        return target
+
+
+def _sha256_of(path: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(8 * CHUNK):
+            digest.update(block)
+    return digest
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise client.HubError(
+                f"{lock_path.name[:-5]} is already being downloaded by another program: wait for it to finish."
+            ) from None
+        yield
+
+
+def check_disk_space(folder: Path, needed: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed + _DISK_MARGIN > free:
+        raise client.HubError(
+            f"Not enough disk space: the download needs {needed / 1e9:.2f} GB more but {folder} has "
+            f"{free / 1e9:.2f} GB free. Free some space, or set HF_HUB_CACHE to a folder on a larger disk."
+        )
+
+
+class _Transfer:
+    """Fetches one part into its .incomplete file, resuming and retrying."""
+
+    def __init__(
+        self, cache: RepoCache, part: RemotePart, url: str, progress: ProgressCallback | None, cancel: CancelToken
+    ) -> None:
+        self.cache, self.part, self.url = cache, part, url
+        self.progress, self.cancel = progress, cancel
+        self.partial = cache.blobs / f"{part.sha256}.incomplete"
+
+    def run(self) -> Path:
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.touch(exist_ok=True)
+        self.digest = _sha256_of(self.partial)  # hash what an earlier attempt left, then go on from there
+        self.offset = self.resumed = self.partial.stat().st_size
+        if self.offset > self.part.size_bytes:  # longer than the file: not ours to trust
+            self._restart()
+            self.resumed = 0
+        self.started = time.monotonic()
+        failures = 0
+        while self.offset < self.part.size_bytes:
+            before = self.offset
+            try:
+                self._fetch()
+            except client.HubError:
+                raise
+            except Exception as exc:  # a dropped or stalled connection: resume from what arrived
+                failures = 0 if self.offset > before else failures + 1
+                if failures > _RETRIES:
+                    raise client.HubError(
+                        f"The connection kept dropping while downloading {self.part.filename} "
+                        f"({self.offset / max(self.part.size_bytes, 1):.0%} done, {type(exc).__name__}): "
+                        "run the command again to resume."
+                    ) from exc
+                time.sleep(min(0.2 * 2**failures, 2))
+        if self.digest.hexdigest() != self.part.sha256:
+            self.partial.unlink(missing_ok=True)
+            raise client.HubError(
+                f"Checksum mismatch for {self.part.filename}: the downloaded bytes are not the file the Hub "
+                "lists, so they were deleted. Run the command again; if it repeats, the server sends bad data."
+            )
+        blob = self.cache.blob(self.part.sha256)
+        self.partial.replace(blob)
+        return blob
+
+    def _restart(self) -> None:
+        self.partial.write_bytes(b"")
+        self.offset, self.digest = 0, hashlib.sha256()
+
+    def _fetch(self) -> None:
+        from huggingface_hub.utils import hf_raise_for_status
+
+        headers = {**client.auth_headers(), "Accept-Encoding": "identity"}
+        if self.offset:
+            headers["Range"] = f"bytes={self.offset}-"
+        with client.http_client().stream(
+            "GET", self.url, headers=headers, follow_redirects=True, timeout=client.timeout()
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                with client.hub_errors(self.cache.repo_id):
+                    hf_raise_for_status(response)
+            if self.offset and response.status_code == 200:  # Range ignored: start over
+                self._restart()
+            with self.partial.open("ab") as target:
+                for block in response.iter_bytes():  # written as it arrives: a broken stream loses nothing
+                    if self.cancel.cancelled:
+                        raise DownloadCancelled(
+                            f"Download of {self.part.filename} stopped at "
+                            f"{self.offset / self.part.size_bytes:.0%}: run the command again to resume."
+                        )
+                    target.write(block)
+                    target.flush()  # in the OS's hands now: survives a kill -9 of this process
+                    self.digest.update(block)
+                    self.offset += len(block)
+                    self._report()
+
+    def _report(self) -> None:
+        if self.progress:
+            elapsed = max(time.monotonic() - self.started, 1e-6)
+            self.progress(
+                Progress(
+                    self.part.filename,
+                    self.offset,
+                    self.part.size_bytes,
+                    (self.offset - self.resumed) / elapsed,
+                    self.resumed,
+                )
+            )
+
+
+def pull(
+    repo_id: str,
+    model: RemoteModelFile,
+    commit: str,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[Path]:
+    """Download every part of `model` (reusing what the cache already holds); returns the snapshot paths."""
+    cancel = cancel or CancelToken()
+    cache = RepoCache(repo_id)
+    if any(part.sha256 is None for part in model.parts):
+        raise client.HubError(
+            f"The Hub lists no checksum for {model.filename}: it cannot be verified, so it is not downloaded."
+        )
+    missing = [p for p in model.parts if not cache.blob(p.sha256).is_file()]
+    needed = sum(p.size_bytes - _partial_size(cache, p) for p in missing)
+    if missing:
+        client.require_online()
+        check_disk_space(cache.blobs, needed)
+    paths = []
+    for part in model.parts:
+        if part in missing:
+            with _exclusive(cache.blobs / f"{part.sha256}.lock"):
+                if not cache.blob(part.sha256).is_file():
+                    url = client.file_url(repo_id, part.filename, commit)
+                    _Transfer(cache, part, url, progress, cancel).run()
+        elif progress:
+            progress(Progress(part.filename, part.size_bytes, part.size_bytes, 0.0, part.size_bytes))
+        paths.append(cache.link(commit, part.filename, part.sha256))
+    return paths
+
+
+def _partial_size(cache: RepoCache, part: RemotePart) -> int:
+    partial = cache.blobs / f"{part.sha256}.incomplete"
+    return partial.stat().st_size if partial.exists() else 0

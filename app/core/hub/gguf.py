@@ -1,0 +1,306 @@
+"""Reading GGUF headers: metadata and tensor layout, without loading the weights.
+
+Works on any binary file object (a local file, or a ranged HTTP reader), so a model can be checked
+and sized up before it is loaded or even downloaded.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from app.core.errors import ModelFileError
+
+GGUF_MAGIC = b"GGUF"
+_DEFAULT_ALIGNMENT = 32
+_MAX_STRING = 1 << 26  # a longer key or value means the header is garbage, not a model
+
+# GGUF metadata value types -> struct format (scalars)
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+
+# ggml tensor type -> (elements per block, bytes per block); from ggml's type traits.
+GGML_BLOCKS: dict[int, tuple[int, int]] = {
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 36),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
+}
+
+# llama.cpp's LLAMA_FTYPE values (general.file_type) -> the quant name people use.
+FILE_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
+    38: "MXFP4",
+}
+
+
+class GGUFFormatError(ValueError):
+    """The bytes are not a well-formed GGUF header."""
+
+
+class _Truncated(GGUFFormatError):
+    """The bytes ended before the header did."""
+
+
+@dataclass
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+
+    @property
+    def nbytes(self) -> int | None:
+        """Size of the tensor's data, or None for a type this reader does not know."""
+        block = GGML_BLOCKS.get(self.ggml_type)
+        if block is None:
+            return None
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count // block[0] * block[1]
+
+
+@dataclass
+class GGUFInfo:
+    """What a GGUF header says about a model.
+
+    Attributes:
+        metadata: key/value pairs; long arrays (the vocabulary) are kept as their length only.
+        tensors: name, shape, type and offset of every tensor.
+        data_offset: where tensor data starts in the file.
+    """
+
+    version: int
+    metadata: dict[str, Any]
+    tensors: list[TensorInfo] = field(default_factory=list)
+    data_offset: int = 0
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", "unknown"))
+
+    def arch_value(self, key: str, default: Any = None) -> Any:
+        """A value under the architecture's own prefix, e.g. `block_count` -> `llama.block_count`."""
+        return self.metadata.get(f"{self.architecture}.{key}", default)
+
+    @property
+    def quant(self) -> str | None:
+        file_type = self.metadata.get("general.file_type")
+        return FILE_TYPES.get(file_type) if isinstance(file_type, int) else None
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.metadata.get("tokenizer.chat_template"))
+
+    @property
+    def data_size(self) -> int | None:
+        """Bytes of tensor data the header promises (None when a tensor type is unknown)."""
+        end = 0
+        for tensor in self.tensors:
+            size = tensor.nbytes
+            if size is None:
+                return None
+            end = max(end, tensor.offset + size)
+        return end
+
+    @property
+    def expected_file_size(self) -> int | None:
+        size = self.data_size
+        return None if size is None else self.data_offset + size
+
+    def summary(self) -> dict[str, Any]:
+        """The facts the model list and fit estimate need, JSON-ready."""
+        return {
+            "architecture": self.architecture,
+            "name": self.metadata.get("general.name"),
+            "quant": self.quant,
+            "context_length": self.arch_value("context_length"),
+            "block_count": self.arch_value("block_count"),
+            "embedding_length": self.arch_value("embedding_length"),
+            "head_count": self.arch_value("attention.head_count"),
+            "head_count_kv": self.arch_value("attention.head_count_kv"),
+            "chat_template": self.has_chat_template,
+            "parameters": sum(_count(t.shape) for t in self.tensors),
+            "gguf_version": self.version,
+        }
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+class _Reader:
+    """Reads the header through a 1 MiB buffer: tens of thousands of small reads cost little."""
+
+    _BLOCK = 1 << 20
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.pos = 0  # bytes consumed from the start of the file
+        self.buffer = b""
+        self.at = 0
+
+    def take(self, size: int) -> bytes:
+        if self.at + size > len(self.buffer):
+            rest = self.buffer[self.at :]
+            self.buffer = rest + self.stream.read(max(self._BLOCK, size - len(rest)))
+            self.at = 0
+            if size > len(self.buffer):
+                raise _Truncated("the file ends inside its header")
+        data = self.buffer[self.at : self.at + size]
+        self.at += size
+        self.pos += size
+        return data
+
+    def unpack(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def skip_strings(self, count: int) -> None:
+        """Step over `count` length-prefixed strings (a vocabulary nobody reads here)."""
+        for _ in range(count):
+            length = struct.unpack("<Q", self.take(8))[0]
+            if length > _MAX_STRING:
+                raise GGUFFormatError(f"a header string claims {length} bytes")
+            self.take(length)
+
+    def string(self) -> str:
+        length = self.unpack("<Q")
+        if length > _MAX_STRING:
+            raise GGUFFormatError(f"a header string claims {length} bytes")
+        return self.take(length).decode("utf-8", errors="replace")
+
+    def value(self, kind: int, keep_arrays_up_to: int = 64) -> Any:
+        if kind in _SCALARS:
+            return self.unpack(_SCALARS[kind])
+        if kind == _STRING:
+            return self.string()
+        if kind == _ARRAY:
+            item_kind = self.unpack("<I")
+            count = self.unpack("<Q")
+            if item_kind in _SCALARS and count > keep_arrays_up_to:
+                self.take(struct.calcsize(_SCALARS[item_kind]) * count)
+                return {"array_length": count}
+            if item_kind == _STRING and count > keep_arrays_up_to:
+                self.skip_strings(count)  # the vocabulary: tens of thousands of strings nobody reads here
+                return {"array_length": count}
+            items = [self.value(item_kind) for _ in range(count)]
+            return items if count <= keep_arrays_up_to else {"array_length": count}
+        raise GGUFFormatError(f"unknown metadata value type {kind}")
+
+
+def read_header(stream: BinaryIO) -> GGUFInfo:
+    """Parse a GGUF header from the start of `stream`; raises GGUFFormatError."""
+    reader = _Reader(stream)
+    if reader.take(4) != GGUF_MAGIC:
+        raise GGUFFormatError("it does not start with the GGUF magic bytes")
+    version = reader.unpack("<I")
+    if version not in (2, 3):
+        raise GGUFFormatError(f"GGUF version {version} is not supported")
+    tensor_count = reader.unpack("<Q")
+    kv_count = reader.unpack("<Q")
+    if tensor_count > 1 << 20 or kv_count > 1 << 20:
+        raise GGUFFormatError("the header's counts are implausible")
+    metadata: dict[str, Any] = {}
+    for _ in range(kv_count):
+        key = reader.string()
+        metadata[key] = reader.value(reader.unpack("<I"))
+    tensors = []
+    for _ in range(tensor_count):
+        name = reader.string()
+        dims = reader.unpack("<I")
+        if dims > 8:
+            raise GGUFFormatError(f"tensor {name} claims {dims} dimensions")
+        shape = tuple(reader.unpack("<Q") for _ in range(dims))
+        tensors.append(TensorInfo(name, shape, reader.unpack("<I"), reader.unpack("<Q")))
+    alignment = metadata.get("general.alignment", _DEFAULT_ALIGNMENT) or _DEFAULT_ALIGNMENT
+    data_offset = reader.pos + (-reader.pos % alignment)
+    return GGUFInfo(version, metadata, tensors, data_offset)
+
+
+def inspect_model_file(path: Path) -> GGUFInfo:
+    """Check that `path` is a complete GGUF model and return its header; raises ModelFileError."""
+    if not path.exists():
+        raise ModelFileError(f"Model file {path} is missing: download it again or choose another model.")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a GGUF model file.")
+    try:
+        with path.open("rb") as stream:
+            info = read_header(stream)
+    except _Truncated as exc:
+        raise ModelFileError(f"Model file {path} is truncated ({exc}): delete it and download it again.") from exc
+    except GGUFFormatError as exc:
+        raise ModelFileError(f"{path} is not a usable GGUF model ({exc}): choose a .gguf model file.") from exc
+    except OSError as exc:
+        raise ModelFileError(f"Cannot read model file {path} ({exc.strerror}): check its permissions.") from exc
+    expected = info.expected_file_size
+    actual = path.stat().st_size
+    if expected is not None and actual < expected:
+        raise ModelFileError(
+            f"Model file {path} is truncated ({actual:,} of {expected:,} bytes): delete it and download it again."
+        )
+    return info

@@ -1,0 +1,187 @@
+"""Installed models: registering pulled and local GGUFs, listing them with their users, removing them."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.errors import UsageError
+from app.core.hardware import probe
+from app.core.hub import download
+from app.core.hub.catalog import RemoteModelFile, list_files
+from app.core.hub.download import ProgressCallback, RepoCache
+from app.core.hub.gguf import inspect_model_file, read_header
+from app.core.hub.starter import STARTER_MODEL_ID
+from app.core.providers.base import CancelToken
+from app.core.runtime.probe import check_loadable
+
+if TYPE_CHECKING:
+    from app.core.context import AppContext
+
+# stored on disk: never change or reuse values
+SOURCE_STARTER = "starter"
+SOURCE_HUB = "hub"
+SOURCE_LOCAL = "local"
+
+_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$", re.IGNORECASE)
+
+
+@dataclass
+class InstalledModel:
+    """A model Roundtable can run, with what uses it."""
+
+    id: str
+    filename: str
+    path: str
+    size_bytes: int
+    source: str
+    quant: str | None
+    architecture: str | None
+    context_length: int | None
+    repo: str | None
+    used_by: list[str]
+    present: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def model_id_for(filename: str, taken: set[str]) -> str:
+    """A short, typeable id from a file name: `SmolLM2-135M-Instruct-Q8_0.gguf` -> `smollm2-135m-instruct-q8_0`."""
+    stem = _SHARD_SUFFIX.sub("", Path(filename).stem)
+    base = re.sub(r"[^a-z0-9_.-]+", "-", stem.lower()).strip("-.") or "model"
+    candidate, counter = base, 2
+    while candidate in taken:
+        candidate, counter = f"{base}-{counter}", counter + 1
+    return candidate
+
+
+def _users(ctx: AppContext, model_id: str) -> list[str]:
+    return [c.id for c in ctx.copilots() if (c.model or STARTER_MODEL_ID) == model_id and c.provider == "local"]
+
+
+def installed_models(ctx: AppContext) -> list[InstalledModel]:
+    models = []
+    for row in ctx.store.models():
+        meta = row["metadata"]
+        parts = [Path(p) for p in meta.get("parts", [row["path"]])]
+        models.append(
+            InstalledModel(
+                id=row["id"],
+                filename=row["filename"],
+                path=row["path"],
+                size_bytes=row["size_bytes"],
+                source=row["source"],
+                quant=meta.get("quant"),
+                architecture=meta.get("architecture"),
+                context_length=meta.get("context_length"),
+                repo=meta.get("repo"),
+                used_by=_users(ctx, row["id"]),
+                present=all(p.exists() for p in parts),
+            )
+        )
+    return models
+
+
+def register_pulled(ctx: AppContext, repo_id: str, model: RemoteModelFile, commit: str, paths: list[Path]) -> str:
+    """Record a downloaded model (all its parts) with the facts from its header."""
+    with paths[0].open("rb") as stream:
+        summary = read_header(stream).summary()
+    existing = {row["path"]: row["id"] for row in ctx.store.models()}
+    taken = {row["id"] for row in ctx.store.models()}
+    model_id = existing.get(os.path.abspath(paths[0])) or model_id_for(model.filename, taken)
+    metadata = {
+        **summary,
+        "quant": model.quant or summary["quant"],
+        "repo": repo_id,
+        "commit": commit,
+        "filename": model.filename,
+        "sha256": model.sha256,
+        "parts": [str(p) for p in paths],
+    }
+    return ctx.store.add_model(paths[0], SOURCE_HUB, metadata, model_id=model_id, size_bytes=model.size_bytes)
+
+
+def add_local(ctx: AppContext, path: Path) -> str:
+    """Register a GGUF the user already has, after checking that it is whole and llama.cpp can read it."""
+    path = path.expanduser().resolve()
+    info = inspect_model_file(path)
+    check_loadable(path, info.architecture)
+    known = {row["path"]: row["id"] for row in ctx.store.models()}
+    model_id = known.get(str(path)) or model_id_for(path.name, {row["id"] for row in ctx.store.models()})
+    return ctx.store.add_model(path, SOURCE_LOCAL, {**info.summary(), "parts": [str(path)]}, model_id=model_id)
+
+
+def remove(ctx: AppContext, model_id: str, force: bool = False) -> list[str]:
+    """Forget a model and delete the files Roundtable downloaded for it; returns the copilots moved off it.
+
+    Files the user added from disk are never deleted, and the starter model cannot be removed.
+    """
+    row = ctx.store.get_model(model_id)
+    if row is None:
+        raise UsageError(f"No installed model '{model_id}': run `roundtable models ls` to see them.")
+    if row["source"] == SOURCE_STARTER:
+        raise UsageError("The starter model ships with Roundtable and cannot be removed.")
+    users = _users(ctx, model_id)
+    if users and not force:
+        raise UsageError(
+            f"Model '{model_id}' is used by {', '.join(users)}: bind them to another model first, "
+            "or add --force to move them to the starter model."
+        )
+    for copilot in ctx.copilots():
+        if copilot.id in users:
+            moved = copilot.model_copy(update={"model": None})
+            ctx.store.save_copilot(moved.id, moved.name, moved.model_dump())
+    ctx.store.remove_model(model_id)
+    if row["source"] == SOURCE_HUB:
+        meta = row["metadata"]
+        cache = RepoCache(meta["repo"], Path(row["path"]).parents[3])
+        for part in meta.get("parts", [row["path"]]):
+            link = Path(part)
+            blob = link.resolve()
+            link.unlink(missing_ok=True)
+            if blob.parent == cache.blobs:
+                blob.unlink(missing_ok=True)
+    return users
+
+
+def choose_file(files: list[RemoteModelFile], repo_id: str, quant: str | None, filename: str | None) -> RemoteModelFile:
+    """The file the user asked for by quant or name, or the recommended one."""
+    models = [f for f in files if f.kind == "model"]
+    if filename:
+        for file in files:
+            if filename in (file.filename, *(p.filename for p in file.parts)):
+                return file
+        raise UsageError(f"'{repo_id}' has no file '{filename}': run `roundtable models files {repo_id}` to list them.")
+    if quant:
+        matches = [f for f in models if (f.quant or "").upper() == quant.upper()]
+        if not matches:
+            have = ", ".join(sorted({f.quant or "?" for f in models})) or "none"
+            raise UsageError(f"'{repo_id}' has no {quant.upper()} file (it has: {have}).")
+        return next((f for f in matches if f.recommended), matches[0])
+    chosen = next((f for f in models if f.recommended), None)
+    if chosen is None:
+        raise UsageError(
+            f"No file of '{repo_id}' fits this machine: pick a smaller model, or name one with --quant or --file."
+        )
+    return chosen
+
+
+def pull_model(
+    ctx: AppContext,
+    repo_id: str,
+    *,
+    quant: str | None = None,
+    filename: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[str, RemoteModelFile]:
+    """Download a model from the Hub (resuming, verified) and install it; returns its id and the file."""
+    listing = list_files(repo_id, probe(), ctx.settings.context_size)
+    chosen = choose_file(listing.files, repo_id, quant, filename)
+    commit = listing.revision or "main"
+    paths = download.pull(repo_id, chosen, commit, progress, cancel)
+    return register_pulled(ctx, repo_id, chosen, commit, paths), chosen

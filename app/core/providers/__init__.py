@@ -1,0 +1,57 @@
+"""Copilot backends. Each registers under the entry-point group `roundtable.providers`.
+
+The core looks providers up by kind in that group and never imports one by name, so a third-party
+package adds a backend by declaring an entry point to a class with `from_config(config, services)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from app.core.errors import UsageError
+from app.core.providers.base import Provider
+from app.core.runtime.pool import HostPool
+from app.core.settings import Settings
+
+ENTRY_POINT_GROUP = "roundtable.providers"
+
+# Used only when package metadata is absent (a frozen build without dist-info).
+_BUILT_IN = {"local": "app.core.providers.local:LocalProvider"}
+_REGISTERED: dict[str, type] = {}
+
+
+def register_provider(kind: str, provider_class: type) -> None:
+    """Add a provider kind at run time (for code loaded without package metadata)."""
+    _REGISTERED[kind] = provider_class
+
+
+@dataclass
+class ProviderServices:
+    """What a provider may use from the app: settings and the model host pool."""
+
+    settings: Settings
+    pool: HostPool
+
+
+def provider_kinds() -> dict[str, Any]:
+    """Every installed provider kind -> its entry point (loaded lazily)."""
+    found: dict[str, Any] = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if not found:
+        from importlib.metadata import EntryPoint
+
+        found = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in _BUILT_IN.items()}
+    return found
+
+
+def create_provider(kind: str, config: dict[str, Any], services: ProviderServices) -> Provider:
+    """Build the provider of `kind` from a copilot's configuration."""
+    if kind in _REGISTERED:
+        return _REGISTERED[kind].from_config(config, services)
+    kinds = provider_kinds()
+    if kind not in kinds:
+        known = ", ".join(sorted([*kinds, *_REGISTERED])) or "none"
+        raise UsageError(f"Unknown provider kind '{kind}' (installed: {known}).")
+    provider_class = kinds[kind].load()
+    return provider_class.from_config(config, services)

@@ -1,0 +1,139 @@
+"""The local provider: a GGUF model run by llama.cpp in a model host child process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.errors import ModelFileError
+from app.core.hardware import physical_cores
+from app.core.hub.fit import Architecture, compute_bytes, kv_cache_bytes
+from app.core.hub.gguf import GGUFInfo, inspect_model_file
+from app.core.providers.base import (
+    CancelToken,
+    ChatRequest,
+    Done,
+    Error,
+    Event,
+    Status,
+    TextDelta,
+    Usage,
+)
+from app.core.runtime.host import HostCrashed, HostSpec, ModelHost
+from app.core.runtime.pool import HostPool
+
+if TYPE_CHECKING:
+    from app.core.providers import ProviderServices
+
+
+def host_memory_estimate(info: GGUFInfo, path: Path, spec: HostSpec) -> int:
+    """What a host for this model will hold: weights, KV cache, compute buffers and its prompt cache."""
+    arch = Architecture.from_metadata(info.metadata)
+    weights = sum(p.stat().st_size for p in [path] if p.exists())
+    return (
+        weights
+        + kv_cache_bytes(arch, spec.n_ctx)
+        + compute_bytes(arch, spec.n_ctx)
+        + spec.prompt_cache_mb * 1024 * 1024
+    )
+
+
+# path -> (size, mtime_ns, header): checking a header costs a few hundred ms, a stat almost nothing.
+_checked: dict[str, tuple[int, int, GGUFInfo]] = {}
+
+
+def check_model(path: Path) -> GGUFInfo:
+    """The model's header, re-read only when the file changed; raises ModelFileError."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        _checked.pop(str(path), None)
+        raise ModelFileError(f"Model file {path} is missing: download it again or choose another model.") from None
+    cached = _checked.get(str(path))
+    if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+        return cached[2]
+    info = inspect_model_file(path)
+    _checked[str(path)] = (stat.st_size, stat.st_mtime_ns, info)
+    return info
+
+
+class LocalProvider:
+    """Answers with a local GGUF model; copilots on the same model and settings share one host.
+
+    Attributes:
+        path: the GGUF file.
+        spec: how its host loads it.
+    """
+
+    def __init__(self, path: Path, spec: HostSpec, host: ModelHost, pool: HostPool) -> None:
+        self.path = path
+        self.spec = spec
+        self.host = host
+        self.pool = pool
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
+        settings = services.settings
+        path = Path(config["path"])
+        spec = HostSpec(
+            path=str(path),
+            n_ctx=int(config.get("context_size") or settings.context_size),
+            n_threads=settings.threads or physical_cores(),
+            n_gpu_layers=settings.gpu_layers,
+            lora_path=config.get("lora_path"),
+            lora_scale=float(config.get("lora_scale", 1.0)),
+            prompt_cache_mb=settings.prompt_cache_mb,
+        )
+        return cls(path, spec, services.pool.host_for(spec), services.pool)
+
+    def describe(self) -> dict[str, Any]:
+        info = _checked.get(str(self.path))
+        return {
+            "provider": "local",
+            "model_file": self.path.name,
+            "quant": info[2].quant if info else None,
+            **{k: v for k, v in asdict(self.spec).items() if k != "path"},
+        }
+
+    supports_tools = False  # the crew decides handoffs for local models with a JSON-schema-constrained step
+
+    def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+        try:
+            info = check_model(self.path)
+            if self.spec.lora_path:
+                check_model(Path(self.spec.lora_path))
+        except ModelFileError as exc:
+            yield Error(str(exc), kind="model_file")
+            return
+        self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec))
+        wire = {
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "sampling": asdict(request.sampling),
+            "json_schema": request.json_schema,
+        }
+        yield from self._run(wire, cancel)
+
+    def _run(self, wire: dict[str, Any], cancel: CancelToken) -> Iterator[Event]:
+        """One request to the host, as provider events."""
+        try:
+            for event in self.host.chat(wire, cancel):
+                kind = event["type"]
+                if kind == "text":
+                    yield TextDelta(event["delta"])
+                elif kind == "status":
+                    yield Status(event["message"])
+                elif kind == "usage":
+                    yield Usage(
+                        event["prompt_tokens"],
+                        event["completion_tokens"],
+                        event["ttft_s"],
+                        event["decode_tokens_per_s"],
+                    )
+                elif kind == "done":
+                    yield Done(event["finish_reason"])
+                elif kind == "error":
+                    yield Error(event["message"], kind=event.get("kind", "generation"))
+        except HostCrashed as exc:
+            yield Error(f"{exc}. The partial reply was kept; ask again to restart the model.", kind="crashed")

@@ -1,0 +1,1 @@
+"""Model hosts: each loaded GGUF model runs in its own child process."""

@@ -1,0 +1,175 @@
+"""The model host's child process: loads one GGUF model with llama.cpp and answers chat requests.
+
+Runs in its own process so that a native crash, an out-of-memory kill or a bad file ends this process
+and never the app. Speaks plain dicts over a multiprocessing pipe: requests in, events out.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import traceback
+from typing import Any
+
+# Tokens kept free for the reply when trimming old turns to fit the context.
+_MIN_REPLY_ROOM = 64
+_PER_MESSAGE_OVERHEAD = 8
+
+
+def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
+    """Entry point of the host process (spawned by ModelHost)."""
+    # Ctrl+C in a terminal reaches the whole process group; the parent decides what a cancel means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from llama_cpp import Llama, llama_supports_gpu_offload
+
+        from app.core.runtime import prompt_cache
+
+        gpu_layers = spec["n_gpu_layers"]
+        if gpu_layers is None:
+            gpu_layers = -1 if llama_supports_gpu_offload() else 0
+        started = time.perf_counter()
+        llm = Llama(
+            model_path=spec["path"],
+            n_ctx=spec["n_ctx"],
+            n_threads=spec["n_threads"],
+            n_threads_batch=spec["n_threads"],
+            n_gpu_layers=gpu_layers,
+            lora_path=spec.get("lora_path"),
+            lora_scale=spec.get("lora_scale", 1.0),
+            verbose=False,
+        )
+        if spec.get("prompt_cache_mb"):
+            prompt_cache.install(llm, spec["prompt_cache_mb"] * 1024 * 1024)
+    except Exception as exc:  # llama.cpp reports a bad model as a plain exception
+        conn.send({"type": "error", "kind": "load", "message": f"llama.cpp could not load the model: {exc}"})
+        return
+    conn.send({"type": "ready", "n_ctx": llm.n_ctx(), "load_s": time.perf_counter() - started})
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request.get("op") == "shutdown":
+            return
+        try:
+            _chat(llm, request, conn, cancel_flag)
+        except (BrokenPipeError, EOFError):
+            return
+        except Exception as exc:
+            conn.send(
+                {
+                    "type": "error",
+                    "kind": _error_kind(exc),
+                    "message": _describe(exc, llm),
+                    "detail": traceback.format_exc(limit=3),
+                }
+            )
+
+
+def probe_main(conn: Any, path: str) -> None:
+    """Entry point of a short-lived process: can the installed llama.cpp read this model? Sends None or why not."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from llama_cpp import Llama
+
+        Llama(model_path=path, vocab_only=True, verbose=False)
+    except Exception as exc:
+        conn.send(str(exc) or type(exc).__name__)
+        return
+    conn.send(None)
+
+
+def _error_kind(exc: Exception) -> str:
+    return "context" if "context window" in str(exc) else "generation"
+
+
+def _describe(exc: Exception, llm: Any) -> str:
+    if "context window" in str(exc):
+        return (
+            f"The conversation is too long for this model's context of {llm.n_ctx()} tokens: "
+            "shorten the message, start a new thread, or raise context_size in settings."
+        )
+    return f"Generation failed: {exc}"
+
+
+def _fit_to_context(llm: Any, messages: list[dict], max_tokens: int) -> tuple[list[dict], int]:
+    """Drop the oldest turns until the prompt leaves room for a reply; returns messages and the reply cap."""
+    n_ctx = llm.n_ctx()
+    sizes = [len(llm.tokenize(m["content"].encode(), add_bos=False)) + _PER_MESSAGE_OVERHEAD for m in messages]
+    system = [i for i, m in enumerate(messages) if m["role"] == "system"]
+    keep = list(range(len(messages)))
+    room = min(max_tokens, max(_MIN_REPLY_ROOM, n_ctx // 4))
+    while sum(sizes[i] for i in keep) + room > n_ctx:
+        droppable = [i for i in keep if i not in system and i != keep[-1]]
+        if not droppable:
+            total = sum(sizes[i] for i in keep)
+            raise ValueError(f"Requested tokens ({total}) exceed context window of {n_ctx}")
+        keep.remove(droppable[0])
+    prompt = sum(sizes[i] for i in keep)
+    return [messages[i] for i in keep], max(1, min(max_tokens, n_ctx - prompt))
+
+
+def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> None:
+    received = time.perf_counter()
+    sampling = request["sampling"]
+    messages, max_tokens = _fit_to_context(llm, request["messages"], sampling["max_tokens"])
+    counts = {"prompt": 0, "completion": 0}
+
+    eos = llm.token_eos()
+
+    def count_and_cancel(input_ids: Any, scores: Any) -> Any:
+        # Called once per generated token. On cancel, only end-of-text stays possible, so generation
+        # ends within one token while the chat template and its stop handling stay llama.cpp's own.
+        if counts["completion"] == 0:
+            counts["prompt"] = len(input_ids)
+        counts["completion"] += 1
+        if cancel_flag.is_set():
+            scores[:] = -float("inf")
+            scores[eos] = 0.0
+        return scores
+
+    extra: dict[str, Any] = {}
+    if request.get("json_schema"):
+        extra["response_format"] = {"type": "json_object", "schema": request["json_schema"]}
+    if sampling.get("seed") is not None:
+        extra["seed"] = sampling["seed"]
+    greedy = sampling["temperature"] <= 0
+    chunks = llm.create_chat_completion(
+        messages=messages,
+        stream=True,
+        temperature=max(sampling["temperature"], 0.0),
+        top_p=1.0 if greedy else sampling["top_p"],
+        top_k=1 if greedy else 40,
+        max_tokens=max_tokens,
+        logits_processor=[count_and_cancel],
+        **extra,
+    )
+    first_token_at: float | None = None
+    finish_reason = "stop"
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        text = choice.get("delta", {}).get("content")
+        if text:
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+            conn.send({"type": "text", "delta": text})
+        if choice.get("finish_reason"):
+            finish_reason = choice["finish_reason"]
+        if cancel_flag.is_set():
+            break
+    ended = time.perf_counter()
+    if cancel_flag.is_set():
+        finish_reason = "cancelled"
+    decode_s = ended - first_token_at if first_token_at else 0.0
+    completion = counts["completion"]
+    conn.send(
+        {
+            "type": "usage",
+            "prompt_tokens": counts["prompt"],
+            "completion_tokens": completion,
+            "ttft_s": (first_token_at - received) if first_token_at else None,
+            "decode_tokens_per_s": (completion - 1) / decode_s if decode_s > 0 and completion > 1 else None,
+        }
+    )
+    conn.send({"type": "done", "finish_reason": finish_reason})

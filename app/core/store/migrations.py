@@ -1,0 +1,101 @@
+"""Ordered, named schema migrations, recorded in the database.
+
+A migration is never edited after it has shipped; the next change is a new function at the end.
+Each runs in one transaction with its record, and `PRAGMA user_version` holds how many have run, so a
+database from a newer Roundtable is recognised (and refused) before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+Migration = Callable[[Database], None]
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+
+@migration
+def m001_workspaces_threads_events(db: Database) -> None:
+    db.execute("CREATE TABLE workspaces (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE threads (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL REFERENCES workspaces(id),"
+        " title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX threads_by_workspace ON threads (workspace_id, updated_at)")
+    # The source of truth: everything that happens in a thread, appended, never updated.
+    db.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT NOT NULL,"
+        " type TEXT NOT NULL, message_id TEXT, author TEXT, created_at TEXT NOT NULL, data TEXT)"
+    )
+    db.execute("CREATE INDEX events_by_thread ON events (thread_id, seq)")
+    db.execute(
+        "CREATE TRIGGER events_append_only BEFORE UPDATE ON events"
+        " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+    # A projection of the message events, written in the same transaction, for fast transcript reads.
+    db.execute(
+        "CREATE TABLE messages (id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, author TEXT NOT NULL,"
+        " role TEXT NOT NULL, status TEXT NOT NULL, text TEXT NOT NULL DEFAULT '',"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, writer_pid INTEGER,"
+        " writer_started REAL, data TEXT)"
+    )
+    db.execute("CREATE INDEX messages_by_thread ON messages (thread_id, created_at)")
+
+
+@migration
+def m002_copilots_models(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE copilots (id TEXT PRIMARY KEY, name TEXT NOT NULL, manifest TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE models (id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, filename TEXT NOT NULL,"
+        " size_bytes INTEGER NOT NULL, source TEXT NOT NULL, metadata TEXT, added_at TEXT NOT NULL)"
+    )
+
+
+def schema_version(db: Database) -> int:
+    """How many migrations this database has had."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: Database, upto: int | None = None) -> list[str]:
+    """Run the migrations this database has not had yet (up to `upto`); returns their names.
+
+    The connection must be in autocommit mode (isolation_level=None): each step is its own transaction.
+    """
+    applied: list[str] = []
+    target = len(MIGRATIONS) if upto is None else upto
+    for index in range(schema_version(db), target):
+        step = MIGRATIONS[index]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+            step(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", [step.__name__, time.time()])
+            db.execute(f"PRAGMA user_version = {index + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(step.__name__)
+    return applied
+
+
+@migration
+def m003_rosters_tasks(db: Database) -> None:
+    db.execute(
+        "CREATE TABLE workspace_copilots (workspace_id TEXT NOT NULL REFERENCES workspaces(id),"
+        " copilot_id TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (workspace_id, copilot_id))"
+    )
+    # A projection of the task events in the thread log, for the task board.
+    db.execute(
+        "CREATE TABLE tasks (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, thread_id TEXT NOT NULL,"
+        " from_copilot TEXT NOT NULL, to_copilot TEXT NOT NULL, task TEXT NOT NULL, context TEXT,"
+        " status TEXT NOT NULL, result_message_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX tasks_by_workspace ON tasks (workspace_id, status, updated_at)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

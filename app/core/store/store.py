@@ -1,0 +1,258 @@
+"""The workspace store: threads, the append-only event log and its message projection, models, copilots."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import UsageError
+from app.core.store.database import Connection, writer_identity, writer_is_alive
+from app.core.store.records import CopilotRecords, ModelRecords, append_event, new_id, now
+from app.core.store.workspaces import DEFAULT_WORKSPACE, WorkspaceRecords
+
+# stored on disk: never change or reuse values
+STATUS_STREAMING = "streaming"
+STATUS_COMPLETE = "complete"
+STATUS_INTERRUPTED = "interrupted"
+STATUS_FAILED = "failed"
+
+
+@dataclass
+class Thread:
+    """A conversation in a workspace."""
+
+    id: str
+    workspace_id: str
+    title: str
+    created_at: str
+    updated_at: str
+    message_count: int = 0
+
+
+@dataclass
+class Message:
+    """One message of a thread, as projected from its events."""
+
+    id: str
+    thread_id: str
+    author: str
+    role: str
+    status: str
+    text: str
+    created_at: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        return self.data.get("error")
+
+
+def _message(row: dict) -> Message:
+    return Message(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        author=row["author"],
+        role=row["role"],
+        status=row["status"],
+        text=row["text"],
+        created_at=row["created_at"],
+        data=json.loads(row["data"] or "{}"),
+    )
+
+
+class Store(ModelRecords, CopilotRecords, WorkspaceRecords):
+    """Everything Roundtable keeps, in one SQLite database.
+
+    Writes append events and update their projection in the same short transaction, so a crash at any
+    moment leaves a consistent database. Attributes:
+        path: the database file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = Connection(path)
+        self._recover_orphans()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- events ---------------------------------------------------------------------------------------------
+
+    def add_event(self, thread_id: str, type_: str, *, author: str | None = None, data: dict | None = None) -> None:
+        """Append a non-message event: a router decision, a handoff, a notice."""
+        with self.conn.transaction() as db:
+            append_event(db, thread_id, type_, author=author, data=data)
+
+    def events(self, thread_id: str) -> list[dict]:
+        """The thread's raw event log, oldest first."""
+        rows = self.conn.read("SELECT * FROM events WHERE thread_id = ? ORDER BY seq", [thread_id])
+        for row in rows:
+            row["data"] = json.loads(row["data"]) if row["data"] else None
+        return rows
+
+    # -- workspaces and threads ----------------------------------------------------------------------------
+
+    def create_thread(self, title: str, workspace_id: str = DEFAULT_WORKSPACE) -> Thread:
+        self.ensure_workspace(workspace_id)
+        thread = Thread(new_id(), workspace_id, title.strip()[:80] or "Untitled", now(), now())
+        with self.conn.transaction() as db:
+            db.execute(
+                "INSERT INTO threads (id, workspace_id, title, created_at, updated_at) VALUES (?,?,?,?,?)",
+                [thread.id, thread.workspace_id, thread.title, thread.created_at, thread.updated_at],
+            )
+            append_event(db, thread.id, "thread.created", data={"title": thread.title})
+        return thread
+
+    _THREAD_SELECT = (
+        "SELECT t.*, (SELECT COUNT(*) FROM messages m WHERE m.thread_id = t.id) AS message_count FROM threads t"
+    )
+
+    def list_threads(self, workspace_id: str | None = None) -> list[Thread]:
+        where, params = ("WHERE t.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
+        rows = self.conn.read(f"{self._THREAD_SELECT} {where} ORDER BY t.updated_at DESC", params)
+        return [Thread(**row) for row in rows]
+
+    def rename_thread(self, thread_id: str, title: str) -> None:
+        with self.conn.transaction() as db:
+            db.execute("UPDATE threads SET title = ? WHERE id = ?", [title.strip()[:80] or "Untitled", thread_id])
+            append_event(db, thread_id, "thread.renamed", data={"title": title})
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove a thread with everything in it (its events, messages and tasks)."""
+        with self.conn.transaction() as db:
+            for table in ("events", "messages", "tasks"):
+                db.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
+            db.execute("DELETE FROM threads WHERE id = ?", [thread_id])
+
+    def find_threads(self, text: str, workspace_id: str | None = None) -> list[Thread]:
+        """Threads whose title or messages contain `text` (case-insensitive), newest first."""
+        where = "(t.title LIKE ? OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.text LIKE ?))"
+        params: list = [f"%{text}%", f"%{text}%"]
+        if workspace_id:
+            where += " AND t.workspace_id = ?"
+            params.append(workspace_id)
+        rows = self.conn.read(f"{self._THREAD_SELECT} WHERE {where} ORDER BY t.updated_at DESC", params)
+        return [Thread(**row) for row in rows]
+
+    def get_thread(self, thread_id: str) -> Thread:
+        """A thread by id or unique id prefix."""
+        rows = self.conn.read(f"{self._THREAD_SELECT} WHERE t.id LIKE ? || '%'", [thread_id])
+        exact = [row for row in rows if row["id"] == thread_id]
+        if len(exact) == 1 or len(rows) == 1:
+            return Thread(**(exact or rows)[0])
+        if not rows:
+            raise UsageError(f"No thread '{thread_id}': run `roundtable threads ls` to see thread ids.")
+        raise UsageError(f"Thread id '{thread_id}' is ambiguous: give more of it (see `roundtable threads ls`).")
+
+    # -- messages ---------------------------------------------------------------------------------------------
+
+    def add_message(
+        self, thread_id: str, author: str, role: str, text: str, status: str = STATUS_COMPLETE, data: dict | None = None
+    ) -> str:
+        """Append a whole message at once (the user's, or a system note)."""
+        message_id = new_id()
+        stamp = now()
+        with self.conn.transaction() as db:
+            append_event(
+                db,
+                thread_id,
+                "message.start",
+                message_id=message_id,
+                author=author,
+                data={"role": role, "status": status},
+            )
+            append_event(db, thread_id, "message.text", message_id=message_id, author=author, data={"text": text})
+            append_event(
+                db,
+                thread_id,
+                "message.end",
+                message_id=message_id,
+                author=author,
+                data={"status": status, **(data or {})},
+            )
+            db.execute(
+                "INSERT INTO messages (id, thread_id, author, role, status, text, created_at, updated_at, data)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [message_id, thread_id, author, role, status, text, stamp, stamp, json.dumps(data or {})],
+            )
+            db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", [stamp, thread_id])
+        return message_id
+
+    def start_message(self, thread_id: str, author: str, role: str = "assistant") -> str:
+        """Begin a reply that will stream in; it stays `streaming` until finished."""
+        message_id = new_id()
+        pid, started = writer_identity()
+        stamp = now()
+        with self.conn.transaction() as db:
+            append_event(
+                db,
+                thread_id,
+                "message.start",
+                message_id=message_id,
+                author=author,
+                data={"role": role, "status": STATUS_STREAMING},
+            )
+            db.execute(
+                "INSERT INTO messages (id, thread_id, author, role, status, text, created_at, updated_at,"
+                " writer_pid, writer_started, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [message_id, thread_id, author, role, STATUS_STREAMING, "", stamp, stamp, pid, started, "{}"],
+            )
+        return message_id
+
+    def append_text(self, message_id: str, text: str) -> None:
+        """Checkpoint streamed text: an event plus the projection, atomically."""
+        if not text:
+            return
+        with self.conn.transaction() as db:
+            row = db.execute("SELECT thread_id, author FROM messages WHERE id = ?", [message_id]).fetchone()
+            append_event(db, row[0], "message.text", message_id=message_id, author=row[1], data={"text": text})
+            db.execute("UPDATE messages SET text = text || ?, updated_at = ? WHERE id = ?", [text, now(), message_id])
+
+    def finish_message(self, message_id: str, status: str, data: dict | None = None) -> None:
+        """Close a streaming message as complete, interrupted or failed, with its trace or error."""
+        stamp = now()
+        with self.conn.transaction() as db:
+            row = db.execute("SELECT thread_id, author, data FROM messages WHERE id = ?", [message_id]).fetchone()
+            merged = {**json.loads(row[2] or "{}"), **(data or {})}
+            append_event(
+                db, row[0], "message.end", message_id=message_id, author=row[1], data={"status": status, **(data or {})}
+            )
+            db.execute(
+                "UPDATE messages SET status = ?, data = ?, updated_at = ? WHERE id = ?",
+                [status, json.dumps(merged), stamp, message_id],
+            )
+            db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", [stamp, row[0]])
+
+    def messages(self, thread_id: str) -> list[Message]:
+        rows = self.conn.read("SELECT * FROM messages WHERE thread_id = ? ORDER BY created_at, rowid", [thread_id])
+        return [_message(row) for row in rows]
+
+    def timeline(self, thread_id: str) -> list[dict]:
+        """The thread as a person reads it: messages in order, with router decisions and handoffs between."""
+        messages = {m.id: m for m in self.messages(thread_id)}
+        items: list[dict] = []
+        for event in self.events(thread_id):
+            if event["type"] == "message.start" and event["message_id"] in messages:
+                items.append({"kind": "message", "message": messages[event["message_id"]]})
+            elif event["type"] in ("route", "handoff"):
+                items.append({"kind": event["type"], "author": event["author"], **(event["data"] or {})})
+        return items
+
+    def get_message(self, message_id: str) -> Message:
+        rows = self.conn.read("SELECT * FROM messages WHERE id = ?", [message_id])
+        if not rows:
+            raise UsageError(f"No message '{message_id}'.")
+        return _message(rows[0])
+
+    def _recover_orphans(self) -> None:
+        """Mark replies whose writing process died (kill -9, power loss) as interrupted."""
+        rows = self.conn.read(
+            "SELECT id, writer_pid, writer_started FROM messages WHERE status = ?", [STATUS_STREAMING]
+        )
+        for row in rows:
+            if not writer_is_alive(row["writer_pid"], row["writer_started"]):
+                self.finish_message(
+                    row["id"], STATUS_INTERRUPTED, {"error": "Roundtable stopped while this reply was being written."}
+                )

@@ -1,0 +1,357 @@
+"""The main window: workspaces and threads on the left, the thread in the centre, the crew on the right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from app.core.providers.base import Event
+from app.core.settings import save_settings
+from app.ui.composer import Composer
+from app.ui.qt import (
+    QAction,
+    QApplication,
+    QKeySequence,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    Qt,
+    QTabWidget,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
+from app.ui.roster import RosterPanel
+from app.ui.sidebar import Sidebar
+from app.ui.tasks import TaskBoard
+from app.ui.theme import apply_theme
+from app.ui.thread_view import ThreadView
+from app.ui.workers import BackgroundTask, run_in_background
+
+_UNDO_MS = 8000
+WELCOME = (
+    "<h3>Welcome to Roundtable</h3><p>Your starter crew — Generalist, Analyst, Writer and Reviewer — runs offline on"
+    " a small bundled model, so you can start right away: type below, or @mention a copilot.</p>"
+    "<p>For better answers, open the <b>Model manager</b> (Ctrl+M) to find a bigger model that fits this machine and"
+    " give it to a copilot. The quick-ask overlay (Ctrl+Alt+Space) will open Roundtable from anywhere on your"
+    " desktop.</p>"
+)
+
+
+@dataclass
+class ThreadOpened(Event):
+    """A crew run made a new thread (so the sidebar can show it)."""
+
+    type: ClassVar[str] = "thread"
+    thread_id: str
+
+
+class MainWindow(QMainWindow):
+    """The workspace window. All core calls go through workers; their results arrive as queued signals."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.workspace_id = "default"
+        self.thread_id: str | None = None
+        self.run_task: BackgroundTask | None = None
+        self.models_panel: Any = None
+        self.pending_delete: str | None = None
+        self.pending_text = ""
+        self.setWindowTitle("Roundtable")
+        self.resize(1280, 820)
+        self.copilots = {c.id: c for c in ctx.copilots()}
+
+        self.sidebar = Sidebar()
+        self.thread_view = ThreadView(self.copilots)
+        self.composer = Composer()
+        self.welcome = QLabel(WELCOME)
+        self.welcome.setWordWrap(True)
+        self.welcome.setObjectName("welcome")
+        self.welcome.setStyleSheet("padding: 12px; border: 1px solid palette(mid); border-radius: 6px")
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.addWidget(self.welcome)
+        centre_layout.addWidget(self.thread_view, 1)
+        centre_layout.addWidget(self.composer)
+        self.roster = RosterPanel(ctx, lambda: self.workspace_id, self.copilots)
+        self.task_board = TaskBoard()
+        right = QTabWidget()
+        right.addTab(self.roster, "Copilots")
+        right.addTab(self.task_board, "Tasks")
+        splitter = QSplitter()
+        for widget in (self.sidebar, centre, right):
+            splitter.addWidget(widget)
+        splitter.setSizes([240, 760, 300])
+        self.setCentralWidget(splitter)
+        self.undo_timer = QTimer(self, singleShot=True)
+        self.undo_timer.timeout.connect(self._commit_delete)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.hide()
+        self.statusBar().addPermanentWidget(self.undo_button)
+        self._menus()
+        self._connect()
+        self.composer.edit.set_names(list(self.copilots))
+        self.refresh_all()
+        self.welcome.setVisible(len(ctx.store.models()) <= 1 and not ctx.store.get_meta("welcome_dismissed", False))
+
+    # -- wiring ---------------------------------------------------------------------------------------------
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for label, shortcut, slot in (
+            ("New thread", "Ctrl+N", self.sidebar.start_new),
+            ("Settings…", "Ctrl+,", self.open_settings),
+            ("Quit", "Ctrl+Q", QApplication.quit),
+        ):
+            action = QAction(label, self, shortcut=QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+            if label == "Quit":
+                action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from any Roundtable window
+        models = QAction("Model manager…", self, shortcut=QKeySequence("Ctrl+M"))
+        models.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        models.triggered.connect(self.open_models)
+        self.menuBar().addMenu("&Models").addAction(models)
+        self.addAction(models)
+
+    def _connect(self) -> None:
+        self.composer.send.connect(self.send)
+        self.composer.stop.connect(self.stop)
+        self.composer.edit.problem.connect(self.statusBar().showMessage)
+        self.sidebar.workspace_changed.connect(self._workspace_changed)
+        self.sidebar.thread_selected.connect(self.open_thread)
+        self.sidebar.search_changed.connect(lambda _text: self.refresh_threads())
+        self.sidebar.rename_requested.connect(self._rename)
+        self.sidebar.delete_requested.connect(self._delete)
+        self.undo_button.clicked.connect(self._undo_delete)
+        self.thread_view.details_requested.connect(self.show_details)
+        self.thread_view.retry_requested.connect(self.retry)
+        self.roster.changed.connect(self.refresh_roster)
+        self.roster.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.task_board.open_task.connect(self._open_task)
+
+    # -- loading from the store (in workers) ----------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        store = self.ctx.store
+        run_in_background(store.workspaces, lambda w: self.sidebar.set_workspaces(w, self.workspace_id), self.error)
+        self.refresh_threads()
+        self.refresh_roster()
+        self.refresh_tasks()
+
+    def refresh_threads(self) -> None:
+        text, workspace = self.sidebar.search.text().strip(), self.workspace_id
+        store = self.ctx.store
+
+        def load() -> list:
+            return store.find_threads(text, workspace) if text else store.list_threads(workspace)
+
+        run_in_background(load, lambda threads: self.sidebar.set_threads(threads, self.thread_id), self.error)
+
+    def refresh_roster(self) -> None:
+        def load() -> list:
+            everyone = {c.id: c for c in self.ctx.copilots()}
+            roster = self.ctx.store.roster(self.workspace_id) or list(everyone)
+            return [everyone, [everyone[i] for i in roster if i in everyone]]
+
+        def show(result: list) -> None:
+            self.copilots.clear()
+            self.copilots.update(result[0])
+            self.roster.set_copilots(result[1])
+            self.composer.edit.set_names(list(result[0]))
+
+        run_in_background(load, show, self.error)
+
+    def refresh_tasks(self) -> None:
+        workspace = self.workspace_id
+        run_in_background(lambda: self.ctx.store.tasks(workspace_id=workspace), self.task_board.set_tasks, self.error)
+
+    def _workspace_changed(self, workspace_id: str) -> None:
+        self.workspace_id = workspace_id
+        self.open_thread(None)
+        self.refresh_all()
+
+    def open_thread(self, thread_id: str | None, then: Any = None) -> None:
+        self.thread_id = thread_id
+        if thread_id is None:
+            self.thread_view.clear()
+            return
+        self.welcome.hide()
+
+        def show(timeline: list) -> None:
+            if self.thread_id == thread_id:
+                self.thread_view.load(timeline)
+                if then:
+                    then()
+
+        run_in_background(lambda: self.ctx.store.timeline(thread_id), show, self.error)
+
+    def _open_task(self, thread_id: str, message_id: str) -> None:
+        self.open_thread(thread_id, then=lambda: self.thread_view.scroll_to_message(message_id))
+
+    # -- talking to the crew ---------------------------------------------------------------------------------
+
+    def _crew(self, thread_id: str, workspace: str, cancel: Any) -> Any:
+        """A crew run in a workspace, with its roster and the settings' hop limit (called from a worker)."""
+        from app.core.crew.engine import CrewRun, participants_for
+
+        ctx = self.ctx
+        return CrewRun(
+            ctx,
+            thread_id,
+            participants_for(ctx, workspace, None),
+            max_hops=ctx.settings.max_hops,
+            cancel=cancel,
+            workspace_id=workspace,
+        )
+
+    def send(self, text: str) -> None:
+        ctx, workspace, thread_id = self.ctx, self.workspace_id, self.thread_id
+        self.welcome.hide()
+        ctx.store.set_meta("welcome_dismissed", True)
+
+        def work(emit, cancel) -> None:
+            current = thread_id
+            if current is None:
+                current = ctx.store.create_thread(text, workspace).id
+                emit(ThreadOpened(current))
+            for event in self._crew(current, workspace, cancel).handle(text):
+                emit(event)
+
+        self._start_run(work, text)
+
+    def retry(self, copilot_id: str) -> None:
+        ctx, workspace, thread_id = self.ctx, self.workspace_id, self.thread_id
+        if thread_id is None or self.run_task is not None:
+            return
+
+        def work(emit, cancel) -> None:
+            for event in self._crew(thread_id, workspace, cancel).answer(
+                ctx.copilot(copilot_id), "asked again after a crash"
+            ):
+                emit(event)
+
+        self._start_run(work, None)
+
+    def _start_run(self, work: Any, text: str | None) -> None:
+        self.pending_text = text or ""
+        if text is not None and self.thread_id is not None:
+            self.thread_view.add_message("pending", "user", text)
+        self.composer.set_busy(True)
+        task = BackgroundTask(work)
+        task.progress.connect(self._on_event)  # queued: runs on the GUI thread
+        task.failed.connect(self.error)
+        task.finished.connect(self._run_finished)
+        self.run_task = task.start()
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, ThreadOpened):
+            self.thread_id = event.thread_id
+            self.thread_view.clear()
+            self.thread_view.add_message("pending", "user", self.pending_text)
+            self.refresh_threads()
+            return
+        self.thread_view.handle(event)
+        if event.type in ("task", "handoff"):
+            self.refresh_tasks()
+        if event.type == "error":
+            self.statusBar().showMessage(event.message, 10000)
+
+    def _run_finished(self) -> None:
+        self.run_task = None
+        self.composer.set_busy(False)
+        self.refresh_threads()
+        self.refresh_tasks()
+
+    def stop(self) -> None:
+        if self.run_task is not None:
+            self.run_task.cancel.cancel()
+            self.statusBar().showMessage("Stopping…", 3000)
+
+    def show_details(self, message_id: str) -> None:
+        def shown(message: Any) -> None:
+            trace = message.data.get("trace") or {}
+            lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in trace.items() if v is not None]
+            if message.error:
+                lines.append(f"<b>error</b>: {message.error}")
+            box = QMessageBox(self)
+            box.setWindowTitle(f"Reply details — {message.author}")
+            box.setTextFormat(Qt.TextFormat.RichText)
+            box.setText("<br>".join(lines) or "No details were recorded for this message.")
+            box.open()
+
+        run_in_background(lambda: self.ctx.store.get_message(message_id), shown, self.error)
+
+    # -- threads: rename, delete with undo -------------------------------------------------------------------
+
+    def _rename(self, thread_id: str, title: str) -> None:
+        run_in_background(
+            lambda: self.ctx.store.rename_thread(thread_id, title), lambda _r: self.refresh_threads(), self.error
+        )
+
+    def _delete(self, thread_id: str) -> None:
+        """Hide the thread at once; it is deleted for good only if Undo is not pressed in time."""
+        self._commit_delete()
+        self.pending_delete = thread_id
+        for row in range(self.sidebar.threads.count()):
+            item = self.sidebar.threads.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == thread_id:
+                self.sidebar.threads.takeItem(row)
+                break
+        if self.thread_id == thread_id:
+            self.open_thread(None)
+        self.statusBar().showMessage("Thread deleted.", _UNDO_MS)
+        self.undo_button.show()
+        self.undo_timer.start(_UNDO_MS)  # restarted by each delete: a later one gets its full time
+
+    def _undo_delete(self) -> None:
+        self.undo_timer.stop()
+        self.pending_delete = None
+        self.undo_button.hide()
+        self.statusBar().showMessage("Thread restored.", 3000)
+        self.refresh_threads()
+
+    def _commit_delete(self) -> None:
+        thread_id, self.pending_delete = self.pending_delete, None
+        self.undo_button.hide()
+        if thread_id:
+            run_in_background(lambda: self.ctx.store.delete_thread(thread_id), None, self.error)
+
+    # -- model manager and settings --------------------------------------------------------------------------
+
+    def open_models(self) -> None:
+        from app.ui.models_panel import ModelsPanel
+
+        if self.models_panel is None:
+            self.models_panel = ModelsPanel(self.ctx, self)
+            self.models_panel.models_changed.connect(self.refresh_roster)
+            self.models_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.models_panel.show()
+        self.models_panel.raise_()
+        self.models_panel.activateWindow()
+        self.models_panel.search.query.setFocus()
+
+    def open_settings(self) -> None:
+        from app.core.hardware import llama_backend
+        from app.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(
+            self.ctx.settings, self.ctx.paths, [(c.id, c.name) for c in self.copilots.values()], llama_backend(), self
+        )
+        if dialog.exec() == dialog.DialogCode.Accepted:
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings: Any) -> None:
+        save_settings(settings, self.ctx.paths.settings_file)
+        for field in type(settings).model_fields:
+            setattr(self.ctx.settings, field, getattr(settings, field))
+        self.ctx.pool.budget_bytes = (settings.memory_budget_mb or 0) * 1024 * 1024 or self.ctx.pool.budget_bytes
+        apply_theme(QApplication.instance(), settings.theme)
+        if self.thread_id:
+            self.open_thread(self.thread_id)
+
+    def error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)

@@ -1,0 +1,78 @@
+"""The model manager: this machine's hardware, Hub search, downloads, installed and loaded models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.ui.models_panel.downloads import DownloadQueue
+from app.ui.models_panel.installed import InstalledSection, LoadedSection
+from app.ui.models_panel.search import SearchSection
+from app.ui.qt import QDialog, QGroupBox, QLabel, QTabWidget, QVBoxLayout, QWidget, Signal
+from app.ui.workers import run_in_background
+
+
+class ModelsPanel(QDialog):
+    """A window over the model manager; it can stay open beside the main window.
+
+    Signals:
+        models_changed: installed models or copilot bindings changed.
+        message: a one-line note for the status bar.
+    """
+
+    models_changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model manager")
+        self.resize(960, 720)
+        layout = QVBoxLayout(self)
+        self.hardware = QLabel("Looking at this machine…")
+        self.hardware.setWordWrap(True)
+        layout.addWidget(self.hardware)
+        self.tabs = QTabWidget()
+        self.search = SearchSection(ctx)
+        self.downloads = DownloadQueue(ctx)
+        self.installed = InstalledSection(ctx)
+        self.loaded = LoadedSection(ctx)
+        on_disk = QWidget()
+        disk_layout = QVBoxLayout(on_disk)
+        disk_layout.addWidget(self.installed, 1)
+        loaded_box = QGroupBox("Loaded now")
+        QVBoxLayout(loaded_box).addWidget(self.loaded)
+        disk_layout.addWidget(loaded_box)
+        self.tabs.addTab(self.search, "Find models")
+        self.tabs.addTab(self.downloads, "Downloads")
+        self.tabs.addTab(on_disk, "On this machine")
+        layout.addWidget(self.tabs, 1)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        for section in (self.search, self.downloads, self.installed):
+            section.message.connect(self._note)
+        self.search.download_requested.connect(self._download)
+        self.downloads.installed.connect(lambda _id: (self.installed.refresh(), self.models_changed.emit()))
+        self.installed.changed.connect(self.models_changed)
+        self.tabs.currentChanged.connect(lambda _i: (self.installed.refresh(), self.loaded.refresh()))
+        self.installed.refresh()
+        run_in_background(self._hardware_text, self.hardware.setText, self.hardware.setText)
+
+    @staticmethod
+    def _hardware_text() -> str:
+        from app.core.hardware import probe
+
+        hw = probe()
+        gpus = "; ".join(f"{g.name}: {g.free_bytes / 1e9:.1f} of {g.total_bytes / 1e9:.1f} GB free" for g in hw.gpus)
+        return (
+            f"<b>This machine</b>: {hw.cpu_name}, {hw.physical_cores} cores, {hw.ram_available_bytes / 1e9:.1f} "
+            f"of {hw.ram_total_bytes / 1e9:.1f} GB RAM free; GPU: {gpus or 'none'}; "
+            f"llama.cpp backend: {hw.backend}."
+        )
+
+    def _note(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+    def _download(self, repo: str, filename: str, size: int, sha256: Any) -> None:
+        self.downloads.add(repo, filename, size, sha256)
+        self.tabs.setCurrentWidget(self.downloads)

@@ -1,0 +1,186 @@
+"""Models on this machine: installed files with their users, and the ones loaded in memory now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.ui.models_panel.search import _mb, _table
+from app.ui.qt import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QMessageBox,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.workers import run_in_background
+
+
+class InstalledSection(QWidget):
+    """Installed models: disk use, users, delete, bind to a copilot, add a GGUF from disk.
+
+    Signals:
+        changed: models or copilot bindings changed.
+        message: a one-line note or error for the user.
+    """
+
+    changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.models: list[Any] = []
+        layout = QVBoxLayout(self)
+        self.table = _table(["Model", "Quant", "Size", "Used by", "Source"])
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.use_button = QPushButton("Use for copilot…")
+        self.delete_button = QPushButton("Delete")
+        self.add_button = QPushButton("Add a GGUF from disk…")
+        for button in (self.use_button, self.delete_button, self.add_button):
+            row.addWidget(button)
+        layout.addLayout(row)
+        self.use_button.clicked.connect(self._use)
+        self.delete_button.clicked.connect(self._delete)
+        self.add_button.clicked.connect(self._add)
+
+    def refresh(self) -> None:
+        from app.core.hub.installed import installed_models
+
+        run_in_background(lambda: installed_models(self.ctx), self._show, self.message.emit)
+
+    def _show(self, models: list) -> None:
+        self.models = models
+        self.table.setRowCount(0)
+        for model in models:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            cells = [
+                model.id + ("" if model.present else "  (file missing)"),
+                model.quant or "?",
+                _mb(model.size_bytes),
+                ", ".join(model.used_by) or "-",
+                model.repo or model.source,
+            ]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(model.path)
+                self.table.setItem(row, column, item)
+
+    def _selected(self) -> Any | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.models[rows[0].row()] if rows else None
+
+    def _use(self) -> None:
+        model = self._selected()
+        if model is None:
+            self.message.emit("Pick a model first.")
+            return
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"Use {model.id} for…")
+        layout = QVBoxLayout(dialog)
+        combo = QComboBox()
+        for copilot in self.ctx.copilots():
+            combo.addItem(copilot.name, copilot.id)
+        layout.addWidget(combo)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.bind(combo.currentData(), model.id)
+
+    def bind(self, copilot_id: str, model_id: str) -> None:
+        """Make a copilot answer with an installed model."""
+        copilot = self.ctx.copilot(copilot_id)
+        updated = copilot.model_copy(update={"model": None if model_id == "smollm2-135m" else model_id})
+        self.ctx.store.save_copilot(updated.id, updated.name, updated.model_dump())
+        self.message.emit(f"{copilot.name} now answers with {model_id}.")
+        self.refresh()
+        self.changed.emit()
+
+    def _delete(self) -> None:
+        from app.core.hub.installed import remove
+
+        model = self._selected()
+        if model is None:
+            return
+        force = False
+        if model.used_by:
+            answer = QMessageBox.question(
+                self,
+                "Model in use",
+                f"{', '.join(model.used_by)} use {model.id}. Move them to the starter model and delete it?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            force = True
+
+        def done(_moved: Any) -> None:
+            self.message.emit(f"Deleted {model.id}.")
+            self.refresh()
+            self.changed.emit()
+
+        run_in_background(lambda: remove(self.ctx, model.id, force=force), done, self.message.emit)
+
+    def _add(self) -> None:
+        from app.core.hub.installed import add_local
+
+        path, _ = QFileDialog.getOpenFileName(self, "Add a GGUF model", str(Path.home()), "GGUF models (*.gguf)")
+        if not path:
+            return
+        self.message.emit(f"Checking {Path(path).name}…")
+
+        def done(model_id: str) -> None:
+            self.message.emit(f"Added {Path(path).name} as '{model_id}'.")
+            self.refresh()
+            self.changed.emit()
+
+        run_in_background(lambda: add_local(self.ctx, Path(path)), done, self.message.emit)
+
+
+class LoadedSection(QWidget):
+    """Models loaded in memory right now, with what they hold, and an Unload button each."""
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.loaded: list[dict] = []
+        layout = QVBoxLayout(self)
+        self.table = _table(["Model", "Context", "Memory (now)", "Estimated"])
+        self.table.setMaximumHeight(130)
+        layout.addWidget(self.table)
+        self.unload_button = QPushButton("Unload")
+        layout.addWidget(self.unload_button)
+        self.unload_button.clicked.connect(self._unload)
+
+    def refresh(self) -> None:
+        run_in_background(self.ctx.pool.loaded, self._show, None)
+
+    def _show(self, loaded: list[dict]) -> None:
+        self.loaded = loaded
+        self.table.setRowCount(0)
+        for info in loaded:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            cells = [
+                Path(info["spec"].path).name,
+                str(info["spec"].n_ctx),
+                _mb(info["rss_bytes"]),
+                _mb(info["estimate_bytes"]),
+            ]
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+
+    def _unload(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            spec = self.loaded[rows[0].row()]["spec"]
+            run_in_background(lambda: self.ctx.pool.unload(spec), lambda _r: self.refresh(), None)

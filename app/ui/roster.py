@@ -1,0 +1,206 @@
+"""The right column's copilot roster: the workspace's copilots, a form to edit one, TOML import/export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.crew.copilots import Copilot, load_manifest_file, parse_manifest
+from app.core.errors import RoundtableError
+from app.ui.qt import (
+    QColor,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+STARTER_LABEL = "(starter model)"
+
+
+class CopilotDialog(QDialog):
+    """A form over a copilot's manifest; `manifest()` gives the edited fields as a dict."""
+
+    def __init__(
+        self, copilot: Copilot | None, models: list[dict], others: list[str], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Copilot: {copilot.name}" if copilot else "New copilot")
+        self.base = copilot.model_dump() if copilot else {}
+        form = QFormLayout(self)
+        self.id_edit = QLineEdit(copilot.id if copilot else "")
+        self.id_edit.setReadOnly(copilot is not None)
+        self.name_edit = QLineEdit(copilot.name if copilot else "")
+        self.color_edit = QLineEdit(copilot.color if copilot else "#5b7cfa")
+        self.description_edit = QLineEdit(copilot.description if copilot else "")
+        self.skills_edit = QLineEdit(", ".join(copilot.skills) if copilot else "")
+        self.model_combo = QComboBox()
+        self.model_combo.addItem(STARTER_LABEL, None)
+        for model in models:
+            self.model_combo.addItem(f"{model['id']} ({model['metadata'].get('quant') or '?'})", model["id"])
+        if copilot and copilot.model:
+            index = self.model_combo.findData(copilot.model)
+            if index < 0:
+                self.model_combo.addItem(copilot.model, copilot.model)
+                index = self.model_combo.count() - 1
+            self.model_combo.setCurrentIndex(index)
+        self.system_edit = QPlainTextEdit(copilot.system_prompt if copilot else "")
+        self.system_edit.setMaximumHeight(90)
+        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.1, decimals=2)
+        self.temperature.setValue(copilot.sampling.temperature if copilot else 0.7)
+        self.max_tokens = QSpinBox(minimum=0, maximum=32768, specialValueText="default")
+        self.max_tokens.setValue((copilot.sampling.max_tokens or 0) if copilot else 0)
+        self.handoff_edit = QLineEdit(", ".join(copilot.handoff_to) if copilot else "")
+        self.handoff_edit.setPlaceholderText(", ".join(others))
+        for label, widget in (
+            ("Id", self.id_edit),
+            ("Name", self.name_edit),
+            ("Colour", self.color_edit),
+            ("Description", self.description_edit),
+            ("Skills", self.skills_edit),
+            ("Model", self.model_combo),
+            ("System prompt", self.system_edit),
+            ("Temperature", self.temperature),
+            ("Max reply tokens", self.max_tokens),
+            ("May hand off to", self.handoff_edit),
+        ):
+            form.addRow(label, widget)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #d33")
+        self.error.setWordWrap(True)
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def manifest(self) -> dict[str, Any]:
+        def words(text: str) -> list[str]:
+            return [w.strip() for w in text.split(",") if w.strip()]
+
+        data = dict(self.base)
+        data.update(
+            id=self.id_edit.text().strip(),
+            name=self.name_edit.text().strip(),
+            color=self.color_edit.text().strip(),
+            description=self.description_edit.text().strip(),
+            skills=words(self.skills_edit.text()),
+            model=self.model_combo.currentData(),
+            system_prompt=self.system_edit.toPlainText().strip(),
+            handoff_to=words(self.handoff_edit.text()),
+        )
+        sampling = dict(data.get("sampling") or {})
+        sampling.update(temperature=self.temperature.value(), max_tokens=self.max_tokens.value() or None)
+        data["sampling"] = sampling
+        return data
+
+
+class RosterPanel(QWidget):
+    """The workspace's copilots: add, edit in a form, import and export TOML.
+
+    Signals:
+        changed: a copilot was added or changed.
+        message: a one-line note or error for the status bar.
+    """
+
+    changed = Signal()
+    message = Signal(str)
+
+    def __init__(
+        self, ctx: Any, workspace: Callable[[], str], copilots: dict[str, Copilot], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.workspace = workspace
+        self.copilots = copilots  # the window's id -> Copilot map, kept current by its refresh
+        layout = QVBoxLayout(self)
+        self.list = QListWidget()
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        buttons = {
+            "Add": lambda: self.edit(None),
+            "Edit": self._edit_selected,
+            "Import": self.import_manifest,
+            "Export": self._export_selected,
+        }
+        for label, slot in buttons.items():
+            button = QPushButton(label)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        layout.addLayout(row)
+        self.list.itemDoubleClicked.connect(lambda item: self.edit(item.data(Qt.ItemDataRole.UserRole)))
+
+    def set_copilots(self, copilots: list[Copilot]) -> None:
+        self.list.clear()
+        for copilot in copilots:
+            item = QListWidgetItem(f"{copilot.name} — {copilot.description[:60]}")
+            item.setForeground(QColor(copilot.color))
+            targets = ", ".join(copilot.handoff_to) or "-"
+            item.setToolTip(f"model: {copilot.model or 'starter'}; hands off to: {targets}")
+            item.setData(Qt.ItemDataRole.UserRole, copilot.id)
+            self.list.addItem(item)
+
+    def _selected(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def _edit_selected(self) -> None:
+        if (copilot_id := self._selected()) is not None:
+            self.edit(copilot_id)
+
+    def _export_selected(self) -> None:
+        if (copilot_id := self._selected()) is not None:
+            self.export_manifest(copilot_id)
+
+    def _save(self, copilot: Copilot) -> None:
+        self.ctx.store.save_copilot(copilot.id, copilot.name, copilot.model_dump())
+        roster = self.ctx.store.roster(self.workspace())
+        if copilot.id not in roster:
+            self.ctx.store.set_roster(self.workspace(), [*roster, copilot.id])
+        self.changed.emit()
+
+    def edit(self, copilot_id: str | None) -> None:
+        """The manifest form for a copilot (None: a new one); invalid input is explained in the form."""
+        copilot = self.copilots.get(copilot_id) if copilot_id else None
+        dialog = CopilotDialog(copilot, self.ctx.store.models(), list(self.copilots), self)
+        while dialog.exec() == QDialog.DialogCode.Accepted:
+            try:
+                saved = parse_manifest(dialog.manifest(), "from the form")
+                if copilot is None and saved.id in self.copilots:
+                    raise ValueError(f"a copilot '{saved.id}' exists already")
+            except (RoundtableError, ValueError) as exc:
+                dialog.error.setText(str(exc))
+                continue
+            self._save(saved)
+            break
+
+    def import_manifest(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a copilot", str(Path.home()), "Copilot manifests (*.toml)")
+        if not path:
+            return
+        try:
+            self._save(load_manifest_file(Path(path)))
+        except RoundtableError as exc:
+            self.message.emit(str(exc))
+
+    def export_manifest(self, copilot_id: str) -> None:
+        copilot = self.copilots[copilot_id]
+        path, _ = QFileDialog.getSaveFileName(self, "Export copilot", f"{copilot.id}.toml", "TOML (*.toml)")
+        if path:
+            Path(path).write_text(copilot.to_toml(), encoding="utf-8")
+            self.message.emit(f"Exported {copilot.name} to {path}.")

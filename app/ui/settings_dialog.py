@@ -1,0 +1,80 @@
+"""Settings: theme, memory budget, default copilot, GPU layers, and where the data lives."""
+
+from __future__ import annotations
+
+from app.core.settings import Paths, Settings
+from app.ui.qt import (
+    QComboBox,
+    QDesktopServices,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QUrl,
+    QWidget,
+)
+
+_THEMES = [("Follow the system", "system"), ("Light", "light"), ("Dark", "dark")]
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; `result_settings()` gives the new ones after Save."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: Paths,
+        copilots: list[tuple[str, str]],
+        backend: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        form = QFormLayout(self)
+        self.theme = QComboBox()
+        for label, value in _THEMES:
+            self.theme.addItem(label, value)
+        self.theme.setCurrentIndex(self.theme.findData(settings.theme))
+        self.budget = QSpinBox(
+            minimum=0, maximum=1_048_576, singleStep=512, suffix=" MB", specialValueText="automatic (60% of RAM)"
+        )
+        self.budget.setValue(settings.memory_budget_mb or 0)
+        self.default_copilot = QComboBox()
+        for copilot_id, name in copilots:
+            self.default_copilot.addItem(name, copilot_id)
+        self.default_copilot.setCurrentIndex(max(self.default_copilot.findData(settings.default_copilot), 0))
+        self.gpu_layers = QSpinBox(minimum=-2, maximum=999, specialValueText="automatic")
+        self.gpu_layers.setValue(-2 if settings.gpu_layers is None else settings.gpu_layers)
+        self.gpu_layers.setToolTip("-1 puts every layer on the GPU, 0 none; automatic: all when llama.cpp has a GPU")
+        folder = QHBoxLayout()
+        self.folder_label = QLabel(str(paths.data_dir))
+        self.folder_label.setWordWrap(True)
+        open_button = QPushButton("Open folder")
+        open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir))))
+        folder.addWidget(self.folder_label, 1)
+        folder.addWidget(open_button)
+        form.addRow("Theme", self.theme)
+        form.addRow("Memory for loaded models", self.budget)
+        form.addRow("Default copilot", self.default_copilot)
+        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("llama.cpp backend", QLabel(backend))
+        form.addRow("Data folder", folder)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def result_settings(self) -> Settings:
+        layers = self.gpu_layers.value()
+        return self.settings.model_copy(
+            update={
+                "theme": self.theme.currentData(),
+                "memory_budget_mb": self.budget.value() or None,
+                "default_copilot": self.default_copilot.currentData() or self.settings.default_copilot,
+                "gpu_layers": None if layers == -2 else layers,
+            }
+        )

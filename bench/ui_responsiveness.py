@@ -1,0 +1,179 @@
+"""Is the window responsive while a reply streams, fast to open, and light at rest?
+
+1. Event-loop stall: a 1 ms repeating timer in the offscreen main window while a reply streams at full speed
+   from the starter model; how late each tick fires (p50/p99/max), next to the same window idle.
+2. Cold start to first paint of the main window, next to a bare Qt window (median of 3 fresh processes each).
+3. Idle memory (RSS) of the GUI process with no model loaded, next to the bare Qt window.
+
+    python bench/ui_responsiveness.py
+Targets: stall p99 <= 16 ms; first paint <= 1.0 s; idle RSS <= 200 MB. Times count from the moment the
+process is created, interpreter start-up included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+PROMPT = "@writer Write a long story about a lighthouse keeper, at least twenty paragraphs."
+
+
+def child(kind: str) -> None:
+    """In a fresh process: show a window, report seconds from process start to its first paint, and idle RSS."""
+    import psutil
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    started = psutil.Process().create_time()
+    app = QApplication([])
+    if kind == "bare":
+        window = QMainWindow()
+        window.resize(1280, 820)
+    else:
+        from app.core.context import AppContext
+        from app.ui.main_window import MainWindow
+        from app.ui.theme import apply_theme
+
+        ctx = AppContext()
+        apply_theme(app, ctx.settings.theme)
+        window = MainWindow(ctx)
+    result: dict = {}
+
+    class FirstPaint(QObject):
+        def eventFilter(self, _obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint and "first_paint_s" not in result:
+                result["first_paint_s"] = time.time() - started
+                QTimer.singleShot(2000, report)  # let start-up work settle, then measure at rest
+            return False
+
+    def report() -> None:
+        result["idle_rss_bytes"] = psutil.Process().memory_info().rss
+        print(json.dumps(result), flush=True)
+        app.quit()
+
+    watcher = FirstPaint()
+    window.installEventFilter(watcher)
+    window.show()
+    app.exec()
+
+
+def start_and_rest(kind: str, home: str) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", kind],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ROUNDTABLE_HOME": home},
+        timeout=120,
+        check=True,
+    )
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def stall(window, app, streaming: bool, seconds: float | None = None) -> list[float]:
+    """Lateness of a 1 ms timer's ticks (ms), while a reply streams or for `seconds` at rest."""
+    from PySide6.QtCore import Qt, QTimer
+
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        late.append(max(0.0, (now - last[0]) * 1000 - 1.0))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(1)
+    timer.timeout.connect(tick)
+    timer.start()
+    if streaming:
+        window.send(PROMPT)
+        while window.run_task is not None:
+            app.processEvents()
+    else:
+        end = time.perf_counter() + (seconds or 5)
+        while time.perf_counter() < end:
+            app.processEvents()
+    timer.stop()
+    return late
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    home = tempfile.mkdtemp(prefix="rt-bench-ui-")
+    os.environ["ROUNDTABLE_HOME"] = home
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.context import AppContext
+    from app.core.settings import Settings, save_settings
+    from app.ui.main_window import MainWindow
+
+    app = QApplication([])
+    ctx = AppContext()
+    save_settings(Settings(max_hops=0, max_reply_tokens=400), ctx.paths.settings_file)
+    ctx.settings.max_hops, ctx.settings.max_reply_tokens = 0, 400
+    window = MainWindow(ctx)
+    window.show()
+    window.send("@writer Say hello.")  # load the model first: the measurement is about streaming
+    while window.run_task is not None:
+        app.processEvents()
+    started = time.perf_counter()
+    busy = stall(window, app, streaming=True)
+    streamed_s = time.perf_counter() - started
+    tokens = sum(len(w.text.split()) for w in window.thread_view.messages.values() if w.author == "writer")
+    idle = stall(window, app, streaming=False, seconds=min(streamed_s, 10))
+    ctx.close()
+
+    # the very first launch also registers the starter model and crew; later launches only open the database
+    app_home = tempfile.mkdtemp(prefix="rt-bench-app-")
+    first_launch = start_and_rest("app", app_home)
+    paints = {kind: [start_and_rest(kind, app_home) for _ in range(3)] for kind in ("bare", "app")}
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(run[key] for run in paints[kind])
+
+    print(
+        f"event-loop stall of a 1 ms timer, ms ({len(busy)} ticks over {streamed_s:.1f} s of streaming, "
+        f"~{tokens} words):"
+    )
+    print(
+        f"  while streaming: p50 {percentile(busy, 0.5):5.2f}  p99 {percentile(busy, 0.99):5.2f}  max {max(busy):6.2f}"
+    )
+    print(
+        f"  window idle:     p50 {percentile(idle, 0.5):5.2f}  p99 {percentile(idle, 0.99):5.2f}  max {max(idle):6.2f}"
+    )
+    print(
+        f"  p99 ratio streaming / idle: {percentile(busy, 0.99) / max(percentile(idle, 0.99), 0.01):.2f}   "
+        "target p99 <= 16 ms"
+    )
+    app_paint, bare_paint = median("app", "first_paint_s"), median("bare", "first_paint_s")
+    print(
+        f"cold start to first paint (median of 3): Roundtable {app_paint:.3f} s, bare Qt window {bare_paint:.3f} s,"
+        f" ratio {app_paint / bare_paint:.2f}   target <= 1.0 s"
+    )
+    print(f"  (the very first launch, which also sets up the starter crew: {first_launch['first_paint_s']:.3f} s)")
+    app_rss, bare_rss = median("app", "idle_rss_bytes"), median("bare", "idle_rss_bytes")
+    print(
+        f"idle RSS, no model loaded: Roundtable {app_rss / 1e6:.0f} MB, bare Qt window {bare_rss / 1e6:.0f} MB, "
+        f"ratio {app_rss / bare_rss:.2f}   target <= 200 MB"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child(sys.argv[2])
+    else:
+        main()

@@ -1,0 +1,62 @@
+"""A stand-in for a remote copilot with native tool calls (the far side of a network), scripted per test.
+
+Each reply is a dict: `text`, and `calls`: handoff arguments (a dict), or a string for raw, malformed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from app.core.providers import register_provider
+from app.core.providers.base import CancelToken, ChatRequest, Done, Event, TextDelta, ToolCall, Usage
+
+
+class ScriptedRemote:
+    """Answers from `scripts[copilot id]`, one entry per reply, the last one repeating."""
+
+    supports_tools = True
+    scripts: ClassVar[dict[str, list[dict]]] = {}
+    requests: ClassVar[list[tuple[str, ChatRequest]]] = []
+
+    def __init__(self, copilot_id: str) -> None:
+        self.copilot_id = copilot_id
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], _services: Any) -> ScriptedRemote:
+        return cls(config["id"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": "scripted-remote", "endpoint": "https://agents.example.test"}
+
+    def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+        self.requests.append((self.copilot_id, request))
+        script = self.scripts[self.copilot_id]
+        reply = script.pop(0) if len(script) > 1 else script[0]
+        for word in reply.get("text", "").split(" "):
+            yield TextDelta(word + " ")
+        for index, call in enumerate(reply.get("calls", [])):
+            if not request.tools:
+                break  # offered no tools: a real endpoint could not call one
+            raw = call if isinstance(call, str) else json.dumps(call)
+            arguments = None if isinstance(call, str) else call
+            yield ToolCall(f"call_{index}", "handoff", arguments, raw)
+        yield Usage(10, 5)
+        yield Done("tool_calls" if reply.get("calls") else "stop")
+
+
+register_provider("scripted-remote", ScriptedRemote)
+
+
+def add_remote(ctx: Any, copilot_id: str, script: list[dict], handoff_to: list[str]) -> None:
+    """Add a scripted remote copilot to the store and the default roster."""
+    ScriptedRemote.scripts[copilot_id] = script
+    manifest = {
+        "id": copilot_id,
+        "name": copilot_id.title(),
+        "provider": "scripted-remote",
+        "description": f"Remote {copilot_id}",
+        "handoff_to": handoff_to,
+    }
+    ctx.store.save_copilot(copilot_id, manifest["name"], manifest)

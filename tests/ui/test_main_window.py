@@ -1,0 +1,204 @@
+"""The main window, offscreen: chat, crew runs, cancel, crash and retry, threads, settings."""
+
+import os
+import signal
+
+import pytest
+
+from app.core.settings import load_settings
+from app.ui.qt import Qt
+from app.ui.thread_view import Card, MessageWidget
+
+pytestmark = pytest.mark.gui
+RUN_MS = 120_000
+
+
+def send(qtbot, window, text: str) -> None:
+    window.composer.edit.setPlainText(text)
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.run_task is not None, timeout=5000)
+
+
+def replies(window) -> list[MessageWidget]:
+    return [w for w in window.thread_view.messages.values() if w.author != "user"]
+
+
+def cards(window) -> list[str]:
+    return [w.text() for w in window.thread_view.container.findChildren(Card)]
+
+
+def test_first_run_shows_the_welcome_and_the_starter_crew(window) -> None:
+    assert window.welcome.isVisible() and "Model manager" in window.welcome.text()
+    names = [window.roster.list.item(i).text().split(" — ")[0] for i in range(window.roster.list.count())]
+    assert sorted(names) == ["Analyst", "Generalist", "Reviewer", "Writer"]
+
+
+def test_send_a_message_and_see_the_reply_stream_in(qtbot, window, ctx) -> None:
+    ctx.settings.max_hops = 0
+    seen_while_streaming = []
+    window.thread_view.timer.timeout.connect(
+        lambda: seen_while_streaming.extend(w.body.text() for w in replies(window) if w.status == "streaming")
+    )
+    send(qtbot, window, "@generalist What is a bond?")
+    assert window.composer.button.text() == "Stop"
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
+    (reply,) = replies(window)
+    assert reply.status == "complete" and len(reply.text.split()) > 3
+    assert any(text and text != reply.body.text() for text in seen_while_streaming)  # it grew on screen
+    assert window.composer.button.text() == "Send" and not window.welcome.isVisible()
+    qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1)
+    stored = ctx.store.messages(window.thread_id)
+    assert [m.author for m in stored] == ["user", "generalist"] and stored[1].text == reply.text
+
+
+def test_a_crew_run_shows_the_handoff_card_and_the_task(qtbot, window, ctx) -> None:
+    send(qtbot, window, "@analyst Summarise what a bond is, then have the Writer turn it into a tweet")
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
+    assert any(text.startswith("⇢ handoff analyst →") for text in cards(window))
+    assert [w.author for w in replies(window)][:1] == ["analyst"] and len(replies(window)) >= 2
+
+    def done_tasks() -> int:
+        board = window.task_board
+        groups = [board.topLevelItem(i) for i in range(board.topLevelItemCount())]
+        return sum(g.childCount() for g in groups if g.text(0).startswith("Done"))
+
+    qtbot.waitUntil(lambda: done_tasks() >= 1, timeout=10000)
+    # clicking the task jumps to the thread and the answer
+    window.task_board.open_task.emit(window.thread_id, ctx.store.tasks()[0].result_message_id)
+
+
+def test_stop_cancels_and_keeps_the_partial_reply(qtbot, window, ctx) -> None:
+    ctx.settings.max_hops = 0
+    send(qtbot, window, "@writer Write a long story about a lighthouse keeper, twenty paragraphs at least.")
+    qtbot.waitUntil(lambda: any(len(w.text) > 20 for w in replies(window)), timeout=RUN_MS)
+    qtbot.mouseClick(window.composer.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=30000)
+    (reply,) = replies(window)
+    assert reply.status == "interrupted"
+    stored = ctx.store.get_message(reply.message_id)
+    assert stored.status == "interrupted" and stored.text == reply.text
+
+
+def test_a_crashed_model_shows_a_banner_with_retry_and_the_window_keeps_working(qtbot, window, ctx) -> None:
+    ctx.settings.max_hops = 0
+    send(qtbot, window, "@writer Write a long story about a lighthouse keeper, twenty paragraphs at least.")
+    qtbot.waitUntil(lambda: any(len(w.text) > 20 for w in replies(window)), timeout=RUN_MS)
+    host = next(h for h in ctx.pool.hosts.values() if h.alive)
+    os.kill(host.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=30000)
+    (crashed,) = replies(window)
+    assert crashed.banner.isVisibleTo(window) and "SIGKILL" in crashed.banner_label.text()
+    assert crashed.retry_button.isVisibleTo(window)
+    qtbot.mouseClick(crashed.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.run_task is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
+    assert [w.status for w in replies(window)][-1] == "complete"
+
+
+def test_reply_details_show_the_trace(qtbot, window, ctx) -> None:
+    from app.ui.qt import QMessageBox
+
+    ctx.settings.max_hops = 0
+    send(qtbot, window, "@analyst What is a coupon?")
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
+    (reply,) = replies(window)
+    reply.details_button.click()
+    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox)))
+    text = window.findChildren(QMessageBox)[-1].text()
+    assert "model file" in text and "Q4_1" in text and "decode tokens per s" in text and "mentioned" in text
+
+
+def test_rename_and_delete_with_undo(qtbot, window, ctx) -> None:
+    first = ctx.store.create_thread("First")
+    ctx.store.create_thread("Second")
+    window.refresh_threads()
+    qtbot.waitUntil(lambda: window.sidebar.threads.count() == 2)
+    window.sidebar.rename_requested.emit(first.id, "Renamed")
+    qtbot.waitUntil(lambda: ctx.store.get_thread(first.id).title == "Renamed")
+    window.sidebar.delete_requested.emit(first.id)
+    assert window.sidebar.threads.count() == 1 and window.undo_button.isVisible()
+    window.undo_button.click()
+    qtbot.waitUntil(lambda: window.sidebar.threads.count() == 2)
+    window.sidebar.delete_requested.emit(first.id)
+    window._commit_delete()  # as when the undo time runs out
+    qtbot.waitUntil(
+        lambda: (
+            [t.id for t in ctx.store.list_threads()] != [] and first.id not in [t.id for t in ctx.store.list_threads()]
+        )
+    )
+
+
+def test_search_filters_threads(qtbot, window, ctx) -> None:
+    ctx.store.create_thread("Bonds and yields")
+    ctx.store.create_thread("Holiday plans")
+    window.sidebar.search.setText("bond")
+    qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1)
+    assert window.sidebar.threads.item(0).text() == "Bonds and yields"
+
+
+def test_settings_persist_and_the_theme_changes(qtbot, window, ctx) -> None:
+    from app.ui.qt import QApplication
+    from app.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ctx.settings, ctx.paths, [("analyst", "Analyst"), ("generalist", "Generalist")], "cpu")
+    qtbot.addWidget(dialog)
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.budget.setValue(4096)
+    dialog.default_copilot.setCurrentIndex(dialog.default_copilot.findData("analyst"))
+    window.apply_settings(dialog.result_settings())
+    saved = load_settings(ctx.paths.settings_file)
+    assert (saved.theme, saved.memory_budget_mb, saved.default_copilot) == ("dark", 4096, "analyst")
+    assert QApplication.instance().property("roundtable_dark") is True
+    assert ctx.pool.budget_bytes == 4096 * 1024 * 1024
+
+
+def test_dropping_a_text_file_puts_it_in_the_message(qtbot, window, tmp_path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("Coupon: 4%\n")
+    window.composer.edit.insert_file(notes)
+    assert "```notes.md\nCoupon: 4%\n```" in window.composer.edit.toPlainText()
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\x00\x01\x02")
+    problems = []
+    window.composer.edit.problem.connect(problems.append)
+    window.composer.edit.insert_file(binary)
+    assert problems and "image.png" in problems[0]
+
+
+def test_mention_completion_offers_copilot_names(qtbot, window) -> None:
+    edit = window.composer.edit
+    edit.setFocus()
+    qtbot.keyClicks(edit, "@wr")
+    model = edit.completer.completionModel()
+    assert edit.completer.completionPrefix() == "@wr"
+    assert [model.index(i, 0).data() for i in range(model.rowCount())] == ["@writer"]
+
+
+def test_add_a_copilot_in_the_form(qtbot, window, ctx) -> None:
+    from app.ui.qt import QApplication, QTimer
+    from app.ui.roster import CopilotDialog
+
+    def fill(dialog_id: str, then_fix: bool) -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, CopilotDialog)
+        dialog.id_edit.setText(dialog_id)
+        dialog.name_edit.setText("Tax Expert")
+        dialog.description_edit.setText("Knows tax law.")
+        dialog.handoff_edit.setText("writer")
+        dialog.temperature.setValue(0.1)
+        dialog.accept()
+        if then_fix:  # the form stays open with the reason, the user fixes the id
+            QTimer.singleShot(50, lambda: fix(dialog))
+
+    def fix(dialog) -> None:
+        assert "'id'" in dialog.error.text()
+        dialog.id_edit.setText("tax-expert")
+        dialog.accept()
+
+    QTimer.singleShot(50, lambda: fill("Tax Expert!", then_fix=True))
+    window.roster.edit(None)
+    saved = ctx.copilot("tax-expert")
+    assert (saved.name, saved.handoff_to, saved.sampling.temperature) == ("Tax Expert", ["writer"], 0.1)
+    assert "tax-expert" in ctx.store.roster("default")
+    qtbot.waitUntil(lambda: window.roster.list.count() == 5)
+    assert "tax-expert" in window.copilots
