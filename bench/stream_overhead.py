@@ -51,11 +51,11 @@ def bare_chunks(llm, max_tokens: int):
 
 
 def full_chunks(ctx, max_tokens: int):
-    from app.core.crew.reply import ask
-    from app.core.providers.base import TextDelta
+    from app.core.crew.engine import ask
+    from app.core.crew.events import CrewText
 
     for event in ask(ctx, PROMPT):
-        if isinstance(event, TextDelta):
+        if isinstance(event, CrewText):
             yield event
 
 
