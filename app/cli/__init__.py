@@ -20,6 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.register(commands)
     crew.register(commands)
     models.register(commands)
+    overlay = commands.add_parser(
+        "overlay", help="show or hide the quick-ask overlay of the running Roundtable (starts one in the tray if none)"
+    )
+    overlay.set_defaults(handler=lambda _args, _ctx: _open_desktop_app("overlay"), needs_context=False)
     return parser
 
 
@@ -35,14 +39,15 @@ def run(argv: list[str] | None) -> int:
         return int(args.handler(args, ctx))
 
 
-def _open_desktop_app() -> int:
+def _open_desktop_app(command: str = "show") -> int:
+    """Hand `command` to the running desktop app, or start it."""
     try:
         from app.ui.app import run_app
     except ImportError as exc:
         raise RoundtableError(
             f"The desktop app needs PySide6 ({exc}): run `./dev run`, or `pip install 'roundtable[gui]'`."
         ) from exc
-    return run_app()
+    return run_app(command=command)
 
 
 def main(argv: list[str] | None = None) -> int:

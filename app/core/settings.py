@@ -78,6 +78,11 @@ class Settings(BaseModel):
     max_hops: int = Field(6, ge=0, le=100, description="handoffs one run may follow before it stops")
     default_copilot: str = Field("generalist", min_length=1)
     theme: Literal["system", "light", "dark"] = "system"
+    overlay_shortcut: str = Field(
+        "Ctrl+Alt+Space", pattern=r"^\S*$", description="global shortcut for the quick-ask overlay; empty = none"
+    )
+    overlay_prefill: bool = Field(True, description="start the overlay's question with the selection or clipboard")
+    close_to_tray: bool = Field(True, description="closing the window keeps Roundtable running in the tray")
 
 
 def load_settings(path: Path) -> Settings:

@@ -1,28 +1,168 @@
-"""Starting the desktop app: the Qt application, the theme, the core, and the main window."""
+"""Starting the desktop app: one instance per user, the main window, the overlay, the tray and the shortcut."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
+from typing import Any
 
 from app import __version__
+from app.core.instance import send_command
+from app.core.settings import Paths
+
+TRAY_NOTICE_KEY = "tray_notice_shown"  # stored on disk: never change
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    """Open the main window and run until it is closed; returns the exit status."""
+def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
+    """Hand `command` (`show` or `overlay`) to the running Roundtable, or start one that carries it out.
+
+    Started with `overlay`, Roundtable opens in the tray with only the overlay showing.
+    """
+    paths = Paths.from_environment()
+    reply = send_command(paths, command)
+    if reply is not None:
+        if reply != "ok":
+            sys.stderr.write(f"roundtable: the running Roundtable answered: {reply}\n")
+            return 1
+        if command == "show":
+            print("Roundtable is already running: its window is in front now.")
+        return 0
+
     from app.core.context import AppContext
-    from app.ui.main_window import MainWindow
     from app.ui.qt import QApplication
     from app.ui.theme import apply_theme
+    from app.ui.tray import app_icon
 
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName("Roundtable")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("roundtable")
-    ctx = AppContext()
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # the overlay, the tray and the shortcut outlive the window
+    ctx = AppContext(paths)
     apply_theme(app, ctx.settings.theme)
-    window = MainWindow(ctx)
-    window.show()
+    desktop = Desktop(ctx)
+    if command == "overlay":
+        desktop.overlay.present()
+    else:
+        desktop.show_window()
     try:
         return app.exec()
     finally:
+        desktop.close()
         ctx.close()
+
+
+class Desktop:
+    """The running app's parts and how they reach each other; answers commands from later launches.
+
+    Attributes:
+        window: the main window.
+        overlay: the quick-ask overlay.
+        tray: the tray icon (`tray.available` is False where the desktop has no tray).
+        shortcut: the global shortcut that toggles the overlay.
+        server: where later launches send their commands.
+    """
+
+    def __init__(self, ctx: Any) -> None:
+        from app.ui.main_window import MainWindow
+        from app.ui.overlay import Overlay
+        from app.ui.overlay.shortcut import GlobalShortcut
+        from app.ui.qt import QApplication
+        from app.ui.single_instance import InstanceServer
+        from app.ui.tray import Tray
+
+        self.ctx = ctx
+        self.window = MainWindow(ctx)
+        self.overlay = Overlay(ctx, lambda: self.window.workspace_id, lambda: ctx.settings.overlay_prefill)
+        self.tray = Tray(self.show_window, self.overlay.toggle, QApplication.quit)
+        self.shortcut = GlobalShortcut()
+        self.server = InstanceServer(ctx.paths, self.handle)
+        self.window.on_close = self._window_closing
+        self.window.shortcut_status = self.shortcut_status
+        self.window.settings_applied.connect(self._settings_applied)
+        self.overlay.open_in_window.connect(self._open_in_window)
+        self.shortcut.activated.connect(self.overlay.toggle)  # queued: emitted on pynput's thread
+        if os.environ.get("ROUNDTABLE_OVERLAY_TIMING"):  # for bench/overlay_latency.py: when it is on screen
+            self.overlay.shown.connect(lambda: print(f"overlay-shown {time.time()}", flush=True))
+        if not self.server.listen():
+            self.window.statusBar().showMessage(
+                f"Could not open {self.server.address}: later launches and `roundtable overlay` will start another "
+                "Roundtable instead of using this one.",
+                15000,
+            )
+        self._register_shortcut()
+
+    def _register_shortcut(self) -> None:
+        from app.ui.qt import QGuiApplication
+
+        problem = self.shortcut.start(self.ctx.settings.overlay_shortcut, QGuiApplication.platformName())
+        if problem and self.ctx.settings.overlay_shortcut:
+            sys.stderr.write(f"roundtable: overlay shortcut: {problem}\n")
+
+    def shortcut_status(self) -> str:
+        if self.shortcut.active:
+            return f"{self.shortcut.sequence} opens the overlay from anywhere."
+        return self.shortcut.problem or ""
+
+    def show_window(self) -> None:
+        self.window.show()
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def handle(self, command: str) -> str:
+        """A command from a later launch (`app.core.instance.COMMANDS`)."""
+        from app.ui.qt import QApplication, QTimer, QWidget
+
+        if command == "show":
+            self.show_window()
+        elif command == "overlay":
+            self.overlay.toggle()
+        elif command == "status":
+            return json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "window": self.window.isVisible(),
+                    "overlay": self.overlay.isVisible(),
+                    "active": (QApplication.activeWindow() or QWidget()).windowTitle(),
+                    "tray": self.tray.available,
+                    "shortcut": self.shortcut_status(),
+                }
+            )
+        elif command == "quit":
+            QTimer.singleShot(0, QApplication.quit)  # after this answer is sent
+        else:
+            return f"unknown command '{command}'"
+        return "ok"
+
+    def _window_closing(self, event: Any) -> None:
+        from app.ui.qt import QApplication
+
+        if not (self.ctx.settings.close_to_tray and self.tray.available):
+            QApplication.quit()
+            return
+        event.ignore()
+        self.window.hide()
+        if not self.ctx.store.get_meta(TRAY_NOTICE_KEY, False):
+            self.ctx.store.set_meta(TRAY_NOTICE_KEY, True)
+            self.tray.notify(
+                "Roundtable is still running",
+                "It waits in the tray for the overlay shortcut. Quit from the tray menu, or turn this off in Settings.",
+            )
+
+    def _settings_applied(self, settings: Any) -> None:
+        if settings.overlay_shortcut != self.shortcut.sequence or not self.shortcut.active:
+            self._register_shortcut()
+
+    def _open_in_window(self, thread_id: str) -> None:
+        self.show_window()
+        self.window.refresh_threads()
+        self.window.open_thread(thread_id)
+
+    def close(self) -> None:
+        self.shortcut.stop()
+        self.server.close()
+        self.tray.hide()

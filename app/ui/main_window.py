@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,6 +12,7 @@ from app.ui.composer import Composer
 from app.ui.qt import (
     QAction,
     QApplication,
+    QCloseEvent,
     QKeySequence,
     QLabel,
     QMainWindow,
@@ -22,6 +24,7 @@ from app.ui.qt import (
     QTimer,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from app.ui.roster import RosterPanel
 from app.ui.sidebar import Sidebar
@@ -35,8 +38,8 @@ WELCOME = (
     "<h3>Welcome to Roundtable</h3><p>Your starter crew — Generalist, Analyst, Writer and Reviewer — runs offline on"
     " a small bundled model, so you can start right away: type below, or @mention a copilot.</p>"
     "<p>For better answers, open the <b>Model manager</b> (Ctrl+M) to find a bigger model that fits this machine and"
-    " give it to a copilot. The quick-ask overlay (Ctrl+Alt+Space) will open Roundtable from anywhere on your"
-    " desktop.</p>"
+    " give it to a copilot. Press Ctrl+Alt+Space anywhere on your desktop to ask a copilot in a small"
+    " box without switching windows.</p>"
 )
 
 
@@ -49,11 +52,23 @@ class ThreadOpened(Event):
 
 
 class MainWindow(QMainWindow):
-    """The workspace window. All core calls go through workers; their results arrive as queued signals."""
+    """The workspace window. All core calls go through workers; their results arrive as queued signals.
+
+    Attributes:
+        on_close: decides what closing the window does (the desktop app keeps running in the tray); None = close.
+        shortcut_status: what the Settings dialog says about the overlay's global shortcut.
+
+    Signals:
+        settings_applied: the user saved new settings (the Settings object).
+    """
+
+    settings_applied = Signal(object)
 
     def __init__(self, ctx: Any) -> None:
         super().__init__()
         self.ctx = ctx
+        self.on_close: Callable[[QCloseEvent], None] | None = None
+        self.shortcut_status: Callable[[], str] = lambda: ""
         self.workspace_id = "default"
         self.thread_id: str | None = None
         self.run_task: BackgroundTask | None = None
@@ -339,7 +354,12 @@ class MainWindow(QMainWindow):
         from app.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(
-            self.ctx.settings, self.ctx.paths, [(c.id, c.name) for c in self.copilots.values()], llama_backend(), self
+            self.ctx.settings,
+            self.ctx.paths,
+            [(c.id, c.name) for c in self.copilots.values()],
+            llama_backend(),
+            self.shortcut_status(),
+            self,
         )
         if dialog.exec() == dialog.DialogCode.Accepted:
             self.apply_settings(dialog.result_settings())
@@ -352,6 +372,13 @@ class MainWindow(QMainWindow):
         apply_theme(QApplication.instance(), settings.theme)
         if self.thread_id:
             self.open_thread(self.thread_id)
+        self.settings_applied.emit(settings)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self.on_close is not None:
+            self.on_close(event)
+        if event.isAccepted():
+            super().closeEvent(event)
 
     def error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

@@ -1,18 +1,22 @@
-"""Settings: theme, memory budget, default copilot, GPU layers, and where the data lives."""
+"""Settings: theme, memory budget, default copilot, GPU layers, the overlay, and where the data lives."""
 
 from __future__ import annotations
 
 from app.core.settings import Paths, Settings
 from app.ui.qt import (
+    QCheckBox,
     QComboBox,
     QDesktopServices,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QKeySequence,
+    QKeySequenceEdit,
     QLabel,
     QPushButton,
     QSpinBox,
+    Qt,
     QUrl,
     QWidget,
 )
@@ -29,6 +33,7 @@ class SettingsDialog(QDialog):
         paths: Paths,
         copilots: list[tuple[str, str]],
         backend: str,
+        shortcut_status: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -50,6 +55,17 @@ class SettingsDialog(QDialog):
         self.gpu_layers = QSpinBox(minimum=-2, maximum=999, specialValueText="automatic")
         self.gpu_layers.setValue(-2 if settings.gpu_layers is None else settings.gpu_layers)
         self.gpu_layers.setToolTip("-1 puts every layer on the GPU, 0 none; automatic: all when llama.cpp has a GPU")
+        self.shortcut = QKeySequenceEdit(QKeySequence(settings.overlay_shortcut))
+        self.shortcut.setMaximumSequenceLength(1)
+        self.shortcut.setClearButtonEnabled(True)
+        self.shortcut_status = QLabel(shortcut_status)
+        self.shortcut_status.setWordWrap(True)
+        self.shortcut_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.shortcut_status.setStyleSheet("color: gray")
+        self.prefill = QCheckBox("Start the question with the selected text (or the clipboard)")
+        self.prefill.setChecked(settings.overlay_prefill)
+        self.close_to_tray = QCheckBox("Closing the window keeps Roundtable running in the tray")
+        self.close_to_tray.setChecked(settings.close_to_tray)
         folder = QHBoxLayout()
         self.folder_label = QLabel(str(paths.data_dir))
         self.folder_label.setWordWrap(True)
@@ -62,6 +78,10 @@ class SettingsDialog(QDialog):
         form.addRow("Default copilot", self.default_copilot)
         form.addRow("GPU layers", self.gpu_layers)
         form.addRow("llama.cpp backend", QLabel(backend))
+        form.addRow("Overlay shortcut", self.shortcut)
+        form.addRow("", self.shortcut_status)
+        form.addRow("", self.prefill)
+        form.addRow("", self.close_to_tray)
         form.addRow("Data folder", folder)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -76,5 +96,8 @@ class SettingsDialog(QDialog):
                 "memory_budget_mb": self.budget.value() or None,
                 "default_copilot": self.default_copilot.currentData() or self.settings.default_copilot,
                 "gpu_layers": None if layers == -2 else layers,
+                "overlay_shortcut": self.shortcut.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
+                "overlay_prefill": self.prefill.isChecked(),
+                "close_to_tray": self.close_to_tray.isChecked(),
             }
         )

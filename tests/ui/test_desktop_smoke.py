@@ -3,91 +3,16 @@
 Screenshots land in tests/artifacts/ (git-ignored) for a person to look at.
 """
 
-import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, cli_command, write_settings
+from tests.ui.x11 import looks_like_a_window, quit_app, screenshot, start_app, xdotool
 
 pytestmark = pytest.mark.gui
-ARTIFACTS = REPO / "tests" / "artifacts"
-
-
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is missing: `./dev test` installs it (apt-get, as root)")
-        pytest.skip(f"{tool} is not installed (`./dev test` installs it as root)")
-    return path
-
-
-@pytest.fixture
-def display():
-    _need("Xvfb")
-    _need("xdotool")
-    number = next(n for n in range(91, 200) if not Path(f"/tmp/.X{n}-lock").exists())
-    server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        assert time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
-
-
-def _env(display: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    return {**env, "DISPLAY": display}
-
-
-def xdotool(display: str, *args: str, timeout: float = 30) -> str:
-    result = subprocess.run(["xdotool", *args], env=_env(display), capture_output=True, text=True, timeout=timeout)
-    return result.stdout.strip()
-
-
-def screenshot(display: str, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / name
-    subprocess.run(
-        [sys.executable, str(REPO / "tests" / "screenshot.py"), str(target)], env=_env(display), check=True, timeout=30
-    )
-    return target
-
-
-def looks_like_a_window(path: Path) -> bool:
-    from PySide6.QtGui import QImage
-
-    image = QImage(str(path))
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
-    return not image.isNull() and len(colours) > 8
-
-
-def start_app(display: str) -> subprocess.Popen:
-    app = subprocess.Popen(
-        cli_command(), env=_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    window = xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=60)
-    assert window, "the main window was not mapped"
-    time.sleep(1.0)  # first paint and the first background loads
-    return app
-
-
-def quit_app(display: str, app: subprocess.Popen) -> None:
-    xdotool(display, "mousemove", "600", "400", "click", "1")  # no window manager: a click gives focus
-    xdotool(display, "key", "ctrl+q")
-    output, _ = app.communicate(timeout=30)
-    assert app.returncode == 0, output
 
 
 def test_the_app_opens_answers_and_shows_the_model_manager(display, home: Path, fake_hub) -> None:

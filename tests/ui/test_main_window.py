@@ -202,3 +202,22 @@ def test_add_a_copilot_in_the_form(qtbot, window, ctx) -> None:
     assert "tax-expert" in ctx.store.roster("default")
     qtbot.waitUntil(lambda: window.roster.list.count() == 5)
     assert "tax-expert" in window.copilots
+
+
+def test_overlay_settings_persist_and_reach_the_running_app(qtbot, window, ctx) -> None:
+    from app.ui.qt import QKeySequence
+    from app.ui.settings_dialog import SettingsDialog
+
+    status = "Wayland does not let applications listen for global shortcuts."
+    dialog = SettingsDialog(ctx.settings, ctx.paths, [("generalist", "Generalist")], "cpu", status)
+    qtbot.addWidget(dialog)
+    assert dialog.shortcut.keySequence().toString() == "Ctrl+Alt+Space"
+    assert dialog.shortcut_status.text() == status
+    dialog.shortcut.setKeySequence(QKeySequence("Ctrl+Shift+K"))
+    dialog.prefill.setChecked(False)
+    dialog.close_to_tray.setChecked(False)
+    with qtbot.waitSignal(window.settings_applied) as applied:
+        window.apply_settings(dialog.result_settings())
+    assert applied.args[0].overlay_shortcut == "Ctrl+Shift+K"
+    saved = load_settings(ctx.paths.settings_file)
+    assert (saved.overlay_shortcut, saved.overlay_prefill, saved.close_to_tray) == ("Ctrl+Shift+K", False, False)

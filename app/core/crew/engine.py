@@ -275,8 +275,11 @@ def ask(
     thread_id: str | None = None,
     model: str | None = None,
     cancel: CancelToken | None = None,
+    workspace_id: str = DEFAULT_WORKSPACE,
 ) -> Iterator[Event]:
     """Ask one copilot (or the copilots the prompt @mentions), without handoffs; yields the run's events.
+
+    A new thread goes into `workspace_id`; `thread_id` continues a thread where it is.
 
     Unknown ids and mentions raise UsageError before anything is stored. Once the question is stored, every
     outcome is stored too: complete, interrupted (cancel, crash) or failed (with the reason).
@@ -290,7 +293,7 @@ def ask(
     for copilot in named or [chosen]:
         ctx.provider_for(copilot, model)  # an unknown model id fails here, before anything is stored
     if thread is None:
-        thread = ctx.store.create_thread(prompt)
+        thread = ctx.store.create_thread(prompt, workspace_id)
     run = CrewRun(
         ctx, thread.id, named or [chosen], max_hops=0, cancel=cancel, model=model, workspace_id=thread.workspace_id
     )

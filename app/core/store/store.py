@@ -119,6 +119,14 @@ class Store(ModelRecords, CopilotRecords, WorkspaceRecords):
             db.execute("UPDATE threads SET title = ? WHERE id = ?", [title.strip()[:80] or "Untitled", thread_id])
             append_event(db, thread_id, "thread.renamed", data={"title": title})
 
+    def move_thread(self, thread_id: str, workspace_id: str) -> None:
+        """Put a thread, with its tasks, into another workspace (the overlay's "Open in Roundtable")."""
+        self.ensure_workspace(workspace_id)
+        with self.conn.transaction() as db:
+            for table, key in (("threads", "id"), ("tasks", "thread_id")):
+                db.execute(f"UPDATE {table} SET workspace_id = ? WHERE {key} = ?", [workspace_id, thread_id])
+            append_event(db, thread_id, "thread.moved", data={"workspace_id": workspace_id})
+
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread with everything in it (its events, messages and tasks)."""
         with self.conn.transaction() as db:

@@ -10,7 +10,10 @@ from app.core.errors import UsageError
 from app.core.store.database import Connection
 from app.core.store.records import append_event, new_id, now
 
+# stored on disk: never change or reuse values
 DEFAULT_WORKSPACE = "default"
+QUICK_ASK_WORKSPACE = "quick-ask"  # where the overlay's exchanges go until the user moves one to a workspace
+_BUILT_IN_NAMES = {DEFAULT_WORKSPACE: "Default", QUICK_ASK_WORKSPACE: "Quick asks"}
 
 # stored on disk: never change or reuse values
 TASK_PENDING = "pending"
@@ -41,11 +44,12 @@ class WorkspaceRecords:
 
     conn: Connection
 
-    def ensure_workspace(self, workspace_id: str = DEFAULT_WORKSPACE, name: str = "Default") -> str:
+    def ensure_workspace(self, workspace_id: str = DEFAULT_WORKSPACE, name: str | None = None) -> str:
+        """Create the workspace unless it exists; the built-in ones get their own names."""
         with self.conn.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?,?,?)",
-                [workspace_id, name, now()],
+                [workspace_id, name or _BUILT_IN_NAMES.get(workspace_id, workspace_id), now()],
             )
         return workspace_id
 

@@ -1,0 +1,328 @@
+"""The quick-ask overlay: a small box over whatever the user is doing; ask, read, copy, gone."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from app.core.store.workspaces import QUICK_ASK_WORKSPACE
+from app.ui.composer import PromptEdit
+from app.ui.markdown_view import to_html
+from app.ui.qt import (
+    QComboBox,
+    QCursor,
+    QEvent,
+    QFrame,
+    QGuiApplication,
+    QHBoxLayout,
+    QKeySequence,
+    QLabel,
+    QObject,
+    QPushButton,
+    Qt,
+    QTextBrowser,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.workers import BackgroundTask, run_in_background
+
+TITLE = "Roundtable quick ask"  # the window's name: window managers and `xdotool search` see it
+LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
+_PREFILL_LIMIT = 20_000
+_RENDER_MS = 33
+_ACTIVATE_AGAIN_MS = 60
+_WIDTH = 640
+
+
+class Overlay(QWidget):
+    """Frameless, always on top, centred on the screen with the cursor.
+
+    Exchanges are stored like any other, in threads of the "Quick asks" workspace; a follow-up question
+    continues the same thread until the overlay is opened afresh.
+
+    Attributes:
+        thread_id: the thread of the exchange shown, once the first answer has started.
+        question: the latest question.
+        answer: the text of its answer.
+        run_task: the answer being generated, if any.
+
+    Signals:
+        open_in_window: the exchange was moved into the main window's workspace (thread id).
+        shown: the overlay was just exposed on screen (for latency measurements and tests).
+    """
+
+    open_in_window = Signal(str)
+    shown = Signal()
+
+    def __init__(self, ctx: Any, workspace: Callable[[], str], prefill: Callable[[], bool]) -> None:
+        # WORKAROUND: a Qt.Tool window is never made the active window after a global shortcut (Qt 6.11, X11),
+        # so typing would go to the main window; a plain frameless window takes the keyboard.
+        super().__init__(
+            None, Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        )
+        self.ctx = ctx
+        self.workspace = workspace
+        self.prefill = prefill
+        self.thread_id: str | None = None
+        self.answer = ""
+        self.question = ""
+        self.run_task: BackgroundTask | None = None
+        self._fresh = True
+        self.setWindowTitle(TITLE)
+        self.setObjectName("overlay")
+        frame = QFrame(self)
+        frame.setObjectName("overlayFrame")
+        frame.setStyleSheet(
+            "#overlayFrame { border: 1px solid palette(highlight); border-radius: 10px; background: palette(window) }"
+        )
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(frame)
+        layout = QVBoxLayout(frame)
+        layout.setContentsMargins(14, 10, 14, 12)
+
+        top = QHBoxLayout()
+        self.copilot = QComboBox()
+        self.copilot.setToolTip("Who answers (an @mention in the question overrides this)")
+        hint = QLabel("Enter asks · Esc closes · Ctrl+C copies the answer")
+        hint.setStyleSheet("color: gray")
+        top.addWidget(self.copilot)
+        top.addStretch()
+        top.addWidget(hint)
+        layout.addLayout(top)
+
+        self.prompt = PromptEdit()
+        self.prompt.setPlaceholderText("Ask a copilot… (@name picks one; Shift+Enter for a new line)")
+        self.prompt.setMaximumHeight(90)
+        layout.addWidget(self.prompt)
+
+        self.answer_view = QTextBrowser()
+        self.answer_view.setOpenExternalLinks(True)
+        self.answer_view.setMinimumHeight(220)
+        self.answer_view.hide()
+        layout.addWidget(self.answer_view, 1)
+
+        bottom = QHBoxLayout()
+        self.status = QLabel()
+        self.status.setStyleSheet("color: gray")
+        self.status.setWordWrap(True)
+        self.copy_button = QPushButton("Copy")
+        self.open_button = QPushButton("Open in Roundtable")
+        self.open_button.setToolTip("Move this exchange into a thread of the current workspace and show it there")
+        for button in (self.copy_button, self.open_button):
+            button.setEnabled(False)
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.copy_button)
+        bottom.addWidget(self.open_button)
+        layout.addLayout(bottom)
+
+        self.render_timer = QTimer(self, interval=_RENDER_MS, singleShot=True)
+        self.render_timer.timeout.connect(self._render)
+        self.prompt.submitted.connect(self.ask)
+        self.copy_button.clicked.connect(self.copy_answer)
+        self.open_button.clicked.connect(self.open_in_roundtable)
+        for widget in (self.prompt, self.answer_view):
+            widget.installEventFilter(self)
+        self.resize(_WIDTH, 150)
+        self.load_copilots()
+
+    # -- showing and hiding -------------------------------------------------------------------------------
+
+    def toggle(self) -> None:
+        if self.isVisible():
+            self.dismiss()
+        else:
+            self.present()
+
+    def present(self) -> None:
+        """Show the box on the screen with the cursor, ready for a new question."""
+        if self.isVisible():
+            self.raise_()
+            self.activateWindow()
+            return
+        if self.run_task is None:
+            self._new_exchange()
+        screen = QGuiApplication.screenAt(QCursor.pos()) or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry()
+        self.move(area.x() + (area.width() - self.width()) // 2, area.y() + area.height() // 4)
+        self.show()
+        self._activate()
+        QTimer.singleShot(_ACTIVATE_AGAIN_MS, self._activate)
+        if self._fresh and self.prefill():
+            QTimer.singleShot(0, self._prefill)  # after the window is up: reading a selection may wait on its owner
+        self.load_copilots()
+
+    def _activate(self) -> None:
+        if self.isVisible() and not self.isActiveWindow():
+            self.raise_()
+            self.activateWindow()
+        self.prompt.setFocus()
+
+    def dismiss(self) -> None:
+        """Hide, stopping any answer being written (what was written is kept, marked interrupted)."""
+        if self.run_task is not None:
+            self.run_task.cancel.cancel()
+        self.hide()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        QTimer.singleShot(0, self.shown.emit)  # after the expose that this show queues
+
+    def _new_exchange(self) -> None:
+        self.thread_id = None
+        self.answer = ""
+        self._fresh = True
+        self.prompt.clear()
+        self.answer_view.clear()
+        self.answer_view.hide()
+        self.status.clear()
+        self.copy_button.setEnabled(False)
+        self.open_button.setEnabled(False)
+        self.layout().activate()
+        self.resize(_WIDTH, self.minimumSizeHint().height())
+
+    def _prefill(self) -> None:
+        if self.prompt.toPlainText():
+            return  # the user was quicker
+        clipboard = QGuiApplication.clipboard()
+        text = clipboard.text(clipboard.Mode.Selection) if clipboard.supportsSelection() else ""
+        text = (text if text.strip() else clipboard.text()).strip()[:_PREFILL_LIMIT]
+        if text:
+            self.prompt.setPlainText(text)
+            self.prompt.selectAll()  # typing replaces it; End keeps it and adds to it
+
+    # -- the copilot picker ----------------------------------------------------------------------------------
+
+    def load_copilots(self) -> None:
+        ctx = self.ctx
+
+        def load() -> tuple[list, str]:
+            last = ctx.store.get_meta(LAST_COPILOT_KEY) or ctx.settings.default_copilot
+            return [(c.id, c.name) for c in ctx.copilots()], last
+
+        run_in_background(load, self._set_copilots, self._show_problem)
+
+    def _set_copilots(self, result: tuple[list, str]) -> None:
+        copilots, last = result
+        chosen = self.copilot.currentData() or last
+        self.copilot.clear()
+        for copilot_id, name in copilots:
+            self.copilot.addItem(name, copilot_id)
+        self.copilot.setCurrentIndex(max(self.copilot.findData(chosen), 0))
+        self.prompt.set_names([copilot_id for copilot_id, _ in copilots])
+
+    # -- asking ------------------------------------------------------------------------------------------------
+
+    def ask(self) -> None:
+        text = self.prompt.toPlainText().strip()
+        copilot_id = self.copilot.currentData()
+        if not text or self.run_task is not None or copilot_id is None:
+            return
+        from app.core.crew.engine import ask
+
+        ctx, thread_id = self.ctx, self.thread_id
+        self._fresh = False
+        self.prompt.clear()
+        self.answer = ""
+        self.question = text
+        self.answer_view.clear()
+        self.answer_view.show()
+        self.status.setText("Thinking…")
+        self.copy_button.setEnabled(False)
+        self.open_button.setEnabled(False)
+        self.resize(_WIDTH, max(self.height(), 420))
+
+        def work(emit: Callable[[Any], None], cancel: Any) -> None:
+            ctx.store.set_meta(LAST_COPILOT_KEY, copilot_id)
+            events = ask(
+                ctx, text, copilot_id=copilot_id, thread_id=thread_id, cancel=cancel, workspace_id=QUICK_ASK_WORKSPACE
+            )
+            for event in events:
+                emit(event)
+
+        task = BackgroundTask(work)
+        task.progress.connect(self._on_event)  # queued: runs on the GUI thread
+        task.failed.connect(self._show_problem)  # queued: runs on the GUI thread
+        task.finished.connect(self._finished)  # queued: runs on the GUI thread
+        self.run_task = task.start()
+
+    def _on_event(self, event: Any) -> None:
+        if event.type == "text":
+            self.answer += event.delta
+            if not self.render_timer.isActive():
+                self.render_timer.start()
+        elif event.type == "status":
+            self.status.setText(f"{event.message}…")
+        elif event.type == "message" and event.status == "streaming":
+            name = self.copilot.itemText(self.copilot.findData(event.author)) or event.author
+            self.status.setText(f"{name} is writing…")
+        elif event.type == "error":
+            self.thread_id = event.thread_id
+            self._show_problem(event.message)
+        elif event.type == "done":
+            self.thread_id = event.thread_id
+            if event.status == "complete":
+                usage = event.usage or {}
+                speed = usage.get("decode_tokens_per_s")
+                self.status.setText(f"Done{f' · {speed:.0f} tokens/s' if speed else ''}. Ask a follow-up, or Esc.")
+            elif event.status == "interrupted":
+                self.status.setText("Stopped; what was written is kept.")
+
+    def _finished(self) -> None:
+        self.run_task = None
+        self._render()
+        self.copy_button.setEnabled(bool(self.answer))
+        self.open_button.setEnabled(self.thread_id is not None)
+
+    def _render(self) -> None:
+        dark = bool(self.palette().window().color().lightness() < 128)
+        asked = f"<p style='color:gray'>{html.escape(self.question)}</p>"
+        self.answer_view.setHtml(asked + (to_html(self.answer, dark) if self.answer else ""))
+        bar = self.answer_view.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _show_problem(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#d9534f'>{message}</span>")
+
+    # -- copying and moving -----------------------------------------------------------------------------
+
+    def copy_answer(self) -> None:
+        if self.answer:
+            QGuiApplication.clipboard().setText(self.answer)
+            self.status.setText("Answer copied.")
+
+    def open_in_roundtable(self) -> None:
+        """Move the exchange into the main window's workspace and show it there."""
+        thread_id, workspace = self.thread_id, self.workspace()
+        if thread_id is None or self.run_task is not None:
+            return
+
+        def moved(_result: Any) -> None:
+            self.hide()
+            self._new_exchange()
+            self.open_in_window.emit(thread_id)
+
+        run_in_background(lambda: self.ctx.store.move_thread(thread_id, workspace), moved, self._show_problem)
+
+    # -- keys ---------------------------------------------------------------------------------------------
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        if event.key() == Qt.Key.Key_Escape:
+            self.dismiss()
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        # Ctrl+C copies the answer, unless the user selected some text to copy instead
+        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and event.matches(
+            QKeySequence.StandardKey.Copy
+        ):
+            if not watched.textCursor().hasSelection() and self.answer:
+                if event.type() == QEvent.Type.KeyPress:
+                    self.copy_answer()
+                event.accept()
+                return True
+        return super().eventFilter(watched, event)
