@@ -14,6 +14,8 @@ from app.cli.output import ctrl_c_cancels, print_json
 EXIT_REPLY_FAILED = 1
 EXIT_INTERRUPTED = 130
 _ERROR_EXIT = {"model_file": 4, "crashed": 5, "context": 2}
+_ERROR_EXIT |= dict.fromkeys(("auth", "network", "timeout", "not_found", "rate_limit", "server", "protocol"), 8)
+_ERROR_EXIT |= dict.fromkeys(("remote", "rejected", "tool"), 8)
 
 
 def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bool = False) -> tuple[int, str | None]:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli import remote
 from app.cli.chat import render_events
 from app.cli.output import print_json, table
 from app.core.errors import UsageError
@@ -29,7 +30,10 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "context_size": ("context_size", int),
     "handoff_to": ("handoff_to", _LIST),
     "tools": ("tools", _LIST),
+    "agent": ("agent", str),
+    "api_key_name": ("api_key_name", str),
 }
+_REMOTE_KINDS = ("openai", "openbb", "a2a")
 
 
 def cmd_run(args: argparse.Namespace, ctx: Any) -> int:
@@ -69,6 +73,10 @@ def cmd_tasks_ls(args: argparse.Namespace, ctx: Any) -> int:
 
 def _apply(data: dict, args: argparse.Namespace) -> dict:
     """Set the manifest fields given as options on a manifest dict."""
+    for kind in _REMOTE_KINDS:
+        url = getattr(args, kind, None)
+        if url:
+            data.update(provider=kind, endpoint=url)
     for option, (path, kind) in _FIELDS.items():
         value = getattr(args, option, None)
         if value is None:
@@ -93,6 +101,12 @@ def _save(ctx: Any, data: dict, source: str) -> Any:
         raise UsageError(f"Copilot manifest {source}: 'handoff_to' names unknown copilots: {', '.join(unknown)}.")
     if copilot.provider == "local" and copilot.model:
         ctx.resolve_model(copilot.model)
+    if copilot.provider != "local" and not copilot.endpoint:
+        raise UsageError(f"Copilot manifest {source}: a '{copilot.provider}' copilot needs an 'endpoint' URL.")
+    if copilot.api_key_name:
+        from app.core.secrets import check_name
+
+        check_name(copilot.api_key_name)
     ctx.store.save_copilot(copilot.id, copilot.name, copilot.model_dump())
     return copilot
 
@@ -111,10 +125,16 @@ def cmd_copilots_ls(args: argparse.Namespace, ctx: Any) -> int:
         print_json([c.model_dump() for c in copilots])
         return 0
     table(
-        ["ID", "NAME", "MODEL", "HANDS OFF TO", "DESCRIPTION"],
-        [[c.id, c.name, c.model or "(starter)", ", ".join(c.handoff_to) or "-", c.description[:60]] for c in copilots],
+        ["ID", "NAME", "RUNS ON", "HANDS OFF TO", "DESCRIPTION"],
+        [[c.id, c.name, _runs_on(c), ", ".join(c.handoff_to) or "-", c.description[:60]] for c in copilots],
     )
     return 0
+
+
+def _runs_on(copilot: Any) -> str:
+    if copilot.provider == "local":
+        return copilot.model or "(starter)"
+    return f"{copilot.provider}: {copilot.endpoint}" + (f" ({copilot.model})" if copilot.model else "")
 
 
 def cmd_copilots_show(args: argparse.Namespace, ctx: Any) -> int:
@@ -178,7 +198,9 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color", help="#rrggbb")
     parser.add_argument("--description", help="what the router reads to pick this copilot")
     parser.add_argument("--skills", help="comma-separated")
-    parser.add_argument("--model", help="installed model id or .gguf path (default: the starter model)")
+    parser.add_argument(
+        "--model", help="installed model id or .gguf path (default: the starter model); remote: the server's model name"
+    )
     parser.add_argument("--lora", help="a LoRA adapter GGUF (installed model id or path)")
     parser.add_argument("--lora-scale", dest="lora_scale", type=float)
     parser.add_argument("--system", help="system prompt")
@@ -189,6 +211,14 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context-size", dest="context_size", type=int)
     parser.add_argument("--handoff-to", dest="handoff_to", help="comma-separated copilot ids it may hand work to")
     parser.add_argument("--tools", help="comma-separated tool names it may use")
+    remote = parser.add_mutually_exclusive_group()
+    remote.add_argument("--openai", metavar="URL", help="answer from an OpenAI-compatible server (--model: its model)")
+    remote.add_argument("--openbb", metavar="URL", help="answer from an OpenBB Workspace agent's server")
+    remote.add_argument("--a2a", metavar="URL", help="answer from an A2A agent (where its agent card is served)")
+    parser.add_argument("--agent", help="openbb: which agent of the server's agents.json (default: the first)")
+    parser.add_argument(
+        "--api-key-name", dest="api_key_name", help="the key's name in the keychain (`roundtable keys set`), or env:VAR"
+    )
 
 
 def register(commands: Any) -> None:
@@ -236,3 +266,4 @@ def register(commands: Any) -> None:
     exp.add_argument("id")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
     exp.set_defaults(handler=cmd_copilots_export)
+    remote.register(commands, actions)

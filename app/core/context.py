@@ -17,6 +17,8 @@ from app.core.settings import Paths, Settings, load_settings
 from app.core.store import Store
 from app.core.store.workspaces import DEFAULT_WORKSPACE
 
+_LOCAL_STARTER = {"provider": "local", "model": None, "lora": None}
+
 
 def resources_dir() -> Path:
     """The `resources/` folder: beside the package in a checkout, inside the bundle when frozen."""
@@ -107,6 +109,11 @@ class AppContext:
             )
         known = ", ".join(row["id"] for row in self.store.models()) or "none"
         raise UsageError(f"No installed model '{ref}' (installed: {known}); give a model id or a .gguf path.")
+
+    def judge(self, copilot: Copilot) -> Provider:
+        """A local model for decisions a remote backend cannot constrain to a JSON schema (who answers,
+        whether to hand off): the copilot's own model when it is local, else the starter model."""
+        return self.provider_for(copilot if copilot.provider == "local" else copilot.model_copy(update=_LOCAL_STARTER))
 
     def provider_for(self, copilot: Copilot, model: str | None = None) -> Provider:
         """The backend that answers for `copilot`, optionally on another local model."""

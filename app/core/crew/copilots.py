@@ -32,7 +32,14 @@ class Copilot(BaseModel):
     description: str = ""
     skills: list[str] = Field(default_factory=list)
     provider: str = "local"
-    model: str | None = Field(None, description="installed model id or .gguf path; unset = the starter model")
+    model: str | None = Field(
+        None, description="local: installed model id or .gguf path (unset = the starter); openai: the server's model"
+    )
+    endpoint: str | None = Field(None, pattern=r"^https?://\S+$", description="a remote copilot's base URL")
+    agent: str | None = Field(None, description="openbb: which agent of the server's agents.json")
+    api_key_name: str | None = Field(
+        None, description="the name of the key in the keychain (or env:VAR); never the key itself"
+    )
     lora: str | None = Field(None, description="a LoRA adapter GGUF (installed model id or path) applied to the model")
     lora_scale: float = Field(1.0, ge=0.0, le=4.0)
     system_prompt: str = ""

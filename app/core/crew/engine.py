@@ -135,6 +135,8 @@ class CrewRun:
         default = self._default_copilot()
         yield CrewStatus(ROUTER, "Choosing a copilot")
         provider = self.ctx.provider_for(default, self.model)
+        if not getattr(provider, "supports_json_schema", True):
+            provider = self.ctx.judge(default)
         for chosen, reason, valid in route(provider, text, self.participants, default, self.cancel):
             decision = self._route(chosen, reason, "router" if valid else "fallback")
             yield decision
@@ -184,7 +186,8 @@ class CrewRun:
                 calls.append(event)
         assert result is not None
         if targets and self.max_hops > 0 and not native_tools and result.status == STATUS_COMPLETE:
-            call = yield from self._decide(provider, request, "".join(answer), targets, copilot)
+            decider = provider if getattr(provider, "supports_json_schema", True) else self.ctx.judge(copilot)
+            call = yield from self._decide(decider, request, "".join(answer), targets, copilot)
             calls.extend([call] if call is not None else [])
         if error is not None:
             yield error

@@ -13,10 +13,12 @@ from app.core.providers.base import (
     CancelToken,
     ChatMessage,
     ChatRequest,
+    Citation,
     Done,
     Error,
     Event,
     Provider,
+    ReasoningDelta,
     Sampling,
     TextDelta,
     Usage,
@@ -62,6 +64,8 @@ class _Outcome:
     finish_reason: str | None = None
     error: Error | None = None
     first_text_at: float | None = None
+    reasoning: list[str] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
 
     def status(self) -> str:
         if self.error is not None:
@@ -103,6 +107,10 @@ def run_reply(
                 pending.append(event.delta)
                 if time.monotonic() - last_flush >= CHECKPOINT_S:
                     flush()
+            elif isinstance(event, ReasoningDelta):
+                outcome.reasoning.append(event.delta)  # kept with the reply, never shown as its answer
+            elif isinstance(event, Citation):
+                outcome.citations.append(event.to_dict())
             elif isinstance(event, Usage):
                 outcome.usage = event
             elif isinstance(event, Done):
@@ -127,6 +135,10 @@ def run_reply(
         data: dict[str, Any] = {"trace": trace}
         if outcome.error is not None:
             data["error"] = outcome.error.message
+        if outcome.reasoning:
+            data["reasoning"] = "".join(outcome.reasoning)
+        if outcome.citations:
+            data["citations"] = outcome.citations
         store.finish_message(message_id, outcome.status(), data)
     if outcome.error is not None:
         error = outcome.error

@@ -17,8 +17,14 @@ from app.core.settings import Settings
 
 ENTRY_POINT_GROUP = "roundtable.providers"
 
-# Used only when package metadata is absent (a frozen build without dist-info).
-_BUILT_IN = {"local": "app.core.providers.local:LocalProvider"}
+# The built-in kinds, also where package metadata is absent (a frozen build without dist-info);
+# installed entry points of the same name take their place.
+_BUILT_IN = {
+    "local": "app.core.providers.local:LocalProvider",
+    "openai": "app.core.providers.openai_compat:OpenAICompatProvider",
+    "openbb": "app.core.providers.openbb:OpenBBProvider",
+    "a2a": "app.core.providers.a2a:A2AProvider",
+}
 _REGISTERED: dict[str, type] = {}
 
 
@@ -37,11 +43,10 @@ class ProviderServices:
 
 def provider_kinds() -> dict[str, Any]:
     """Every installed provider kind -> its entry point (loaded lazily)."""
-    found: dict[str, Any] = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    if not found:
-        from importlib.metadata import EntryPoint
+    from importlib.metadata import EntryPoint
 
-        found = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in _BUILT_IN.items()}
+    found: dict[str, Any] = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in _BUILT_IN.items()}
+    found.update({ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)})
     return found
 
 

@@ -21,6 +21,8 @@ class ChatMessage:
     role: Role
     content: str
     name: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)  # an assistant turn that called tools
+    tool_call_id: str | None = None  # a tool turn: the call it answers
 
 
 @dataclass

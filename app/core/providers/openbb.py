@@ -1,0 +1,205 @@
+"""Copilots that are OpenBB Workspace custom agents (`agents.json`), or legacy Terminal Pro copilots
+(`copilots.json`). Roundtable plays the part of Workspace: it sends the whole conversation, reads the SSE
+events, and answers the agent's `get_widget_data` calls with the workspace data the user shares."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from app.core.providers.base import (
+    CancelToken,
+    ChatMessage,
+    ChatRequest,
+    Citation,
+    Done,
+    Error,
+    Event,
+    Status,
+    TextDelta,
+)
+from app.core.providers.http import Remote, RemoteError, parse_event_json, sse_events
+from app.core.secrets import auth_headers
+
+MAX_FUNCTION_CALLS = 4  # round trips per reply; the protocol sets no cap
+THREAD_WIDGET = "roundtable-thread"
+_EXCERPT_CHARS = 12_000
+
+
+def discover(remote: Remote) -> tuple[dict[str, Any], bool]:
+    """The agents the server offers (`agents.json`, else legacy `copilots.json`), and whether legacy."""
+    try:
+        return _agents(remote.get_json("agents.json")), False
+    except RemoteError as exc:
+        if exc.kind != "not_found":
+            raise
+    return _agents(remote.get_json("copilots.json")), True
+
+
+def _agents(listing: Any) -> dict[str, Any]:
+    if not isinstance(listing, dict) or not all(isinstance(v, dict) for v in listing.values()) or not listing:
+        raise RemoteError("The agent list is not an object of agents keyed by id.", "protocol")
+    return listing
+
+
+class OpenBBProvider:
+    """An OpenBB agent as a copilot.
+
+    Attributes:
+        remote: the agent's server.
+        agent_id: which agent of the server's `agents.json` answers (the first one when unset).
+    """
+
+    supports_tools = False
+    supports_json_schema = False
+
+    def __init__(self, endpoint: str, agent_id: str | None = None, key_name: str | None = None) -> None:
+        self.remote = Remote(endpoint, auth_headers(key_name), key_name)
+        self.agent_id = agent_id
+        self._query: str | None = None
+        self._legacy = False
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], _services: Any) -> OpenBBProvider:
+        if not config.get("endpoint"):
+            raise RemoteError(f"Copilot '{config.get('id')}' has no endpoint: set one with --openbb URL.", "rejected")
+        return cls(config["endpoint"], config.get("agent"), config.get("api_key_name"))
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": "openbb", "endpoint": self.remote.base_url, "agent": self.agent_id}
+
+    def agent(self) -> tuple[str, dict[str, Any]]:
+        """This copilot's agent id and descriptor, read from the server."""
+        agents, self._legacy = discover(self.remote)
+        agent_id = self.agent_id or next(iter(agents))
+        if agent_id not in agents:
+            raise RemoteError(f"The server has no agent '{agent_id}' (it has: {', '.join(agents)}).", "not_found")
+        descriptor = agents[agent_id]
+        query = (descriptor.get("endpoints") or {}).get("query")
+        if not isinstance(query, str) or not query:
+            raise RemoteError(f"Agent '{agent_id}' names no query endpoint in its descriptor.", "protocol")
+        self._query = query
+        return agent_id, descriptor
+
+    def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+        try:
+            if self._query is None:
+                self.agent()
+            messages = [m for m in (_wire(m) for m in request.messages) if m is not None]
+            widget = _thread_widget()
+            for _ in range(MAX_FUNCTION_CALLS + 1):
+                call = yield from self._one_query(messages, widget, cancel)
+                if call is None or cancel.cancelled:
+                    break
+                messages += _answer_call(call, request.messages, self._legacy)
+                yield Status(f"Sharing {call.get('function')} with the agent")
+            else:
+                yield Error(f"The agent asked for data more than {MAX_FUNCTION_CALLS} times in one reply.", "protocol")
+                return
+        except RemoteError as exc:
+            if not cancel.cancelled:
+                yield Error(exc.message, exc.kind)
+                return
+        yield Done("cancelled" if cancel.cancelled else "stop")
+
+    def _one_query(self, messages: list[dict], widget: dict, cancel: CancelToken) -> Iterator[Event]:
+        """POST the conversation; yield its events; return a function call the agent asked for, if any."""
+        assert self._query is not None
+        body: dict[str, Any] = {"messages": messages}
+        if self._legacy:
+            body["widgets"] = [{k: widget[k] for k in ("uuid", "name", "description", "metadata")}]
+        else:
+            body["widgets"] = {"primary": [widget], "secondary": [], "extra": []}
+            body["timezone"] = "UTC"
+        call = None
+        for name, data in sse_events(self.remote.stream_lines(self._query, body, cancel)):
+            if name not in _KNOWN:
+                continue  # newer event types are ignored, as the protocol allows
+            payload = parse_event_json(data, self.remote.base_url)
+            if not isinstance(payload, dict):
+                continue
+            if name == "copilotMessageChunk":
+                yield TextDelta(str(payload.get("delta", "")))
+            elif name == "copilotStatusUpdate":
+                yield Status(str(payload.get("message", "")))
+            elif name == "copilotCitationCollection":
+                for citation in payload.get("citations") or []:
+                    info = citation.get("source_info") or {}
+                    yield Citation(
+                        str(info.get("name") or info.get("type") or "source"),
+                        json.dumps(citation.get("details") or []),
+                        info.get("widget_id"),
+                    )
+            elif name == "copilotMessageArtifact":
+                yield TextDelta(_artifact_text(payload))
+            elif name == "copilotFunctionCall":
+                call = payload  # the agent closes the stream next and waits for a new query
+        return call
+
+
+_KNOWN = {
+    "copilotMessageChunk",
+    "copilotStatusUpdate",
+    "copilotCitationCollection",
+    "copilotMessageArtifact",
+    "copilotFunctionCall",
+}
+
+
+def _wire(message: ChatMessage) -> dict[str, Any] | None:
+    """A message as OpenBB's `LlmClientMessage`; system prompts stay with us (the agent has its own)."""
+    if message.role == "system" or not message.content:
+        return None
+    if message.role == "assistant":
+        return {"role": "ai", "content": message.content, "agent_id": message.name}
+    return {"role": "human", "content": message.content}
+
+
+def _thread_widget() -> dict[str, Any]:
+    return {
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, THREAD_WIDGET)),
+        "origin": "Roundtable",
+        "widget_id": THREAD_WIDGET,
+        "name": "Roundtable thread",
+        "description": "The conversation so far in this Roundtable thread, with every message's author.",
+        "params": [],
+        "metadata": {},
+    }
+
+
+def _excerpt(messages: list[ChatMessage]) -> str:
+    lines = [f"{m.name or m.role}: {m.content}" for m in messages if m.role != "system" and m.content]
+    return "\n\n".join(lines)[-_EXCERPT_CHARS:]
+
+
+def _answer_call(call: dict, transcript: list[ChatMessage], legacy: bool) -> list[dict]:
+    """The `ai` message echoing the agent's call and the `tool` message with its result."""
+    function = call.get("function")
+    arguments = call.get("input_arguments") or {}
+    echo = {"role": "ai", "content": json.dumps({"function": function, "input_arguments": arguments})}
+    if function != "get_widget_data":
+        error = {"error_type": "unsupported", "content": f"Roundtable does not offer '{function}'."}
+        return [echo, {"role": "tool", "function": function, "input_arguments": arguments, "data": [error]}]
+    if legacy:
+        return [echo, {"role": "tool", "function": function, "data": {"content": _excerpt(transcript)}}]
+    items = []
+    for source in arguments.get("data_sources") or [{}]:
+        known = source.get("widget_id") in (THREAD_WIDGET, None)
+        content = _excerpt(transcript) if known else f"No widget '{source.get('widget_id')}' is shared by Roundtable."
+        items.append({"content": content, "data_format": {"data_type": "object", "parse_as": "text"}, "citable": known})
+    result = {"role": "tool", "function": function, "input_arguments": arguments, "data": [{"items": items}]}
+    return [echo, {**result, "extra_state": call.get("extra_state") or {}}]
+
+
+def _artifact_text(artifact: dict) -> str:
+    """A table or text artifact as Markdown, so every view can show it."""
+    name = artifact.get("name") or "Artifact"
+    content = artifact.get("content")
+    if artifact.get("type") == "table" and isinstance(content, list) and content and isinstance(content[0], dict):
+        columns = list(content[0])
+        rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        rows += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in content]
+        return f"\n\n**{name}**\n\n" + "\n".join(rows) + "\n"
+    return f"\n\n**{name}**\n\n{content}\n" if content else ""

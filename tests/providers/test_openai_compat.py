@@ -1,0 +1,227 @@
+"""The OpenAI-compatible provider against loopback servers: a scripted one for every stream shape and
+fault, and llama-cpp-python's real server on the starter model."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from app.core.providers.base import (
+    CancelToken,
+    ChatMessage,
+    ChatRequest,
+    Error,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from app.core.providers.openai_compat import OpenAICompatProvider
+from tests.conftest import REPO, run_cli, wait_for
+from tests.loopback import LoopbackServer, Response, sse
+
+
+@pytest.fixture
+def server():
+    loopback = LoopbackServer()
+    yield loopback
+    loopback.close()
+
+
+def chunk(delta=None, finish=None, usage=None, choices=True) -> str:
+    body = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}]}
+    if not choices:
+        body["choices"] = []
+    if usage:
+        body["usage"] = usage
+    return sse(None, body)
+
+
+def run(provider, request=None, cancel=None) -> list:
+    request = request or ChatRequest([ChatMessage("user", "Hi")])
+    return list(provider.stream(request, cancel or CancelToken()))
+
+
+def text_of(events) -> str:
+    return "".join(e.delta for e in events if isinstance(e, TextDelta))
+
+
+def test_text_reasoning_tool_calls_and_usage_are_read_from_the_stream(server, monkeypatch) -> None:
+    monkeypatch.setenv("QUANT_KEY", "sk-test-123")
+    stream = [
+        chunk({"role": "assistant", "reasoning_content": "Think first. "}),
+        chunk({"reasoning": "Then answer. "}),
+        chunk({"content": "Bonds are "}),
+        chunk({"content": "loans."}),
+        # a call spread over deltas, its id only in the first; a second call whole in one chunk, no id
+        chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "handoff"}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"to": "writer", '}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"task": "tweet it", "context": ""}'}}]}),
+        chunk(
+            {"tool_calls": [{"index": 1, "function": {"name": "lookup", "arguments": '{"q": "bond"}'}}]},
+            finish="tool_calls",
+        ),
+        chunk(usage={"prompt_tokens": 12, "completion_tokens": 7}, choices=False),
+        sse(None, "[DONE]"),
+    ]
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=stream)
+    provider = OpenAICompatProvider(server.url, "quant-7b", "env:QUANT_KEY")
+    tool = ToolSpec("handoff", "Hand off", {"type": "object"})
+    events = run(provider, ChatRequest([ChatMessage("user", "Hi")], tools=[tool], json_schema={"type": "object"}))
+
+    assert text_of(events) == "Bonds are loans."
+    assert "".join(e.delta for e in events if isinstance(e, ReasoningDelta)) == "Think first. Then answer. "
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("call_a", "handoff", {"to": "writer", "task": "tweet it", "context": ""}),
+        ("call_1", "lookup", {"q": "bond"}),
+    ]
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert (usage.prompt_tokens, usage.completion_tokens) == (12, 7)
+    assert events[-1].type == "done" and events[-1].finish_reason == "tool_calls"
+
+    sent = server.requests[-1]
+    assert sent.headers["Authorization"] == "Bearer sk-test-123"
+    assert sent.body["model"] == "quant-7b" and sent.body["stream"] is True
+    assert sent.body["tools"][0]["function"]["name"] == "handoff"
+    assert sent.body["response_format"]["json_schema"]["schema"] == {"type": "object"}
+
+
+def test_a_url_without_v1_and_a_models_list(server) -> None:
+    server.routes[("GET", "/v1/models")] = lambda _r: Response(body={"data": [{"id": "a"}, {"id": "b"}]})
+    assert OpenAICompatProvider(server.url + "/", "a").models() == ["a", "b"]
+    assert OpenAICompatProvider(server.url + "/v1", "a").models() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("status", "words", "kind"),
+    [
+        (401, "refused the key 'env:QUANT_KEY'", "auth"),
+        (403, "refused the key 'env:QUANT_KEY'", "auth"),
+        (404, "not found", "not_found"),
+        (500, "internal error", "server"),
+    ],
+)
+def test_http_errors_say_what_to_do(server, monkeypatch, status, words, kind) -> None:
+    monkeypatch.setenv("QUANT_KEY", "sk-live-SECRET")
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(
+        status, {"error": {"message": "Incorrect API key provided: sk-live-SECRET"}}
+    )
+    (error,) = [e for e in run(OpenAICompatProvider(server.url, "m", "env:QUANT_KEY")) if isinstance(e, Error)]
+    assert words in error.message and error.kind == kind
+    assert "sk-live-SECRET" not in error.message  # the server quoted the key: it is masked
+
+
+def test_429_is_retried_after_the_time_it_asks_for_then_given_up(server) -> None:
+    answers = [Response(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0.2"})]
+    answers.append(Response(chunks=[chunk({"content": "ok"}, finish="stop"), sse(None, "[DONE]")]))
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: answers.pop(0)
+    started = time.monotonic()
+    assert text_of(run(OpenAICompatProvider(server.url, "m"))) == "ok"
+    assert time.monotonic() - started >= 0.2 and len(server.requests) == 2
+
+    server.requests.clear()
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(429, {}, headers={"Retry-After": "0"})
+    (error,) = [e for e in run(OpenAICompatProvider(server.url, "m")) if isinstance(e, Error)]
+    assert error.kind == "rate_limit" and "try again later" in error.message
+    assert len(server.requests) == 3  # bounded
+
+
+def test_refused_connections_stalls_cuts_and_bad_json_are_clear_errors(server) -> None:
+    closed = LoopbackServer()
+    closed.close()
+    (refused,) = [e for e in run(OpenAICompatProvider(closed.url, "m")) if isinstance(e, Error)]
+    assert "Cannot reach" in refused.message and "is the server running" in refused.message
+
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=[chunk({"content": "Par"})], stall=3)
+    stalled = OpenAICompatProvider(server.url, "m")
+    stalled.remote.read_timeout = 0.5
+    events = run(stalled)
+    assert text_of(events) == "Par" and events[-1].kind == "timeout" and "stopped sending" in events[-1].message
+
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=[chunk({"content": "Half a"})])
+    events = run(OpenAICompatProvider(server.url, "m"))
+    assert text_of(events) == "Half a" and "ended the reply mid-stream" in events[-1].message
+
+    bad = [chunk({"content": "So "}), "data: {not json\n\n"]
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=bad)
+    events = run(OpenAICompatProvider(server.url, "m"))
+    assert text_of(events) == "So " and events[-1].kind == "protocol" and "not valid JSON" in events[-1].message
+
+
+def test_stop_ends_a_stream_at_once(server) -> None:
+    words = [chunk({"content": f"w{i} "}) for i in range(200)]
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=words, delay=0.05)
+    cancel = CancelToken()
+    seen = []
+    started = time.monotonic()
+    for event in OpenAICompatProvider(server.url, "m").stream(ChatRequest([ChatMessage("user", "Hi")]), cancel):
+        seen.append(event)
+        if len(seen) == 3:
+            cancel.cancel()
+    assert time.monotonic() - started < 3
+    assert seen[-1].type == "done" and seen[-1].finish_reason == "cancelled"
+
+
+def test_a_failed_remote_reply_is_stored_as_failed_with_what_arrived(home, server) -> None:
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=[chunk({"content": "Bonds pay"})])
+    assert run_cli("copilots", "add", "quant", "--openai", server.url, "--model", "m").returncode == 0
+    result = run_cli("ask", "--copilot", "quant", "What is a bond?")
+    assert result.returncode == 8 and "ended the reply mid-stream" in result.stderr
+    thread = json.loads(run_cli("threads", "ls", "--json").stdout)[0]
+    shown = json.loads(run_cli("threads", "show", thread["id"], "--json").stdout)
+    user, reply = shown["messages"]
+    assert user["text"] == "What is a bond?"
+    assert (reply["status"], reply["text"]) == ("failed", "Bonds pay") and "mid-stream" in reply["data"]["error"]
+
+
+@pytest.fixture
+def llama_server(starter_model):
+    """llama-cpp-python's own OpenAI-compatible server on the starter model: a real remote inference server."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(starter_model), "--model_alias", "smollm"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    provider = OpenAICompatProvider(url, "smollm")
+    wait_for(lambda: _answers(provider), timeout=60, interval=0.2)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def _answers(provider) -> bool:
+    try:
+        return "smollm" in provider.models()
+    except Exception:
+        return False
+
+
+def test_a_real_llama_cpp_server_answers_as_a_remote_copilot(home, llama_server) -> None:
+    added = run_cli("copilots", "add", "remote", "--openai", llama_server, "--model", "smollm", "--max-tokens", "48")
+    assert added.returncode == 0, added.stderr
+    tested = run_cli("copilots", "test", "remote", "--json")
+    assert tested.returncode == 0, tested.stderr
+    report = json.loads(tested.stdout)
+    assert report["models"] == ["smollm"] and report["model_offered"] and report["answered"]
+
+    result = run_cli("ask", "--copilot", "remote", "--json", "What is a bond? One sentence.")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    text = "".join(e["delta"] for e in events if e["type"] == "text")
+    assert len(text.split()) >= 3
+    shown = json.loads(run_cli("threads", "show", events[-1]["thread_id"], "--json").stdout)
+    reply = shown["messages"][1]
+    assert reply["author"] == "remote" and reply["status"] == "complete" and reply["text"] == text
