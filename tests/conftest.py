@@ -59,8 +59,10 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "app", *args]
 
 
-def run_cli(*args: str, input: str | None = None, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    """Run `roundtable ARGS` in a subprocess with the test's environment."""
+def run_cli(
+    *args: str, input: str | None = None, timeout: float = 120, env: dict | None = None, **kwargs
+) -> subprocess.CompletedProcess:
+    """Run `roundtable ARGS` in a subprocess with the test's environment (or `env`)."""
     return subprocess.run(
         cli_command(*args),
         input=input,
@@ -68,7 +70,7 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 120, **kwargs
         text=True,
         timeout=timeout,
         cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
         **kwargs,
     )
 
@@ -117,3 +119,61 @@ def fake_hub(test_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token from the developer's login
     yield hub
     hub.close()
+
+
+# -- a real Secret Service (D-Bus session bus + gnome-keyring-daemon) for the keychain tests -----------------
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private session bus with an unlocked GNOME Keyring on it; yields the bus address."""
+    import shutil
+
+    for tool in ("dbus-daemon", "gnome-keyring-daemon"):
+        if shutil.which(tool) is None:
+            if os.environ.get("CI"):
+                pytest.fail(f"{tool} is missing: `./dev test` installs it (apt-get, as root)")
+            pytest.skip(f"{tool} is not installed (`./dev test` installs it as root)")
+    root = tmp_path_factory.mktemp("keyring")
+    (root / "run").mkdir(mode=0o700)
+    env = {**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root / "data"), "XDG_RUNTIME_DIR": str(root / "run")}
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    address = bus.stdout.readline().strip()
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    keyring_daemon = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    keyring_daemon.stdin.write("roundtable-test-keyring\n")  # the new login keyring's password
+    keyring_daemon.stdin.close()
+    previous = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+
+    def ready() -> bool:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import keyring; keyring.get_password('roundtable-probe', 'x')"],
+            capture_output=True,
+            env=env,
+        )
+        return probe.returncode == 0
+
+    wait_for(ready, timeout=20, interval=0.2)
+    yield address
+    if previous is None:
+        os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    else:
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = previous
+    keyring_daemon.terminate()
+    bus.terminate()
+    keyring_daemon.wait(10)
+    bus.wait(10)

@@ -55,6 +55,8 @@ class Remote:
 
     def url(self, path: str) -> str:
         """`path` relative to the base URL (an absolute URL is kept as it is)."""
+        if not path:
+            return self.base_url
         return urljoin(self.base_url.rstrip("/") + "/", path.lstrip("/")) if "://" not in path else path
 
     def get_json(self, path: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:

@@ -1,0 +1,143 @@
+"""OpenBB agents and A2A agents as copilots, against loopback stand-ins for their servers."""
+
+import json
+
+import pytest
+
+from app.core.providers.a2a import A2AProvider
+from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Citation, Error, Status, TextDelta
+from app.core.providers.openbb import OpenBBProvider
+from tests.conftest import run_cli
+from tests.loopback import LoopbackServer, Response, sse
+from tests.providers.a2a_agent import serve_a2a_agent
+from tests.providers.openbb_agent import AGENT_ID, serve_openbb_agent
+
+
+@pytest.fixture
+def server():
+    loopback = LoopbackServer()
+    yield loopback
+    loopback.close()
+
+
+def run(provider, *messages: ChatMessage) -> list:
+    request = ChatRequest(list(messages) or [ChatMessage("user", "What is a bond?")])
+    return list(provider.stream(request, CancelToken()))
+
+
+def text_of(events) -> str:
+    return "".join(e.delta for e in events if isinstance(e, TextDelta))
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["agents.json", "legacy copilots.json"])
+def test_an_openbb_agent_gets_the_thread_as_widget_data_and_answers_from_it(server, legacy) -> None:
+    serve_openbb_agent(server, legacy=legacy)
+    transcript = [
+        ChatMessage("system", "You are a bond desk."),
+        ChatMessage("user", "What is a bond?", name="user"),
+        ChatMessage("assistant", "A loan you can trade.", name="analyst"),
+        ChatMessage("user", "analyst handed you this task: explain coupons"),
+    ]
+    events = run(OpenBBProvider(server.url), *transcript)
+    assert events[-1].type == "done"
+    text = text_of(events)
+    assert text.startswith("I read ") and "A bond pays a fixed coupon." in text
+    assert "| UST 10y | 4.25% |" in text  # the table artifact, as Markdown
+    assert [e.message for e in events if isinstance(e, Status)][:1] == ["Reading the thread"]
+    if not legacy:
+        (citation,) = [e for e in events if isinstance(e, Citation)]
+        assert citation.source == "Roundtable thread"
+
+    first, second = [r for r in server.requests if r.path == "/v1/query"]
+    roles = [m["role"] for m in first.body["messages"]]
+    assert roles == ["human", "ai", "human"]  # our system prompt stays with us
+    assert first.body["messages"][1]["agent_id"] == "analyst"
+    echoed, result = second.body["messages"][-2:]
+    assert echoed["role"] == "ai" and json.loads(echoed["content"])["function"] == "get_widget_data"
+    shared = result["data"]["content"] if legacy else result["data"][0]["items"][0]["content"]
+    assert "analyst: A loan you can trade." in shared and "You are a bond desk" not in shared
+
+
+def test_an_openbb_agent_that_never_stops_asking_is_cut_off(server) -> None:
+    serve_openbb_agent(server)
+    call = sse("copilotFunctionCall", {"function": "get_widget_data", "input_arguments": {"data_sources": []}})
+    server.routes[("POST", "/v1/query")] = lambda _r: Response(chunks=[call])
+    events = run(OpenBBProvider(server.url))
+    assert events[-1].type == "error" and "more than 4 times" in events[-1].message
+
+
+def test_openbb_bad_servers(server) -> None:
+    (error,) = [e for e in run(OpenBBProvider(server.url)) if isinstance(e, Error)]
+    assert "not found" in error.message  # neither agents.json nor copilots.json
+    serve_openbb_agent(server)
+    (unknown,) = [e for e in run(OpenBBProvider(server.url, "nobody")) if isinstance(e, Error)]
+    assert "no agent 'nobody'" in unknown.message and AGENT_ID in unknown.message
+    server.routes[("POST", "/v1/query")] = lambda _r: Response(chunks=["event: copilotMessageChunk\ndata: {oops\n\n"])
+    (bad,) = [e for e in run(OpenBBProvider(server.url)) if isinstance(e, Error)]
+    assert bad.kind == "protocol"
+
+
+@pytest.mark.parametrize(("version", "streaming"), [("0.3", True), ("1.0", True), ("0.3", False), ("1.0", False)])
+def test_an_a2a_agent_answers(server, version, streaming) -> None:
+    serve_a2a_agent(server, version=version, streaming=streaming)
+    events = run(A2AProvider(server.url), ChatMessage("user", "What are rates doing?"))
+    assert text_of(events) == "Rates agent here: you asked 4 words."
+    assert events[-1].type == "done" and events[-1].finish_reason == "stop"
+    if streaming:
+        assert "Looking up rates" in [e.message for e in events if isinstance(e, Status)]
+    rpc = server.requests[-1]
+    assert (
+        rpc.body["method"]
+        == {
+            ("0.3", True): "message/stream",
+            ("1.0", True): "SendStreamingMessage",
+            ("0.3", False): "message/send",
+            ("1.0", False): "SendMessage",
+        }[(version, streaming)]
+    )
+    assert (rpc.headers.get("A2A-Version") == "1.0") == (version == "1.0")
+
+
+def test_a2a_failures_and_bad_cards(server) -> None:
+    serve_a2a_agent(server, fail=True)
+    events = run(A2AProvider(server.url))
+    assert events[-1].type == "error" and "failed: no rates today" in events[-1].message
+
+    server.routes[("GET", "/.well-known/agent-card.json")] = lambda _r: Response(body={"name": "Half a card"})
+    events = run(A2AProvider(server.url))
+    assert events[-1].type == "error" and "has no 'url'" in events[-1].message
+
+    serve_a2a_agent(server)
+    del server.routes[("GET", "/.well-known/agent-card.json")]
+    old = {"name": "Old agent", "url": f"{server.url}/a2a", "capabilities": {"streaming": True}}
+    server.routes[("GET", "/.well-known/agent.json")] = lambda _r: Response(body=old)  # before A2A 0.3
+    events = run(A2AProvider(server.url))
+    assert text_of(events) == "Rates agent here: you asked 4 words." and events[-1].type == "done"
+
+
+def test_an_a2a_agent_and_an_openbb_agent_answer_as_copilots_from_the_cli(home, server) -> None:
+    serve_a2a_agent(server)
+    openbb = LoopbackServer()
+    try:
+        serve_openbb_agent(openbb)
+        assert run_cli("copilots", "add", "rates", "--a2a", server.url).returncode == 0
+        assert run_cli("copilots", "add", "desk", "--openbb", openbb.url, "--agent", AGENT_ID).returncode == 0
+        tested = json.loads(run_cli("copilots", "test", "rates", "--json").stdout)
+        assert tested["agent"] == "Rates agent" and tested["streaming"] and tested["skills"] == ["Rates"]
+        tested = json.loads(run_cli("copilots", "test", "desk", "--json").stdout)
+        assert tested["agent"] == AGENT_ID and "streaming" in tested["features"] and tested["answered"]
+
+        asked = run_cli("ask", "@rates @desk what about bonds?")
+        assert asked.returncode == 0, asked.stderr
+        assert "Rates agent here" in asked.stdout and "A bond pays a fixed coupon." in asked.stdout
+        thread = json.loads(run_cli("threads", "ls", "--json").stdout)[0]
+        messages = json.loads(run_cli("threads", "show", thread["id"], "--json").stdout)["messages"]
+        assert [(m["author"], m["status"]) for m in messages] == [
+            ("user", "complete"),
+            ("rates", "complete"),
+            ("desk", "complete"),
+        ]
+        assert messages[2]["data"]["citations"][0]["source"] == "Roundtable thread"
+        assert messages[2]["data"]["trace"]["provider"] == "openbb"
+    finally:
+        openbb.close()
