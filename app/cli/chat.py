@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -51,6 +52,9 @@ def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bo
                 out.write("\n")
             elif event.type == "route" and headers:
                 out.write(f"[router → {event.copilot}: {event.reason}]\n")
+            elif event.type == "tool" and event.status != "called":
+                outcome = " ".join((event.result or "").split())[:160]
+                out.write(f"[tool {event.tool} by {event.author}, {event.status}: {outcome}]\n")
             elif event.type == "handoff":
                 if event.status == "accepted":
                     out.write(f"[handoff {event.from_} → {event.to}: {event.task}]\n")
@@ -58,6 +62,24 @@ def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bo
                     out.write(f"[handoff {event.from_} → {event.to} not followed: {event.reason}]\n")
             out.flush()
     return status, thread_id
+
+
+def terminal_approver(assume_yes: bool) -> Any:
+    """Asks on the terminal the first time a copilot uses a tool in a workspace (`--yes` allows every tool)."""
+
+    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> bool:
+        if assume_yes:
+            return True
+        if not sys.stdin.isatty():
+            sys.stderr.write(
+                f"roundtable: {copilot} asked to use {tool} for the first time here: run with --yes to allow it.\n"
+            )
+            return False
+        shown = json.dumps(arguments)[:200]
+        answer = input(f"\n{copilot} wants to use the tool {tool} with {shown}. Allow it in this workspace? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    return approve
 
 
 def cmd_ask(args: argparse.Namespace, ctx: Any) -> int:
@@ -70,7 +92,15 @@ def cmd_ask(args: argparse.Namespace, ctx: Any) -> int:
     if not prompt:
         prompt = sys.stdin.read()
     cancel = CancelToken()
-    events = ask(ctx, prompt, copilot_id=args.copilot, thread_id=args.thread, model=args.model, cancel=cancel)
+    events = ask(
+        ctx,
+        prompt,
+        copilot_id=args.copilot,
+        thread_id=args.thread,
+        model=args.model,
+        cancel=cancel,
+        approve=terminal_approver(args.yes),
+    )
     return render_events(events, args.json, cancel, headers="@" in prompt)[0]
 
 
@@ -93,7 +123,15 @@ def _interactive(args: argparse.Namespace, ctx: Any) -> int:
             continue
         cancel = CancelToken()
         print(f"{copilot.name}> ", end="", flush=True)
-        events = ask(ctx, prompt, copilot_id=copilot.id, thread_id=thread_id, model=args.model, cancel=cancel)
+        events = ask(
+            ctx,
+            prompt,
+            copilot_id=copilot.id,
+            thread_id=thread_id,
+            model=args.model,
+            cancel=cancel,
+            approve=terminal_approver(args.yes),
+        )
         status, thread_id = render_events(events, False, cancel, headers="@" in prompt)
 
 
@@ -135,6 +173,10 @@ def cmd_threads_show(args: argparse.Namespace, ctx: Any) -> int:
         elif item["kind"] == "handoff":
             outcome = f": {item['task']}" if item["status"] == "accepted" else f" not followed: {item['reason']}"
             print(f"\n[handoff {item['from']} → {item['to']}{outcome}]")
+        elif item["kind"] == "tool" and item["status"] != "called":
+            result = " ".join((item.get("result") or "").split())[:300]
+            arguments = json.dumps(item.get("arguments"))
+            print(f"\n[tool {item['tool']} by {item['author']} {arguments}, {item['status']}: {result}]")
         elif item["kind"] == "message":
             _print_message(item["message"], args.trace)
     return 0
@@ -159,6 +201,7 @@ def register(commands: Any) -> None:
     ask_parser.add_argument("--thread", help="continue this thread instead of starting a new one")
     ask_parser.add_argument("--model", help="answer with this installed model id or .gguf path")
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    ask_parser.add_argument("--yes", action="store_true", help="allow the copilots' tools without asking")
     ask_parser.set_defaults(handler=cmd_ask)
 
     threads = commands.add_parser("threads", help="list and show stored threads")

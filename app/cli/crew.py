@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import remote
-from app.cli.chat import render_events
+from app.cli.chat import render_events, terminal_approver
 from app.cli.output import print_json, table
 from app.core.errors import UsageError
 
@@ -43,7 +43,15 @@ def cmd_run(args: argparse.Namespace, ctx: Any) -> int:
     task = " ".join(args.task).strip() or ("" if sys.stdin.isatty() else sys.stdin.read())
     copilots = [c.strip() for c in args.copilots.split(",") if c.strip()] if args.copilots else None
     cancel = CancelToken()
-    events = run_task(ctx, task, workspace=args.workspace, copilot_ids=copilots, max_hops=args.max_hops, cancel=cancel)
+    events = run_task(
+        ctx,
+        task,
+        workspace=args.workspace,
+        copilot_ids=copilots,
+        max_hops=args.max_hops,
+        cancel=cancel,
+        approve=terminal_approver(args.yes),
+    )
     status, thread_id = render_events(events, args.json, cancel, headers=True)
     if not args.json and thread_id:
         print(f"\n[thread {thread_id}: `roundtable threads show {thread_id} --trace` for the details]")
@@ -229,6 +237,7 @@ def register(commands: Any) -> None:
     run.add_argument("--copilots", help="comma-separated copilot ids taking part (default: the workspace's roster)")
     run.add_argument("--max-hops", dest="max_hops", type=int, help="handoffs to follow at most (default 6)")
     run.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    run.add_argument("--yes", action="store_true", help="allow the copilots' tools without asking")
     run.set_defaults(handler=cmd_run)
 
     tasks = commands.add_parser("tasks", help="the task board: handoffs and how they went")

@@ -1,4 +1,5 @@
-"""`roundtable keys` (API keys in the keychain) and `roundtable copilots test` (is a copilot reachable?)."""
+"""`roundtable keys` (API keys in the keychain), `roundtable tools` (MCP servers), and the copilot commands that
+reach past this machine: `copilots test` (is it reachable?) and `copilots grant` (may it use a tool?)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,77 @@ def _capabilities(provider: Any) -> dict[str, Any]:
     return found
 
 
+def cmd_tools_add(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.errors import UsageError
+    from app.core.tools.mcp import McpServer
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise UsageError("Give the server's command after --, e.g. `roundtable tools add files -- npx server-files`.")
+    if not args.name.replace("-", "").replace("_", "").isalnum() or "__" in args.name:
+        raise UsageError(f"'{args.name}' is not a tool server name: use letters, digits, '-' or '_'.")
+    tools = McpServer(args.name, command).list_tools()  # a server that does not start is not registered
+    ctx.store.add_tool_server(args.name, command)
+    print(f"Registered '{args.name}' with {len(tools)} tools: {', '.join(t.name for t in tools)}.")
+    print(f"Let a copilot use them with `roundtable copilots grant COPILOT {args.name}`.")
+    return 0
+
+
+def cmd_tools_ls(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.tools.mcp import McpServer, ToolError
+
+    listing = []
+    for name, command in ctx.store.tool_servers().items():
+        entry: dict[str, Any] = {"name": name, "command": command}
+        try:
+            entry["tools"] = [
+                {"name": t.name, "description": t.description} for t in McpServer(name, command).list_tools()
+            ]
+        except ToolError as exc:
+            entry["error"] = str(exc)
+        entry["granted_to"] = [c.id for c in ctx.copilots() if any(g.split(".")[0] == name for g in c.tools)]
+        listing.append(entry)
+    if args.json:
+        print_json(listing)
+    elif not listing:
+        print("No tool servers yet: `roundtable tools add NAME -- COMMAND ARGS...` registers an MCP server.")
+    for entry in [] if args.json else listing:
+        print(
+            f"{entry['name']}: {' '.join(entry['command'])}  (granted to: {', '.join(entry['granted_to']) or 'nobody'})"
+        )
+        for tool in entry.get("tools", []):
+            print(f"  {entry['name']}.{tool['name']}: {tool['description'][:80]}")
+        if "error" in entry:
+            print(f"  {entry['error']}")
+    return 0
+
+
+def cmd_tools_rm(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.errors import UsageError
+
+    if args.name not in ctx.store.tool_servers():
+        raise UsageError(f"No tool server '{args.name}' (see `roundtable tools ls`).")
+    ctx.store.remove_tool_server(args.name)
+    print(f"Removed the tool server '{args.name}'; copilots granted it can no longer call it.")
+    return 0
+
+
+def cmd_copilots_grant(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.errors import UsageError
+
+    copilot = ctx.copilot(args.id)
+    server = args.tool.split(".")[0]
+    if server not in ctx.store.tool_servers():
+        raise UsageError(f"No tool server '{server}': register it first with `roundtable tools add {server} -- CMD`.")
+    tools = [t for t in copilot.tools if t != args.tool]
+    granted = not args.revoke
+    if granted:
+        tools.append(args.tool)
+    ctx.store.save_copilot(copilot.id, copilot.name, {**copilot.model_dump(), "tools": tools})
+    print(f"{copilot.id} {'may now use' if granted else 'may no longer use'} {args.tool}.")
+    return 0
+
+
 def register(commands: Any, copilot_actions: Any) -> None:
     """Add `keys` and `copilots test` to the command parser."""
     keys = commands.add_parser("keys", help="API keys for remote copilots, kept in the OS keychain")
@@ -109,6 +181,28 @@ def register(commands: Any, copilot_actions: Any) -> None:
     rm = actions.add_parser("rm", help="remove a key from the keychain")
     rm.add_argument("name")
     rm.set_defaults(handler=cmd_keys_rm)
+
+    tools = commands.add_parser("tools", help="MCP tool servers copilots may call")
+    tool_actions = tools.add_subparsers(dest="tools_command", metavar="ACTION", required=True)
+    add = tool_actions.add_parser("add", help="register an MCP server: tools add NAME -- COMMAND ARGS...")
+    add.add_argument("name")
+    add.add_argument("command", nargs=argparse.REMAINDER, help="the server's command line, after --")
+    add.set_defaults(handler=cmd_tools_add)
+    tls = tool_actions.add_parser("ls", help="the registered servers, their tools and who may use them")
+    tls.add_argument("--json", action="store_true")
+    tls.set_defaults(handler=cmd_tools_ls)
+    trm = tool_actions.add_parser("rm", help="forget a tool server")
+    trm.add_argument("name")
+    trm.set_defaults(handler=cmd_tools_rm)
+
+    grant = copilot_actions.add_parser("grant", help="let a copilot use a tool server (or one tool: server.tool)")
+    grant.add_argument("id")
+    grant.add_argument("tool")
+    grant.set_defaults(handler=cmd_copilots_grant, revoke=False)
+    revoke = copilot_actions.add_parser("revoke", help="take a tool back from a copilot")
+    revoke.add_argument("id")
+    revoke.add_argument("tool")
+    revoke.set_defaults(handler=cmd_copilots_grant, revoke=True)
 
     test = copilot_actions.add_parser("test", help="reach a copilot's backend and report what it supports")
     test.add_argument("id")

@@ -11,6 +11,7 @@ import hashlib
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from app.core.settings import Paths
@@ -47,22 +48,21 @@ def _send_socket(address: str, command: str, timeout: float) -> str:
         connection.settimeout(timeout)
         connection.connect(address)
         connection.sendall(command.encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n") and len(reply) < _REPLY_LIMIT:
-            chunk = connection.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    return reply.decode(errors="replace").strip()
+        return _read_reply(lambda: connection.recv(4096))
 
 
 def _send_pipe(name: str, command: str) -> str:
     with open(rf"\\.\pipe\{name}", "r+b", buffering=0) as pipe:
         pipe.write(command.encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n") and len(reply) < _REPLY_LIMIT:
-            chunk = pipe.read(1)
-            if not chunk:
-                break
-            reply += chunk
+        return _read_reply(lambda: pipe.read(1))
+
+
+def _read_reply(read: Callable[[], bytes]) -> str:
+    """The one-line answer, read until its newline, the end of the connection, or the size limit."""
+    reply = b""
+    while not reply.endswith(b"\n") and len(reply) < _REPLY_LIMIT:
+        chunk = read()
+        if not chunk:
+            break
+        reply += chunk
     return reply.decode(errors="replace").strip()

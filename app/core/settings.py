@@ -83,6 +83,7 @@ class Settings(BaseModel):
     )
     overlay_prefill: bool = Field(True, description="start the overlay's question with the selection or clipboard")
     close_to_tray: bool = Field(True, description="closing the window keeps Roundtable running in the tray")
+    tool_timeout_s: float = Field(30.0, gt=0, le=3600, description="seconds a tool server may take to start or answer")
 
 
 def load_settings(path: Path) -> Settings:

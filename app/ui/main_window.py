@@ -31,7 +31,7 @@ from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
 from app.ui.thread_view import ThreadView
-from app.ui.workers import BackgroundTask, run_in_background
+from app.ui.workers import BackgroundTask, ToolApproval, ask_about_tool, gui_approver, run_in_background
 
 _UNDO_MS = 8000
 WELCOME = (
@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
 
     # -- talking to the crew ---------------------------------------------------------------------------------
 
-    def _crew(self, thread_id: str, workspace: str, cancel: Any) -> Any:
+    def _crew(self, thread_id: str, workspace: str, cancel: Any, emit: Any) -> Any:
         """A crew run in a workspace, with its roster and the settings' hop limit (called from a worker)."""
         from app.core.crew.engine import CrewRun, participants_for
 
@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
             max_hops=ctx.settings.max_hops,
             cancel=cancel,
             workspace_id=workspace,
+            approve=gui_approver(emit, cancel),
         )
 
     def send(self, text: str) -> None:
@@ -233,7 +234,7 @@ class MainWindow(QMainWindow):
             if current is None:
                 current = ctx.store.create_thread(text, workspace).id
                 emit(ThreadOpened(current))
-            for event in self._crew(current, workspace, cancel).handle(text):
+            for event in self._crew(current, workspace, cancel, emit).handle(text):
                 emit(event)
 
         self._start_run(work, text)
@@ -244,7 +245,7 @@ class MainWindow(QMainWindow):
             return
 
         def work(emit, cancel) -> None:
-            for event in self._crew(thread_id, workspace, cancel).answer(
+            for event in self._crew(thread_id, workspace, cancel, emit).answer(
                 ctx.copilot(copilot_id), "asked again after a crash"
             ):
                 emit(event)
@@ -263,6 +264,9 @@ class MainWindow(QMainWindow):
         self.run_task = task.start()
 
     def _on_event(self, event: Any) -> None:
+        if isinstance(event, ToolApproval):
+            ask_about_tool(self, event)
+            return
         if isinstance(event, ThreadOpened):
             self.thread_id = event.thread_id
             self.thread_view.clear()

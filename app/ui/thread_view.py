@@ -126,6 +126,11 @@ def route_card(copilot: str, reason: str, by: str) -> str:
     return f"→ router chose {copilot}: {reason}"
 
 
+def tool_card(author: str, tool: str, status: str, result: str | None) -> str:
+    outcome = " ".join((result or "").split())[:200]
+    return f"⚙ {author} used {tool}: {status}" + (f" — {outcome}" if outcome else "")
+
+
 def handoff_card(source: str, target: str, status: str, task: str, reason: str | None) -> str:
     if status == "accepted":
         return f"⇢ handoff {source} → {target}: {task}"
@@ -202,6 +207,8 @@ class ThreadView(QScrollArea):
                     widget.show_error(message.error, can_retry=message.status == "interrupted")
             elif item["kind"] == "route" and item.get("by") != "asked":
                 self.add_card(route_card(item["copilot"], item.get("reason", ""), item.get("by", "")))
+            elif item["kind"] == "tool" and item["status"] != "called":
+                self.add_card(tool_card(item["author"], item["tool"], item["status"], item.get("result")))
             elif item["kind"] == "handoff":
                 self.add_card(
                     handoff_card(item["from"], item["to"], item["status"], item.get("task", ""), item.get("reason"))
@@ -224,6 +231,8 @@ class ThreadView(QScrollArea):
             widget.render()
         elif kind == "handoff":
             self.add_card(handoff_card(event.from_, event.to, event.status, event.task, event.reason))
+        elif kind == "tool" and event.status != "called":
+            self.add_card(tool_card(event.author, event.tool, event.status, event.result))
         elif kind == "error" and event.message_id in self.messages:
             self.messages[event.message_id].show_error(event.message, can_retry=event.kind == "crashed")
 

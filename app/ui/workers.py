@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from app.core.errors import RoundtableError
-from app.core.providers.base import CancelToken
+from app.core.providers.base import CancelToken, Event
 from app.ui.qt import QObject, Signal
 
 # Tasks in flight, kept alive until they finish (a QObject without a reference would be collected).
@@ -79,3 +80,46 @@ def run_in_background(
     if on_failure:
         task.failed.connect(on_failure)  # queued: runs on the GUI thread
     return task.start()
+
+
+@dataclass
+class ToolApproval(Event):
+    """A worker asks the GUI whether a copilot may use a tool; the GUI sets `allowed`, then `answered`."""
+
+    type: ClassVar[str] = "approval"
+    copilot: str
+    tool: str
+    arguments: dict[str, Any]
+    allowed: bool = False
+    answered: threading.Event = field(default_factory=threading.Event)
+
+
+def gui_approver(emit: Callable[[Any], None], cancel: CancelToken) -> Callable[[str, str, str, dict], bool]:
+    """An approver for a crew run in a worker: it asks the GUI thread (which shows a dialog) and waits."""
+
+    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> bool:
+        question = ToolApproval(copilot, tool, arguments)
+        emit(question)
+        while not question.answered.wait(0.1):
+            if cancel.cancelled:
+                return False
+        return question.allowed
+
+    return approve
+
+
+def ask_about_tool(parent: Any, question: ToolApproval) -> None:
+    """Show the dialog for a ToolApproval (on the GUI thread) and hand the answer back to the worker."""
+    import json
+
+    from app.ui.qt import QMessageBox
+
+    shown = json.dumps(question.arguments)[:300]
+    reply = QMessageBox.question(
+        parent,
+        "Allow a tool?",
+        f"{question.copilot} wants to use the tool <b>{question.tool}</b> with {shown}.<br><br>"
+        "Allow it in this workspace? (You are asked once per workspace.)",
+    )
+    question.allowed = reply == QMessageBox.StandardButton.Yes
+    question.answered.set()

@@ -7,7 +7,7 @@ import pytest
 from app.core.providers.a2a import A2AProvider
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Citation, Error, Status, TextDelta
 from app.core.providers.openbb import OpenBBProvider
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_for
 from tests.loopback import LoopbackServer, Response, sse
 from tests.providers.a2a_agent import serve_a2a_agent
 from tests.providers.openbb_agent import AGENT_ID, serve_openbb_agent
@@ -141,3 +141,44 @@ def test_an_a2a_agent_and_an_openbb_agent_answer_as_copilots_from_the_cli(home, 
         assert messages[2]["data"]["trace"]["provider"] == "openbb"
     finally:
         openbb.close()
+
+
+def test_stop_cancels_the_a2a_task(server) -> None:
+    serve_a2a_agent(server)
+    note = {"kind": "message", "messageId": "m", "role": "agent", "parts": [{"kind": "text", "text": "Still working"}]}
+    working = {"kind": "status-update", "taskId": "t9", "status": {"state": "working", "message": note}}
+    slow = [
+        sse(None, {"jsonrpc": "2.0", "id": 1, "result": {"kind": "task", "id": "t9", "status": {"state": "submitted"}}})
+    ]
+    slow += [sse(None, {"jsonrpc": "2.0", "id": 1, "result": working})] * 100
+    rpc = server.routes[("POST", "/a2a")]
+    server.routes[("POST", "/a2a")] = lambda r: (
+        rpc(r) if r.body["method"] == "tasks/cancel" else Response(chunks=slow, delay=0.05)
+    )
+    cancel = CancelToken()
+    events = []
+    for event in A2AProvider(server.url).stream(ChatRequest([ChatMessage("user", "Slowly")]), cancel):
+        events.append(event)
+        if len(events) == 2:
+            cancel.cancel()
+    assert events[-1].type == "done" and events[-1].finish_reason == "cancelled"
+    cancels = wait_for(
+        lambda: [r.body for r in server.requests if r.method == "POST" and r.body["method"] == "tasks/cancel"]
+    )
+    assert cancels[0]["params"] == {"id": "t9"}
+
+
+def test_the_built_in_providers_register_as_entry_points_like_a_plugin_would() -> None:
+    from importlib.metadata import entry_points
+
+    from app.core.providers import ENTRY_POINT_GROUP, provider_kinds
+
+    registered = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    assert registered == {
+        "local": "app.core.providers.local:LocalProvider",
+        "openai": "app.core.providers.openai_compat:OpenAICompatProvider",
+        "openbb": "app.core.providers.openbb:OpenBBProvider",
+        "a2a": "app.core.providers.a2a:A2AProvider",
+    }
+    for kind, entry in provider_kinds().items():
+        assert hasattr(entry.load(), "from_config"), kind

@@ -27,6 +27,7 @@ from app.core.crew.events import (
 from app.core.crew.handoff import HANDOFF_TOOL, Handoff, check_handoff, decide_handoff, handoff_tool
 from app.core.crew.reply import build_request, run_reply
 from app.core.crew.routing import mentions, route
+from app.core.crew.tools import MAX_TOOL_ROUNDS, Approver, ToolBox
 from app.core.errors import UsageError
 from app.core.providers.base import CancelToken, Event, Status, TextDelta, ToolCall
 from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
@@ -52,6 +53,7 @@ class CrewRun:
     Attributes:
         participants: the copilots taking part (mentions may add others the user names).
         max_hops: handoffs this run may follow; the next one is refused with a visible event.
+        approve: asks the user the first time a tool is used in the workspace (None: only tools already allowed).
     """
 
     def __init__(
@@ -64,8 +66,10 @@ class CrewRun:
         cancel: CancelToken | None = None,
         model: str | None = None,
         workspace_id: str = DEFAULT_WORKSPACE,
+        approve: Approver | None = None,
     ) -> None:
         self.ctx = ctx
+        self.approve = approve
         self.store = ctx.store
         self.thread_id = thread_id
         self.workspace_id = workspace_id
@@ -164,12 +168,39 @@ class CrewRun:
         native_tools = getattr(provider, "supports_tools", False)
         if targets and self.max_hops > 0 and native_tools:
             request.tools = [handoff_tool(targets)]
+        toolbox = None
+        if copilot.tools and native_tools:
+            toolbox = ToolBox(self.store, copilot, self.workspace_id, self.approve, self.ctx.settings.tool_timeout_s)
+            request.tools.extend((yield from toolbox.specs()))
+        for rounds in range(MAX_TOOL_ROUNDS + 1):
+            result, answer, calls, error = yield from self._reply(copilot, provider, request, turn.why)
+            used = [c for c in calls if toolbox is not None and toolbox.owns(c)]
+            if not used or result.status != STATUS_COMPLETE or rounds == MAX_TOOL_ROUNDS or self.cancel.cancelled:
+                break
+            yield result  # this reply asked for tools; the next one answers with their results
+            yield from toolbox.run(used, answer, request, self.thread_id)  # type: ignore[union-attr]
+        calls = [c for c in calls if c.name == HANDOFF_TOOL]
+        if targets and self.max_hops > 0 and not native_tools and result.status == STATUS_COMPLETE:
+            decider = provider if getattr(provider, "supports_json_schema", True) else self.ctx.judge(copilot)
+            call = yield from self._decide(decider, request, answer, targets, copilot)
+            calls.extend([call] if call is not None else [])
+        if error is not None:
+            yield error
+        if turn.task_id:
+            status = TASK_DONE if result.status == STATUS_COMPLETE else TASK_FAILED
+            self.store.update_task(turn.task_id, status, result.message_id)
+            yield TaskEvent(copilot.id, turn.task_id, status, turn.from_copilot or "", copilot.id)
+        yield result
+        return result, calls
+
+    def _reply(self, copilot: Copilot, provider: Any, request: Any, why: str) -> Iterator[Event]:
+        """Stream one reply into the thread; returns its final MessageEvent (held back), text, calls and error."""
         message_id = ""
         answer: list[str] = []
         calls: list[ToolCall] = []
         result: MessageEvent | None = None
         error: CrewError | None = None
-        for event in run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, turn.why):
+        for event in run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, why):
             if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
                 message_id = event.message_id
                 yield event
@@ -185,18 +216,7 @@ class CrewRun:
             elif isinstance(event, ToolCall):
                 calls.append(event)
         assert result is not None
-        if targets and self.max_hops > 0 and not native_tools and result.status == STATUS_COMPLETE:
-            decider = provider if getattr(provider, "supports_json_schema", True) else self.ctx.judge(copilot)
-            call = yield from self._decide(decider, request, "".join(answer), targets, copilot)
-            calls.extend([call] if call is not None else [])
-        if error is not None:
-            yield error
-        if turn.task_id:
-            status = TASK_DONE if result.status == STATUS_COMPLETE else TASK_FAILED
-            self.store.update_task(turn.task_id, status, result.message_id)
-            yield TaskEvent(copilot.id, turn.task_id, status, turn.from_copilot or "", copilot.id)
-        yield result
-        return result, calls
+        return result, "".join(answer), calls, error
 
     def _decide(
         self, provider: Any, request: Any, answer: str, targets: list[Copilot], copilot: Copilot
@@ -279,6 +299,7 @@ def ask(
     model: str | None = None,
     cancel: CancelToken | None = None,
     workspace_id: str = DEFAULT_WORKSPACE,
+    approve: Approver | None = None,
 ) -> Iterator[Event]:
     """Ask one copilot (or the copilots the prompt @mentions), without handoffs; yields the run's events.
 
@@ -298,7 +319,14 @@ def ask(
     if thread is None:
         thread = ctx.store.create_thread(prompt, workspace_id)
     run = CrewRun(
-        ctx, thread.id, named or [chosen], max_hops=0, cancel=cancel, model=model, workspace_id=thread.workspace_id
+        ctx,
+        thread.id,
+        named or [chosen],
+        max_hops=0,
+        cancel=cancel,
+        model=model,
+        workspace_id=thread.workspace_id,
+        approve=approve,
     )
     yield from run.handle(prompt, responders=None if named else [chosen])
 
@@ -311,6 +339,7 @@ def run_task(
     copilot_ids: list[str] | None = None,
     max_hops: int | None = None,
     cancel: CancelToken | None = None,
+    approve: Approver | None = None,
 ) -> Iterator[Event]:
     """Start a thread in a workspace with `task` and let the crew work until nobody has more to do."""
     if not task.strip():
@@ -325,5 +354,7 @@ def run_task(
     mentions(task, ctx.copilots())
     thread = ctx.store.create_thread(task, workspace_id)
     hops = ctx.settings.max_hops if max_hops is None else max_hops
-    run = CrewRun(ctx, thread.id, participants, max_hops=hops, cancel=cancel, workspace_id=workspace_id)
+    run = CrewRun(
+        ctx, thread.id, participants, max_hops=hops, cancel=cancel, workspace_id=workspace_id, approve=approve
+    )
     yield from run.handle(task)

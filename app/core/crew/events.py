@@ -103,3 +103,16 @@ class RunDone(Event):
     usage: dict[str, Any] | None
     messages: list[str] = field(default_factory=list)
     hops: int = 0
+
+
+@dataclass
+class ToolEvent(Event):
+    """A copilot's call of an MCP tool: `called`, then `done`, `failed` (with the reason) or `refused`."""
+
+    type: ClassVar[str] = "tool"
+    author: str
+    tool: str
+    call_id: str
+    status: str
+    arguments: dict[str, Any] | None
+    result: str | None = None

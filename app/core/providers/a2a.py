@@ -5,12 +5,13 @@ Speaks A2A 0.3 (slash methods, `kind` fields) and 1.0 (PascalCase methods, `A2A-
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from app.core.providers.base import CancelToken, ChatRequest, Done, Error, Event, Status, TextDelta
-from app.core.providers.http import Remote, RemoteError, parse_event_json, sse_events
+from app.core.providers.http import Remote, RemoteError, guarded, parse_event_json, sse_events
 from app.core.secrets import auth_headers
 
 CARD_PATHS = (".well-known/agent-card.json", ".well-known/agent.json")
@@ -97,34 +98,35 @@ class A2AProvider:
         return {"provider": "a2a", "endpoint": self.remote.base_url, "agent": (self.card or {}).get("name")}
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
-        try:
-            if self.card is None:
-                self.card = read_card(self.remote)
-            url, version = card_endpoint(self.card)
-            rpc = Remote(
-                url,
-                {**self.remote.headers, **({"A2A-Version": "1.0"} if version == "1.0" else {})},
-                self.remote.key_name,
-                self.remote.read_timeout,
-            )
-            streaming = bool((self.card.get("capabilities") or {}).get("streaming"))
-            params = {"message": self._message(request, version)}
-            tracker = _Tracker()
-            cancel.on_cancel(lambda: self._cancel_task(rpc, version, tracker.task_id))
-            if streaming:
-                body = _envelope(_METHODS[version]["stream"], params)
-                for _name, data in sse_events(rpc.stream_lines("", body, cancel)):
-                    yield from tracker.take(_result(parse_event_json(data, url)))
-            else:
-                body = _envelope(_METHODS[version]["send"], params)
-                yield from tracker.take(_result(rpc.post_json("", body, cancel)))
-        except RemoteError as exc:
-            if not cancel.cancelled:
-                yield Error(exc.message, exc.kind)
-                return
-        if cancel.cancelled:
-            yield Done("cancelled")
+        return guarded(self._stream(request, cancel), cancel)
+
+    def _stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+        if self.card is None:
+            self.card = read_card(self.remote)
+        url, version = card_endpoint(self.card)
+        rpc = Remote(
+            url,
+            {**self.remote.headers, **({"A2A-Version": "1.0"} if version == "1.0" else {})},
+            self.remote.key_name,
+            self.remote.read_timeout,
+        )
+        streaming = bool((self.card.get("capabilities") or {}).get("streaming"))
+        params = {"message": self._message(request, version)}
+        tracker = _Tracker()
+        # Stop may be pressed on the GUI thread: the agent is told in the background
+        cancel.on_cancel(
+            lambda: threading.Thread(
+                target=self._cancel_task, args=(rpc, version, tracker.task_id), daemon=True
+            ).start()
+        )
+        if streaming:
+            body = _envelope(_METHODS[version]["stream"], params)
+            for _name, data in sse_events(rpc.stream_lines("", body, cancel)):
+                yield from tracker.take(_result(parse_event_json(data, url)))
         else:
+            body = _envelope(_METHODS[version]["send"], params)
+            yield from tracker.take(_result(rpc.post_json("", body, cancel)))
+        if not cancel.cancelled:
             yield from tracker.finish()
 
     def _message(self, request: ChatRequest, version: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from app.core.errors import RoundtableError
-from app.core.providers.base import CancelToken
+from app.core.providers.base import CancelToken, Done, Error, Event
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0  # a stream silent this long has stalled
@@ -173,6 +173,21 @@ class Remote:
                 f"{self.base_url} had an internal error (HTTP {status}{said}): try again later.", "server", status
             )
         return RemoteError(f"{self.base_url} rejected the request (HTTP {status}{said}).", "rejected", status)
+
+
+def guarded(events: Iterator[Event], cancel: CancelToken) -> Iterator[Event]:
+    """A remote reply's events: a RemoteError ends them with its Error event, and Stop with Done("cancelled").
+
+    `events` yields its own last Done or Error only when it ran to the end without being stopped.
+    """
+    try:
+        yield from events
+    except RemoteError as exc:
+        if not cancel.cancelled:
+            yield Error(exc.message, exc.kind)
+            return
+    if cancel.cancelled:
+        yield Done("cancelled")
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

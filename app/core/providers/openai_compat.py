@@ -21,7 +21,7 @@ from app.core.providers.base import (
     ToolCall,
     Usage,
 )
-from app.core.providers.http import Remote, RemoteError, parse_event_json, sse_events
+from app.core.providers.http import Remote, RemoteError, guarded, parse_event_json, sse_events
 from app.core.secrets import auth_headers
 
 
@@ -49,9 +49,19 @@ def wire_message(message: ChatMessage) -> dict[str, Any]:
 
 @dataclass
 class _PartialCall:
+    """A tool call as its deltas arrive: the id and name come once (or never), the arguments in pieces."""
+
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+
+    def add(self, fragment: dict[str, Any]) -> None:
+        function = fragment.get("function") or {}
+        self.id = self.id or fragment.get("id") or ""
+        self.name = self.name or function.get("name") or ""
+        arguments = function.get("arguments")
+        if arguments:  # a string to concatenate; Ollama sends the whole object at once
+            self.arguments.append(arguments if isinstance(arguments, str) else json.dumps(arguments))
 
 
 class OpenAICompatProvider:
@@ -112,49 +122,40 @@ class OpenAICompatProvider:
         return body
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+        return guarded(self._stream(request, cancel), cancel)
+
+    def _stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
         started = time.monotonic()
         first: float | None = None
         calls: dict[int, _PartialCall] = {}
         usage: dict[str, Any] = {}
         finish = None
         pieces = 0
-        try:
-            for _name, data in sse_events(self.remote.stream_lines("chat/completions", self.body(request), cancel)):
-                if data.strip() == "[DONE]":
-                    finish = finish or "stop"
-                    break
-                chunk = parse_event_json(data, self.remote.base_url)
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk:  # some servers report a failure inside the stream
-                    error = chunk["error"]
-                    said = error.get("message", error) if isinstance(error, dict) else error
-                    raise RemoteError(f"{self.remote.base_url} failed mid-reply: {said}", "server")
-                usage = chunk.get("usage") or usage
-                for choice in chunk.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    if reasoning:
-                        yield ReasoningDelta(reasoning)
-                    if delta.get("content"):
-                        first = first or time.monotonic()
-                        pieces += 1
-                        yield TextDelta(delta["content"])
-                    for fragment in delta.get("tool_calls") or []:
-                        partial = calls.setdefault(fragment.get("index", len(calls)), _PartialCall())
-                        function = fragment.get("function") or {}
-                        partial.id = partial.id or fragment.get("id") or ""
-                        partial.name = partial.name or function.get("name") or ""
-                        arguments = function.get("arguments")
-                        if arguments:
-                            partial.arguments.append(arguments if isinstance(arguments, str) else json.dumps(arguments))
-                    finish = choice.get("finish_reason") or finish
-        except RemoteError as exc:
-            if not cancel.cancelled:
-                yield Error(exc.message, exc.kind)
-                return
+        for _name, data in sse_events(self.remote.stream_lines("chat/completions", self.body(request), cancel)):
+            if data.strip() == "[DONE]":
+                finish = finish or "stop"
+                break
+            chunk = parse_event_json(data, self.remote.base_url)
+            if not isinstance(chunk, dict):
+                continue
+            if "error" in chunk:  # some servers report a failure inside the stream
+                error = chunk["error"]
+                said = error.get("message", error) if isinstance(error, dict) else error
+                raise RemoteError(f"{self.remote.base_url} failed mid-reply: {said}", "server")
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    yield ReasoningDelta(reasoning)
+                if delta.get("content"):
+                    first = first or time.monotonic()
+                    pieces += 1
+                    yield TextDelta(delta["content"])
+                for fragment in delta.get("tool_calls") or []:
+                    calls.setdefault(fragment.get("index", len(calls)), _PartialCall()).add(fragment)
+                finish = choice.get("finish_reason") or finish
         if cancel.cancelled:
-            yield Done("cancelled")
             return
         if finish is None:
             yield Error(

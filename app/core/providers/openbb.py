@@ -20,7 +20,7 @@ from app.core.providers.base import (
     Status,
     TextDelta,
 )
-from app.core.providers.http import Remote, RemoteError, parse_event_json, sse_events
+from app.core.providers.http import Remote, RemoteError, guarded, parse_event_json, sse_events
 from app.core.secrets import auth_headers
 
 MAX_FUNCTION_CALLS = 4  # round trips per reply; the protocol sets no cap
@@ -84,25 +84,23 @@ class OpenBBProvider:
         return agent_id, descriptor
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
-        try:
-            if self._query is None:
-                self.agent()
-            messages = [m for m in (_wire(m) for m in request.messages) if m is not None]
-            widget = _thread_widget()
-            for _ in range(MAX_FUNCTION_CALLS + 1):
-                call = yield from self._one_query(messages, widget, cancel)
-                if call is None or cancel.cancelled:
-                    break
-                messages += _answer_call(call, request.messages, self._legacy)
-                yield Status(f"Sharing {call.get('function')} with the agent")
-            else:
-                yield Error(f"The agent asked for data more than {MAX_FUNCTION_CALLS} times in one reply.", "protocol")
+        return guarded(self._stream(request, cancel), cancel)
+
+    def _stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+        if self._query is None:
+            self.agent()
+        messages = [m for m in (_wire(m) for m in request.messages) if m is not None]
+        widget = _thread_widget()
+        for _ in range(MAX_FUNCTION_CALLS + 1):
+            call = yield from self._one_query(messages, widget, cancel)
+            if cancel.cancelled:
                 return
-        except RemoteError as exc:
-            if not cancel.cancelled:
-                yield Error(exc.message, exc.kind)
+            if call is None:
+                yield Done("stop")
                 return
-        yield Done("cancelled" if cancel.cancelled else "stop")
+            messages += _answer_call(call, request.messages, self._legacy)
+            yield Status(f"Sharing {call.get('function')} with the agent")
+        yield Error(f"The agent asked for data more than {MAX_FUNCTION_CALLS} times in one reply.", "protocol")
 
     def _one_query(self, messages: list[dict], widget: dict, cancel: CancelToken) -> Iterator[Event]:
         """POST the conversation; yield its events; return a function call the agent asked for, if any."""

@@ -99,3 +99,13 @@ def m003_rosters_tasks(db: Database) -> None:
     )
     db.execute("CREATE INDEX tasks_by_workspace ON tasks (workspace_id, status, updated_at)")
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
+def m004_tool_servers(db: Database) -> None:
+    # MCP servers the user registered (a command line), and which tools a workspace has allowed
+    db.execute("CREATE TABLE tool_servers (name TEXT PRIMARY KEY, command TEXT NOT NULL, created_at TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE tool_approvals (workspace_id TEXT NOT NULL, tool TEXT NOT NULL, approved_at TEXT NOT NULL,"
+        " PRIMARY KEY (workspace_id, tool))"
+    )

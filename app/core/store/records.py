@@ -1,4 +1,4 @@
-"""Installed models and copilot manifests."""
+"""Installed models, copilot manifests and tool servers."""
 
 from __future__ import annotations
 
@@ -94,3 +94,34 @@ class CopilotRecords:
         with self.conn.transaction() as db:
             db.execute("DELETE FROM copilots WHERE id = ?", [copilot_id])
             db.execute("DELETE FROM workspace_copilots WHERE copilot_id = ?", [copilot_id])
+
+
+class ToolRecords:
+    """The `tool_servers` table (MCP servers: a name and a command line) and the tools each workspace allowed."""
+
+    conn: Connection
+
+    def add_tool_server(self, name: str, command: list[str]) -> None:
+        with self.conn.transaction() as db:
+            db.execute(
+                "INSERT INTO tool_servers (name, command, created_at) VALUES (?,?,?)"
+                " ON CONFLICT(name) DO UPDATE SET command = excluded.command",
+                [name, json.dumps(command), now()],
+            )
+
+    def tool_servers(self) -> dict[str, list[str]]:
+        rows = self.conn.read("SELECT name, command FROM tool_servers ORDER BY name")
+        return {row["name"]: json.loads(row["command"]) for row in rows}
+
+    def remove_tool_server(self, name: str) -> None:
+        with self.conn.transaction() as db:
+            db.execute("DELETE FROM tool_servers WHERE name = ?", [name])
+            db.execute("DELETE FROM tool_approvals WHERE tool = ? OR tool LIKE ? || '.%'", [name, name])
+
+    def tool_approved(self, workspace_id: str, tool: str) -> bool:
+        rows = self.conn.read("SELECT 1 FROM tool_approvals WHERE workspace_id = ? AND tool = ?", [workspace_id, tool])
+        return bool(rows)
+
+    def approve_tool(self, workspace_id: str, tool: str) -> None:
+        with self.conn.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO tool_approvals VALUES (?,?,?)", [workspace_id, tool, now()])

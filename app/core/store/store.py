@@ -9,7 +9,7 @@ from typing import Any
 
 from app.core.errors import UsageError
 from app.core.store.database import Connection, writer_identity, writer_is_alive
-from app.core.store.records import CopilotRecords, ModelRecords, append_event, new_id, now
+from app.core.store.records import CopilotRecords, ModelRecords, ToolRecords, append_event, new_id, now
 from app.core.store.workspaces import DEFAULT_WORKSPACE, WorkspaceRecords
 
 # stored on disk: never change or reuse values
@@ -62,7 +62,7 @@ def _message(row: dict) -> Message:
     )
 
 
-class Store(ModelRecords, CopilotRecords, WorkspaceRecords):
+class Store(ModelRecords, CopilotRecords, ToolRecords, WorkspaceRecords):
     """Everything Roundtable keeps, in one SQLite database.
 
     Writes append events and update their projection in the same short transaction, so a crash at any
@@ -238,13 +238,13 @@ class Store(ModelRecords, CopilotRecords, WorkspaceRecords):
         return [_message(row) for row in rows]
 
     def timeline(self, thread_id: str) -> list[dict]:
-        """The thread as a person reads it: messages in order, with router decisions and handoffs between."""
+        """The thread as a person reads it: messages in order; router decisions, handoffs, tool calls between."""
         messages = {m.id: m for m in self.messages(thread_id)}
         items: list[dict] = []
         for event in self.events(thread_id):
             if event["type"] == "message.start" and event["message_id"] in messages:
                 items.append({"kind": "message", "message": messages[event["message_id"]]})
-            elif event["type"] in ("route", "handoff"):
+            elif event["type"] in ("route", "handoff", "tool"):
                 items.append({"kind": event["type"], "author": event["author"], **(event["data"] or {})})
         return items
 

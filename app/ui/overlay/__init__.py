@@ -27,7 +27,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-from app.ui.workers import BackgroundTask, run_in_background
+from app.ui.workers import BackgroundTask, ToolApproval, ask_about_tool, gui_approver, run_in_background
 
 TITLE = "Roundtable quick ask"  # the window's name: window managers and `xdotool search` see it
 LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
@@ -238,7 +238,13 @@ class Overlay(QWidget):
         def work(emit: Callable[[Any], None], cancel: Any) -> None:
             ctx.store.set_meta(LAST_COPILOT_KEY, copilot_id)
             events = ask(
-                ctx, text, copilot_id=copilot_id, thread_id=thread_id, cancel=cancel, workspace_id=QUICK_ASK_WORKSPACE
+                ctx,
+                text,
+                copilot_id=copilot_id,
+                thread_id=thread_id,
+                cancel=cancel,
+                workspace_id=QUICK_ASK_WORKSPACE,
+                approve=gui_approver(emit, cancel),
             )
             for event in events:
                 emit(event)
@@ -250,7 +256,9 @@ class Overlay(QWidget):
         self.run_task = task.start()
 
     def _on_event(self, event: Any) -> None:
-        if event.type == "text":
+        if isinstance(event, ToolApproval):
+            ask_about_tool(self, event)
+        elif event.type == "text":
             self.answer += event.delta
             if not self.render_timer.isActive():
                 self.render_timer.start()

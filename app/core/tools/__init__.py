@@ -1,0 +1,1 @@
+"""Tools copilots may call: MCP servers the user registers, run over stdio."""
