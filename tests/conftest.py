@@ -177,3 +177,26 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     bus.terminate()
     keyring_daemon.wait(10)
     bus.wait(10)
+
+
+# -- real X servers (Xvfb) for the desktop smoke tests ---------------------------------------------------------
+
+
+@pytest.fixture
+def display():
+    """A bare X server, as the smoke tests have always used."""
+    from tests.ui.x11 import start_display, stop_display
+
+    name, processes = start_display()
+    yield name
+    stop_display(processes)
+
+
+@pytest.fixture
+def desktop_display():
+    """An X server with a window manager, which gives windows the keyboard as a desktop does."""
+    from tests.ui.x11 import start_display, stop_display
+
+    name, processes = start_display(window_manager=True)
+    yield name
+    stop_display(processes)

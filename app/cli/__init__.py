@@ -24,7 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
         "overlay", help="show or hide the quick-ask overlay of the running Roundtable (starts one in the tray if none)"
     )
     overlay.set_defaults(handler=lambda _args, _ctx: _open_desktop_app("overlay"), needs_context=False)
+    quit_parser = commands.add_parser("quit", help="quit the running desktop app (it may be waiting in the tray)")
+    quit_parser.set_defaults(handler=_quit_desktop_app, needs_context=False)
     return parser
+
+
+def _quit_desktop_app(_args: argparse.Namespace, _ctx: None) -> int:
+    from app.core.instance import send_command
+    from app.core.settings import Paths
+
+    if send_command(Paths.from_environment(), "quit") is None:
+        print("Roundtable is not running.")
+    else:
+        print("Roundtable is quitting.")
+    return 0
 
 
 def run(argv: list[str] | None) -> int:

@@ -24,26 +24,6 @@ def window(qtbot, ctx):
         qtbot.waitUntil(lambda: main.run_task is None, timeout=30000)
 
 
-@pytest.fixture
-def display():
-    """A bare X server, as the smoke tests have always used."""
-    from tests.ui.x11 import start_display, stop_display
-
-    name, processes = start_display()
-    yield name
-    stop_display(processes)
-
-
-@pytest.fixture
-def desktop_display():
-    """An X server with a window manager, which gives windows the keyboard as a desktop does."""
-    from tests.ui.x11 import start_display, stop_display
-
-    name, processes = start_display(window_manager=True)
-    yield name
-    stop_display(processes)
-
-
 @pytest.fixture(autouse=True)
 def _collect_qt_garbage():
     """Free each test's widgets while Qt is alive, not during interpreter shutdown."""
