@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.cli import chat, crew, models
+from app.cli import chat, crew, knowledge, models
 from app.cli.chat import EXIT_INTERRUPTED
 from app.core.errors import RoundtableError
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.register(commands)
     crew.register(commands)
     models.register(commands)
+    knowledge.register(commands)
     overlay = commands.add_parser(
         "overlay", help="show or hide the quick-ask overlay of the running Roundtable (starts one in the tray if none)"
     )

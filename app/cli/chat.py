@@ -182,11 +182,27 @@ def cmd_threads_show(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def cmd_threads_export(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.store.archive import thread_markdown
+
+    text = thread_markdown(ctx.store, args.id)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text)
+        print(f"Wrote {args.output}.")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _print_message(message: Any, with_trace: bool) -> None:
     flag = "" if message.status == "complete" else f"  [{message.status}]"
     print(f"\n## {message.author}{flag}\n{message.text}")
     if message.error:
         print(f"(error: {message.error})")
+    for source in message.data.get("citations") or []:
+        where = f", {source['location']}" if source.get("location") else ""
+        print(f"  [{source.get('number', '·')}] {source['source']}{where}")
     trace = message.data.get("trace")
     if with_trace and trace:
         fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")
@@ -214,3 +230,7 @@ def register(commands: Any) -> None:
     show_parser.add_argument("--json", action="store_true")
     show_parser.add_argument("--trace", action="store_true", help="print each reply's trace")
     show_parser.set_defaults(handler=cmd_threads_show)
+    export_parser = thread_commands.add_parser("export", help="a thread as Markdown")
+    export_parser.add_argument("id", help="thread id (or a unique prefix)")
+    export_parser.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export_parser.set_defaults(handler=cmd_threads_export)

@@ -31,6 +31,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "handoff_to": ("handoff_to", _LIST),
     "tools": ("tools", _LIST),
     "agent": ("agent", str),
+    "knowledge": ("knowledge", bool),
     "api_key_name": ("api_key_name", str),
 }
 _REMOTE_KINDS = ("openai", "openbb", "a2a")
@@ -223,6 +224,11 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     remote.add_argument("--openai", metavar="URL", help="answer from an OpenAI-compatible server (--model: its model)")
     remote.add_argument("--openbb", metavar="URL", help="answer from an OpenBB Workspace agent's server")
     remote.add_argument("--a2a", metavar="URL", help="answer from an A2A agent (where its agent card is served)")
+    parser.add_argument(
+        "--knowledge",
+        action=argparse.BooleanOptionalAction,
+        help="answer with cited passages from the workspace's documents (--no-knowledge turns it off)",
+    )
     parser.add_argument("--agent", help="openbb: which agent of the server's agents.json (default: the first)")
     parser.add_argument(
         "--api-key-name", dest="api_key_name", help="the key's name in the keychain (`roundtable keys set`), or env:VAR"

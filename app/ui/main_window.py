@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from app.core.providers.base import Event
 from app.core.settings import save_settings
 from app.ui.composer import Composer
+from app.ui.documents import DocumentsPanel
 from app.ui.qt import (
     QAction,
     QApplication,
@@ -94,8 +95,10 @@ class MainWindow(QMainWindow):
         self.roster = RosterPanel(ctx, lambda: self.workspace_id, self.copilots)
         self.task_board = TaskBoard()
         right = QTabWidget()
+        self.documents = DocumentsPanel(ctx, lambda: self.workspace_id)
         right.addTab(self.roster, "Copilots")
         right.addTab(self.task_board, "Tasks")
+        right.addTab(self.documents, "Documents")
         splitter = QSplitter()
         for widget in (self.sidebar, centre, right):
             splitter.addWidget(widget)
@@ -147,6 +150,8 @@ class MainWindow(QMainWindow):
         self.roster.changed.connect(self.refresh_roster)
         self.roster.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.task_board.open_task.connect(self._open_task)
+        self.documents.open_message.connect(self._open_task)
+        self.documents.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     # -- loading from the store (in workers) ----------------------------------------------------------------
 
@@ -156,6 +161,7 @@ class MainWindow(QMainWindow):
         self.refresh_threads()
         self.refresh_roster()
         self.refresh_tasks()
+        self.documents.refresh()
 
     def refresh_threads(self) -> None:
         text, workspace = self.sidebar.search.text().strip(), self.workspace_id
@@ -284,6 +290,8 @@ class MainWindow(QMainWindow):
         self.composer.set_busy(False)
         self.refresh_threads()
         self.refresh_tasks()
+        if self.thread_id:
+            self.open_thread(self.thread_id)  # as stored: with each reply's sources
 
     def stop(self) -> None:
         if self.run_task is not None:

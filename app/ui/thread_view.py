@@ -78,6 +78,15 @@ class MessageWidget(QFrame):
         )
         self.body.setOpenExternalLinks(True)
         layout.addWidget(self.body)
+        self.citations: list[dict] = []
+        self.sources = QLabel()
+        self.sources.setObjectName("sources")
+        self.sources.setTextFormat(Qt.TextFormat.RichText)
+        self.sources.setStyleSheet("color: gray")
+        self.sources.setWordWrap(True)
+        self.sources.linkActivated.connect(self._open_source)
+        self.sources.hide()
+        layout.addWidget(self.sources)
         self.banner = QFrame()
         self.banner.setStyleSheet("background:#7a2e2e; color:white; border-radius:4px")
         banner_layout = QHBoxLayout(self.banner)
@@ -103,6 +112,23 @@ class MessageWidget(QFrame):
     def set_status(self, status: str) -> None:
         self.status = status
         self.status_label.setText(_STATUS_WORDS.get(status, ""))
+
+    def set_sources(self, citations: list[dict]) -> None:
+        """The document passages the reply was given, each a link that shows the passage."""
+        self.citations = citations
+        links = [
+            f"<a href='cite:{i}'>[{c.get('number', i + 1)}] {html.escape(c['source'])}"
+            f"{html.escape(', ' + c['location']) if c.get('location') else ''}</a>"
+            for i, c in enumerate(citations)
+        ]
+        self.sources.setText("Sources: " + " · ".join(links))
+        self.sources.setVisible(bool(citations))
+
+    def _open_source(self, link: str) -> None:
+        from app.ui.documents import show_passage
+
+        source = self.citations[int(link.removeprefix("cite:"))]
+        show_passage(self, source["source"], source.get("location"), source.get("passage", ""))
 
     def show_error(self, message: str, can_retry: bool) -> None:
         self.banner_label.setText(message)
@@ -203,6 +229,8 @@ class ThreadView(QScrollArea):
             if item["kind"] == "message":
                 message = item["message"]
                 widget = self.add_message(message.id, message.author, message.text, message.status)
+                if message.data.get("citations"):
+                    widget.set_sources(message.data["citations"])
                 if message.error:
                     widget.show_error(message.error, can_retry=message.status == "interrupted")
             elif item["kind"] == "route" and item.get("by") != "asked":

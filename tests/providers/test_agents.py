@@ -182,3 +182,29 @@ def test_the_built_in_providers_register_as_entry_points_like_a_plugin_would() -
     }
     for kind, entry in provider_kinds().items():
         assert hasattr(entry.load(), "from_config"), kind
+
+
+def test_an_openbb_agent_is_offered_the_document_passages_as_a_widget(server) -> None:
+    serve_openbb_agent(server)
+    request = ChatRequest(
+        [ChatMessage("user", "What coupon does the Zephyr bond pay?")],
+        documents=[{"source": "zephyr.pdf", "location": "page 2", "text": "The Zephyr bond pays 7.25%."}],
+    )
+    asked = []
+
+    def query(r):
+        widgets = r.body["widgets"]["primary"]
+        asked.append([w["widget_id"] for w in widgets])
+        if r.body["messages"][-1]["role"] != "tool":
+            call = {
+                "function": "get_widget_data",
+                "input_arguments": {"data_sources": [{"widget_uuid": widgets[1]["uuid"]}]},
+            }
+            return Response(chunks=[sse("copilotFunctionCall", call)])
+        item = r.body["messages"][-1]["data"][0]["items"][0]
+        return Response(chunks=[sse("copilotMessageChunk", {"delta": f"{item['citable']}: {item['content']}"})])
+
+    server.routes[("POST", "/v1/query")] = query
+    events = list(OpenBBProvider(server.url).stream(request, CancelToken()))
+    assert asked[0] == ["roundtable-thread", "roundtable-documents"]
+    assert text_of(events) == "True: [1] zephyr.pdf, page 2:\nThe Zephyr bond pays 7.25%."

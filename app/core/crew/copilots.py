@@ -47,6 +47,7 @@ class Copilot(BaseModel):
     context_size: int | None = Field(None, ge=256)
     handoff_to: list[str] = Field(default_factory=list, description="copilot ids this one may hand tasks to")
     tools: list[str] = Field(default_factory=list)
+    knowledge: bool = Field(False, description="answer with passages from the workspace's documents, cited")
 
     def to_toml(self) -> str:
         import tomli_w

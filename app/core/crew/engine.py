@@ -29,6 +29,7 @@ from app.core.crew.reply import build_request, run_reply
 from app.core.crew.routing import mentions, route
 from app.core.crew.tools import MAX_TOOL_ROUNDS, Approver, ToolBox
 from app.core.errors import UsageError
+from app.core.knowledge.retrieval import passages_for, with_passages
 from app.core.providers.base import CancelToken, Event, Status, TextDelta, ToolCall
 from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
 from app.core.store.workspaces import DEFAULT_WORKSPACE, TASK_DONE, TASK_FAILED, TASK_WORKING
@@ -164,6 +165,14 @@ class CrewRun:
             self.ctx.settings.max_reply_tokens,
             brief=_brief(turn) if turn.handoff else None,
         )
+        sources = []
+        if copilot.knowledge:
+            question = turn.handoff.task if turn.handoff else self.user_request
+            budget = copilot.context_size or self.ctx.settings.context_size  # characters: about a quarter of it
+            sources = passages_for(self.store, self.workspace_id, question, budget)
+            if sources:
+                with_passages(request, sources)
+                yield CrewStatus(copilot.id, f"Read {len(sources)} passages from the workspace's documents")
         provider = self.ctx.provider_for(copilot, self.model)
         native_tools = getattr(provider, "supports_tools", False)
         if targets and self.max_hops > 0 and native_tools:
@@ -173,7 +182,7 @@ class CrewRun:
             toolbox = ToolBox(self.store, copilot, self.workspace_id, self.approve, self.ctx.settings.tool_timeout_s)
             request.tools.extend((yield from toolbox.specs()))
         for rounds in range(MAX_TOOL_ROUNDS + 1):
-            result, answer, calls, error = yield from self._reply(copilot, provider, request, turn.why)
+            result, answer, calls, error = yield from self._reply(copilot, provider, request, turn.why, sources)
             used = [c for c in calls if toolbox is not None and toolbox.owns(c)]
             if not used or result.status != STATUS_COMPLETE or rounds == MAX_TOOL_ROUNDS or self.cancel.cancelled:
                 break
@@ -193,14 +202,14 @@ class CrewRun:
         yield result
         return result, calls
 
-    def _reply(self, copilot: Copilot, provider: Any, request: Any, why: str) -> Iterator[Event]:
+    def _reply(self, copilot: Copilot, provider: Any, request: Any, why: str, sources: list) -> Iterator[Event]:
         """Stream one reply into the thread; returns its final MessageEvent (held back), text, calls and error."""
         message_id = ""
         answer: list[str] = []
         calls: list[ToolCall] = []
         result: MessageEvent | None = None
         error: CrewError | None = None
-        for event in run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, why):
+        for event in run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, why, sources):
             if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
                 message_id = event.message_id
                 yield event

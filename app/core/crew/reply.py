@@ -9,6 +9,7 @@ from typing import Any
 
 from app.core.crew.copilots import Copilot
 from app.core.crew.events import CrewError, MessageEvent
+from app.core.knowledge.retrieval import citations
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
@@ -24,6 +25,7 @@ from app.core.providers.base import (
     Usage,
 )
 from app.core.store import STATUS_COMPLETE, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_STREAMING, Store
+from app.core.store.knowledge import Hit
 
 # Streamed text reaches the database this often: a kill -9 loses at most this much of a reply.
 CHECKPOINT_S = 0.25
@@ -84,8 +86,12 @@ def run_reply(
     request: ChatRequest,
     cancel: CancelToken,
     why: str = "asked directly",
+    sources: list[Hit] | None = None,
 ) -> Iterator[Event]:
-    """Stream `provider`'s answer into a new message of the thread, checkpointing as it goes."""
+    """Stream `provider`'s answer into a new message of the thread, checkpointing as it goes.
+
+    `sources` are the document passages the request carries: they are stored with the reply as its citations.
+    """
     message_id = store.start_message(thread_id, copilot.id)
     yield MessageEvent(copilot.id, message_id, STATUS_STREAMING)
     outcome = _Outcome()
@@ -105,6 +111,7 @@ def run_reply(
             if isinstance(event, TextDelta):
                 outcome.first_text_at = outcome.first_text_at or time.perf_counter()
                 pending.append(event.delta)
+                outcome.text_parts.append(event.delta)
                 if time.monotonic() - last_flush >= CHECKPOINT_S:
                     flush()
             elif isinstance(event, ReasoningDelta):
@@ -137,8 +144,9 @@ def run_reply(
             data["error"] = outcome.error.message
         if outcome.reasoning:
             data["reasoning"] = "".join(outcome.reasoning)
-        if outcome.citations:
-            data["citations"] = outcome.citations
+        found = outcome.citations + citations(sources or [], "".join(outcome.text_parts))
+        if found:
+            data["citations"] = found
         store.finish_message(message_id, outcome.status(), data)
     if outcome.error is not None:
         error = outcome.error

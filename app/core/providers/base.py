@@ -52,6 +52,9 @@ class ChatRequest:
     sampling: Sampling = field(default_factory=Sampling)
     tools: list[ToolSpec] = field(default_factory=list)
     json_schema: dict[str, Any] | None = None
+    # passages of the workspace's documents for this question ({source, location, text}); they are in the
+    # system message too, for backends that read one
+    documents: list[dict[str, Any]] = field(default_factory=list)
 
 
 # -- events -------------------------------------------------------------------------------------------------

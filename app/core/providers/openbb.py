@@ -25,6 +25,7 @@ from app.core.secrets import auth_headers
 
 MAX_FUNCTION_CALLS = 4  # round trips per reply; the protocol sets no cap
 THREAD_WIDGET = "roundtable-thread"
+DOCUMENTS_WIDGET = "roundtable-documents"
 _EXCERPT_CHARS = 12_000
 
 
@@ -90,26 +91,29 @@ class OpenBBProvider:
         if self._query is None:
             self.agent()
         messages = [m for m in (_wire(m) for m in request.messages) if m is not None]
-        widget = _thread_widget()
+        widgets = [_widget(THREAD_WIDGET, "Roundtable thread", "The conversation so far, with every message's author.")]
+        if request.documents:
+            about = "Passages of the workspace's documents that match the question, with where each is from."
+            widgets.append(_widget(DOCUMENTS_WIDGET, "Workspace documents", about))
         for _ in range(MAX_FUNCTION_CALLS + 1):
-            call = yield from self._one_query(messages, widget, cancel)
+            call = yield from self._one_query(messages, widgets, cancel)
             if cancel.cancelled:
                 return
             if call is None:
                 yield Done("stop")
                 return
-            messages += _answer_call(call, request.messages, self._legacy)
+            messages += _answer_call(call, request, self._legacy)
             yield Status(f"Sharing {call.get('function')} with the agent")
         yield Error(f"The agent asked for data more than {MAX_FUNCTION_CALLS} times in one reply.", "protocol")
 
-    def _one_query(self, messages: list[dict], widget: dict, cancel: CancelToken) -> Iterator[Event]:
+    def _one_query(self, messages: list[dict], widgets: list[dict], cancel: CancelToken) -> Iterator[Event]:
         """POST the conversation; yield its events; return a function call the agent asked for, if any."""
         assert self._query is not None
         body: dict[str, Any] = {"messages": messages}
         if self._legacy:
-            body["widgets"] = [{k: widget[k] for k in ("uuid", "name", "description", "metadata")}]
+            body["widgets"] = [{k: w[k] for k in ("uuid", "name", "description", "metadata")} for w in widgets]
         else:
-            body["widgets"] = {"primary": [widget], "secondary": [], "extra": []}
+            body["widgets"] = {"primary": widgets, "secondary": [], "extra": []}
             body["timezone"] = "UTC"
         call = None
         for name, data in sse_events(self.remote.stream_lines(self._query, body, cancel)):
@@ -155,13 +159,13 @@ def _wire(message: ChatMessage) -> dict[str, Any] | None:
     return {"role": "human", "content": message.content}
 
 
-def _thread_widget() -> dict[str, Any]:
+def _widget(widget_id: str, name: str, description: str) -> dict[str, Any]:
     return {
-        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, THREAD_WIDGET)),
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, widget_id)),
         "origin": "Roundtable",
-        "widget_id": THREAD_WIDGET,
-        "name": "Roundtable thread",
-        "description": "The conversation so far in this Roundtable thread, with every message's author.",
+        "widget_id": widget_id,
+        "name": name,
+        "description": description,
         "params": [],
         "metadata": {},
     }
@@ -172,7 +176,22 @@ def _excerpt(messages: list[ChatMessage]) -> str:
     return "\n\n".join(lines)[-_EXCERPT_CHARS:]
 
 
-def _answer_call(call: dict, transcript: list[ChatMessage], legacy: bool) -> list[dict]:
+def _shared(widget_id: Any, request: ChatRequest) -> tuple[str, bool]:
+    """What Roundtable shares for a widget the agent asked for, and whether it may be cited."""
+    by_uuid = {str(uuid.uuid5(uuid.NAMESPACE_URL, w)): w for w in (THREAD_WIDGET, DOCUMENTS_WIDGET)}
+    widget_id = by_uuid.get(str(widget_id), widget_id)
+    if widget_id in (THREAD_WIDGET, None):
+        return _excerpt(request.messages), True
+    if widget_id == DOCUMENTS_WIDGET and request.documents:
+        passages = [
+            f"[{n}] {d['source']}{', ' + d['location'] if d.get('location') else ''}:\n{d['text']}"
+            for n, d in enumerate(request.documents, 1)
+        ]
+        return "\n\n".join(passages), True
+    return f"No widget '{widget_id}' is shared by Roundtable.", False
+
+
+def _answer_call(call: dict, request: ChatRequest, legacy: bool) -> list[dict]:
     """The `ai` message echoing the agent's call and the `tool` message with its result."""
     function = call.get("function")
     arguments = call.get("input_arguments") or {}
@@ -181,12 +200,14 @@ def _answer_call(call: dict, transcript: list[ChatMessage], legacy: bool) -> lis
         error = {"error_type": "unsupported", "content": f"Roundtable does not offer '{function}'."}
         return [echo, {"role": "tool", "function": function, "input_arguments": arguments, "data": [error]}]
     if legacy:
-        return [echo, {"role": "tool", "function": function, "data": {"content": _excerpt(transcript)}}]
+        content, _citable = _shared(arguments.get("widget_uuid"), request)
+        return [echo, {"role": "tool", "function": function, "data": {"content": content}}]
     items = []
     for source in arguments.get("data_sources") or [{}]:
-        known = source.get("widget_id") in (THREAD_WIDGET, None)
-        content = _excerpt(transcript) if known else f"No widget '{source.get('widget_id')}' is shared by Roundtable."
-        items.append({"content": content, "data_format": {"data_type": "object", "parse_as": "text"}, "citable": known})
+        content, citable = _shared(source.get("widget_id") or source.get("id") or source.get("widget_uuid"), request)
+        items.append(
+            {"content": content, "data_format": {"data_type": "object", "parse_as": "text"}, "citable": citable}
+        )
     result = {"role": "tool", "function": function, "input_arguments": arguments, "data": [{"items": items}]}
     return [echo, {**result, "extra_state": call.get("extra_state") or {}}]
 

@@ -109,3 +109,37 @@ def m004_tool_servers(db: Database) -> None:
         "CREATE TABLE tool_approvals (workspace_id TEXT NOT NULL, tool TEXT NOT NULL, approved_at TEXT NOT NULL,"
         " PRIMARY KEY (workspace_id, tool))"
     )
+
+
+@migration
+def m005_documents_search(db: Database) -> None:
+    # Workspace documents, cut into overlapping chunks; FTS5 indexes over the chunks and the messages.
+    db.execute(
+        "CREATE TABLE documents (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, path TEXT NOT NULL,"
+        " name TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL,"
+        " chunk_count INTEGER NOT NULL, added_at TEXT NOT NULL, UNIQUE (workspace_id, path))"
+    )
+    db.execute(
+        "CREATE TABLE chunks (id INTEGER PRIMARY KEY, document_id TEXT NOT NULL, position INTEGER NOT NULL,"
+        " location TEXT, text TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX chunks_by_document ON chunks (document_id, position)")
+    for table, key in (("chunks", "id"), ("messages", "rowid")):
+        db.execute(
+            f"CREATE VIRTUAL TABLE {table}_fts USING fts5(text, content='{table}', content_rowid='{key}',"
+            " tokenize='porter unicode61')"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_fts_insert AFTER INSERT ON {table} BEGIN"
+            f" INSERT INTO {table}_fts (rowid, text) VALUES (new.{key}, new.text); END"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_fts_delete AFTER DELETE ON {table} BEGIN"
+            f" INSERT INTO {table}_fts ({table}_fts, rowid, text) VALUES ('delete', old.{key}, old.text); END"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_fts_update AFTER UPDATE OF text ON {table} BEGIN"
+            f" INSERT INTO {table}_fts ({table}_fts, rowid, text) VALUES ('delete', old.{key}, old.text);"
+            f" INSERT INTO {table}_fts (rowid, text) VALUES (new.{key}, new.text); END"
+        )
+    db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")  # the messages already stored

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.core.errors import UsageError
 from app.core.store.database import Connection, writer_identity, writer_is_alive
+from app.core.store.knowledge import KnowledgeRecords
 from app.core.store.records import CopilotRecords, ModelRecords, ToolRecords, append_event, new_id, now
 from app.core.store.workspaces import DEFAULT_WORKSPACE, WorkspaceRecords
 
@@ -62,7 +63,7 @@ def _message(row: dict) -> Message:
     )
 
 
-class Store(ModelRecords, CopilotRecords, ToolRecords, WorkspaceRecords):
+class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, WorkspaceRecords):
     """Everything Roundtable keeps, in one SQLite database.
 
     Writes append events and update their projection in the same short transaction, so a crash at any

@@ -33,7 +33,7 @@ TITLE = "Roundtable quick ask"  # the window's name: window managers and `xdotoo
 LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
 _PREFILL_LIMIT = 20_000
 _RENDER_MS = 33
-_ACTIVATE_AGAIN_MS = 60
+_ACTIVATE_AGAIN_MS = (60, 200, 500, 1000)
 _WIDTH = 640
 
 
@@ -150,15 +150,23 @@ class Overlay(QWidget):
         self.move(area.x() + (area.width() - self.width()) // 2, area.y() + area.height() // 4)
         self.show()
         self._activate()
-        QTimer.singleShot(_ACTIVATE_AGAIN_MS, self._activate)
+        for delay in _ACTIVATE_AGAIN_MS:  # until the window manager has mapped it and handed it the keyboard
+            QTimer.singleShot(delay, self._activate)
         if self._fresh and self.prefill():
             QTimer.singleShot(0, self._prefill)  # after the window is up: reading a selection may wait on its owner
         self.load_copilots()
 
     def _activate(self) -> None:
-        if self.isVisible() and not self.isActiveWindow():
+        """Give the overlay the keyboard (retried while the window manager is still mapping it)."""
+        if not self.isVisible() or (self.isActiveWindow() and self.focusWidget() is not None):
+            return
+        if not self.isActiveWindow():
             self.raise_()
             self.activateWindow()
+            if QGuiApplication.platformName() == "xcb":
+                from app.ui.overlay.shortcut import x11_activate
+
+                x11_activate(int(self.winId()))
         self.prompt.setFocus()
 
     def dismiss(self) -> None:

@@ -152,3 +152,32 @@ def _x11_taken_by(sequence: str) -> str | None:
         return None
     finally:
         screen.close()
+
+
+def x11_activate(window_id: int) -> bool:
+    """Ask the window manager to give `window_id` the keyboard as a user action would.
+
+    WORKAROUND: Qt asks as an application (source 1) with the time of the last event it saw, which can be older
+    than the shortcut's key press; focus-stealing prevention (openbox, KWin, Mutter) may then refuse. A pager's
+    request (source 2) with the current time is honoured, and the overlay opens because the user pressed a key.
+    """
+    try:
+        from Xlib import X, display, protocol
+    except ImportError:
+        return False
+    try:
+        screen = display.Display()
+    except Exception:
+        return False
+    try:
+        root = screen.screen().root
+        event = protocol.event.ClientMessage(
+            window=screen.create_resource_object("window", window_id),
+            client_type=screen.intern_atom("_NET_ACTIVE_WINDOW"),
+            data=(32, [2, X.CurrentTime, 0, 0, 0]),
+        )
+        root.send_event(event, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+        screen.flush()
+        return True
+    finally:
+        screen.close()

@@ -1,0 +1,146 @@
+"""Adding documents to a workspace: read, cut into overlapping passages, store with an FTS5 index.
+
+A file whose content hash is unchanged is skipped; a changed one replaces its earlier version in one
+transaction (a crash leaves the old version whole). Each file's failure is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import UsageError
+from app.core.knowledge.readers import DocumentError, Section, document_kind, read_sections
+from app.core.providers.base import CancelToken
+
+CHUNK_CHARS = 1200
+OVERLAP_CHARS = 200
+MAX_FILE_BYTES = 512 * 1024 * 1024
+_HASH_BLOCK = 1024 * 1024
+
+
+@dataclass
+class AddReport:
+    """What `add_paths` did with each file."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    """Reported while adding: the file at hand, and how many of how many are done."""
+
+    path: str
+    done: int
+    total: int
+
+
+def chunk_sections(
+    sections: Iterable[Section], size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS
+) -> Iterator[tuple]:
+    """(location, text) passages of about `size` characters, each repeating the end of the one before,
+    cut at paragraph or sentence ends where there is one; streamed, so memory stays bounded."""
+    carry, location = "", None
+    for section in sections:
+        if section.location != location and carry.strip():
+            yield location, carry.strip()
+            carry = ""
+        location = section.location
+        text = carry + section.text
+        while len(text) > size:
+            cut = _cut_point(text, size)
+            yield location, text[:cut].strip()
+            text = text[max(cut - overlap, 0) :] if cut > overlap else text[cut:]
+        carry = text
+    if carry.strip():
+        yield location, carry.strip()
+
+
+def _cut_point(text: str, size: int) -> int:
+    for mark in ("\n\n", ". ", "\n", " "):
+        cut = text.rfind(mark, size // 2, size)
+        if cut > 0:
+            return cut + len(mark)
+    return size
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files, with folders opened (hidden files and folders left out)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def add_paths(
+    store: Any,
+    workspace_id: str,
+    paths: Iterable[Path],
+    progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> AddReport:
+    """Add files and folders to the workspace's documents."""
+    report = AddReport()
+    files = expand(Path(p).expanduser() for p in paths)
+    if not files:
+        raise UsageError("Nothing to add: give files or folders with documents in them.")
+    for done, path in enumerate(files):
+        if cancel is not None and cancel.cancelled:
+            break
+        if progress is not None:
+            progress(Progress(str(path), done, len(files)))
+        try:
+            outcome = _add_file(store, workspace_id, path.resolve())
+        except (DocumentError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc.strerror or exc})"
+            report.failed.append((str(path), reason))
+            continue
+        getattr(report, outcome).append(str(path))
+    if progress is not None:
+        progress(Progress("", len(files), len(files)))
+    return report
+
+
+def _add_file(store: Any, workspace_id: str, path: Path) -> str:
+    if not path.is_file():
+        raise DocumentError(f"{path} is not there (moved or deleted?).")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DocumentError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB: split it first.")
+    digest = file_sha256(path)
+    earlier = store.document_by_path(workspace_id, str(path))
+    if earlier is not None and earlier.sha256 == digest:
+        return "unchanged"
+    kind = document_kind(path)
+    chunks = chunk_sections(read_sections(path, kind))
+    first = next(chunks, None)
+    if first is None:
+        raise DocumentError(f"{path.name} has no text to index (a scanned PDF needs OCR first).")
+    store.save_document(workspace_id, str(path), path.name, kind, digest, size, _prepend(first, chunks))
+    return "added" if earlier is None else "updated"
+
+
+def _prepend(first: tuple, rest: Iterator[tuple]) -> Iterator[tuple]:
+    yield first
+    yield from rest

@@ -1,0 +1,61 @@
+"""Passages from the workspace's documents for a copilot's prompt, and the citations its answer carries."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from app.core.providers.base import ChatMessage, ChatRequest
+from app.core.store.knowledge import Hit
+
+_STOPWORDS = set(
+    "a an and are as at be by can do does for from has have how i in is it its me my of on or so that the their"
+    " them then there these they this to was we were what when where which who why will with you your".split()
+)
+_CANDIDATES = 8
+
+
+def passages_for(store: Any, workspace_id: str, question: str, budget_chars: int) -> list[Hit]:
+    """The best passages for `question` (BM25 over any of its words), as many as fit in `budget_chars`."""
+    words = " ".join(w for w in re.findall(r"\w+", question.lower()) if w not in _STOPWORDS)
+    chosen: list[Hit] = []
+    used = 0
+    for hit in store.search_chunks(words, workspace_id, _CANDIDATES, any_word=True):
+        if used + len(hit.text) > budget_chars:
+            continue
+        chosen.append(hit)
+        used += len(hit.text)
+    return chosen
+
+
+def with_passages(request: ChatRequest, passages: list[Hit]) -> None:
+    """Put the passages in the request's system message, numbered for the answer to cite."""
+    listing = "\n\n".join(
+        f"[{n}] {hit.title}{f', {hit.location}' if hit.location else ''}:\n{hit.text}"
+        for n, hit in enumerate(passages, 1)
+    )
+    note = (
+        "Passages from this workspace's documents. Answer from them when they are relevant, and cite them "
+        f"by number, like [1].\n\n{listing}"
+    )
+    request.documents = [{"source": hit.title, "location": hit.location, "text": hit.text} for hit in passages]
+    if request.messages and request.messages[0].role == "system":
+        request.messages[0] = ChatMessage("system", f"{request.messages[0].content}\n\n{note}")
+    else:
+        request.messages.insert(0, ChatMessage("system", note))
+
+
+def citations(passages: list[Hit], answer: str) -> list[dict[str, Any]]:
+    """The passages a reply was given, as citations; `cited` marks those the answer names ([n])."""
+    named = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
+    return [
+        {
+            "number": n,
+            "source": hit.title,
+            "location": hit.location,
+            "passage": hit.text,
+            "chunk_id": int(hit.id),
+            "cited": n in named,
+        }
+        for n, hit in enumerate(passages, 1)
+    ]

@@ -1,0 +1,133 @@
+"""Documents, their chunks, and full-text search over chunks and messages (FTS5, ranked by BM25)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.store.database import Connection
+from app.core.store.records import new_id, now
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str, any_word: bool = False) -> str:
+    """User text as an FTS5 query: each word quoted (no syntax can break it), all of them or any one."""
+    words = [f'"{w}"' for w in _WORD.findall(text.lower())][:32]
+    return (" OR " if any_word else " ").join(words)
+
+
+@dataclass
+class Document:
+    id: str
+    workspace_id: str
+    path: str
+    name: str
+    kind: str
+    sha256: str
+    size_bytes: int
+    chunk_count: int
+    added_at: str
+
+
+@dataclass
+class Hit:
+    """A search result: a passage of a document or a message, with the matching words [marked]."""
+
+    kind: str  # "document" or "message"
+    id: str
+    title: str
+    location: str | None
+    snippet: str
+    score: float
+    thread_id: str | None = None
+    text: str = ""
+
+
+class KnowledgeRecords:
+    """The `documents` and `chunks` tables and the two FTS5 indexes, sharing the store's connection."""
+
+    conn: Connection
+
+    def document_by_path(self, workspace_id: str, path: str) -> Document | None:
+        rows = self.conn.read("SELECT * FROM documents WHERE workspace_id = ? AND path = ?", [workspace_id, path])
+        return Document(**rows[0]) if rows else None
+
+    def documents(self, workspace_id: str | None = None) -> list[Document]:
+        where, params = ("WHERE workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
+        return [Document(**r) for r in self.conn.read(f"SELECT * FROM documents {where} ORDER BY added_at", params)]
+
+    def get_document(self, ref: str) -> Document | None:
+        rows = self.conn.read("SELECT * FROM documents WHERE id = ? OR name = ? ORDER BY added_at", [ref, ref])
+        return Document(**rows[0]) if rows else None
+
+    def save_document(
+        self, workspace_id: str, path: str, name: str, kind: str, sha256: str, size: int, chunks: Iterable[tuple]
+    ) -> str:
+        """Store a document with its chunks (location, text), replacing an earlier version, in one transaction."""
+        with self.conn.transaction() as db:
+            old = db.execute("SELECT id FROM documents WHERE workspace_id = ? AND path = ?", [workspace_id, path])
+            for (old_id,) in old.fetchall():
+                db.execute("DELETE FROM chunks WHERE document_id = ?", [old_id])
+                db.execute("DELETE FROM documents WHERE id = ?", [old_id])
+            document_id = new_id()
+            count = 0
+            for position, (location, text) in enumerate(chunks):
+                db.execute(
+                    "INSERT INTO chunks (document_id, position, location, text) VALUES (?,?,?,?)",
+                    [document_id, position, location, text],
+                )
+                count += 1
+            db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                [document_id, workspace_id, path, name, kind, sha256, size, count, now()],
+            )
+        return document_id
+
+    def remove_document(self, document_id: str) -> None:
+        with self.conn.transaction() as db:
+            db.execute("DELETE FROM chunks WHERE document_id = ?", [document_id])
+            db.execute("DELETE FROM documents WHERE id = ?", [document_id])
+
+    def search_chunks(self, query: str, workspace_id: str | None, limit: int, any_word: bool = False) -> list[Hit]:
+        match = fts_query(query, any_word)
+        if not match:
+            return []
+        where, params = ("AND d.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
+        rows = self.conn.read(
+            "SELECT c.id, d.name, c.location, c.text, bm25(chunks_fts) AS score,"
+            " snippet(chunks_fts, 0, '[', ']', '…', 16) AS snippet"
+            " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
+            f" WHERE chunks_fts MATCH ? {where} ORDER BY score LIMIT ?",
+            [match, *params, limit],
+        )
+        return [
+            Hit("document", str(r["id"]), r["name"], r["location"], r["snippet"], r["score"], text=r["text"])
+            for r in rows
+        ]
+
+    def search_messages(self, query: str, workspace_id: str | None, limit: int) -> list[Hit]:
+        match = fts_query(query)
+        if not match:
+            return []
+        where, params = ("AND t.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
+        rows = self.conn.read(
+            "SELECT m.id, m.thread_id, m.author, t.title, bm25(messages_fts) AS score,"
+            " snippet(messages_fts, 0, '[', ']', '…', 16) AS snippet"
+            " FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN threads t ON t.id = m.thread_id"
+            f" WHERE messages_fts MATCH ? {where} ORDER BY score LIMIT ?",
+            [match, *params, limit],
+        )
+        return [
+            Hit("message", r["id"], r["title"], r["author"], r["snippet"], r["score"], thread_id=r["thread_id"])
+            for r in rows
+        ]
+
+    def chunk(self, chunk_id: int) -> dict[str, Any] | None:
+        rows = self.conn.read(
+            "SELECT c.*, d.name, d.path FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
+            [chunk_id],
+        )
+        return rows[0] if rows else None

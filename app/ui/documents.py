@@ -1,0 +1,200 @@
+"""The Documents tab: a workspace's documents (drop files, see indexing progress, remove) and a search over
+its messages and documents. Indexing and searching run in workers."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.ui.qt import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.workers import BackgroundTask, run_in_background
+
+
+def show_passage(parent: QWidget, source: str, location: str | None, passage: str) -> None:
+    """A cited passage, in a dialog a person can read and copy from."""
+    box = QMessageBox(parent)
+    box.setWindowTitle(f"{source}{f' — {location}' if location else ''}")
+    box.setText(passage)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.open()
+
+
+class DocumentsPanel(QWidget):
+    """Documents of the current workspace, and search over it.
+
+    Signals:
+        open_message: a search result in a thread was chosen (thread id, message id).
+        message: something to say in the status bar.
+    """
+
+    open_message = Signal(str, str)
+    message = Signal(str)
+
+    def __init__(self, ctx: Any, workspace: Callable[[], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.workspace = workspace
+        self.task: BackgroundTask | None = None
+        self.setAcceptDrops(True)
+        layout = QVBoxLayout(self)
+        self.search = QLineEdit(placeholderText="Search messages and documents…")
+        self.results = QListWidget()
+        self.results.hide()
+        self.list = QListWidget()
+        self.list.setToolTip("Drop files or folders here to add them")
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: gray")
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("Add files…")
+        self.remove_button = QPushButton("Remove")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        for button in (self.add_button, self.remove_button, self.cancel_button):
+            buttons.addWidget(button)
+        for widget in (self.search, self.results, self.list, self.progress, self.status):
+            layout.addWidget(widget)
+        layout.addLayout(buttons)
+        self.search.returnPressed.connect(self.run_search)
+        self.search.textChanged.connect(lambda text: None if text.strip() else self.results.hide())
+        self.results.itemActivated.connect(self._open_result)
+        self.results.itemClicked.connect(self._open_result)
+        self.add_button.clicked.connect(self._choose_files)
+        self.remove_button.clicked.connect(self._remove)
+        self.cancel_button.clicked.connect(lambda: self.task.cancel.cancel() if self.task else None)
+
+    # -- the list -------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        workspace = self.workspace()
+        run_in_background(lambda: self.ctx.store.documents(workspace), self._show_documents, self.message.emit)
+
+    def _show_documents(self, documents: list) -> None:
+        self.list.clear()
+        for document in documents:
+            item = QListWidgetItem(f"{document.name}  ·  {document.kind}, {document.chunk_count} passages")
+            item.setData(Qt.ItemDataRole.UserRole, document.id)
+            item.setToolTip(document.path)
+            self.list.addItem(item)
+        if not documents:
+            self.status.setText("No documents yet: drop files here, or Add files…, for copilots with knowledge on.")
+
+    def _remove(self) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        document_id = item.data(Qt.ItemDataRole.UserRole)
+        run_in_background(
+            lambda: self.ctx.store.remove_document(document_id), lambda _r: self.refresh(), self.message.emit
+        )
+
+    # -- adding ---------------------------------------------------------------------------------------------
+
+    def _choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add documents", "", "Documents (*.txt *.md *.markdown *.pdf *.html *.htm *.docx);;All files (*)"
+        )
+        if paths:
+            self.add([Path(p) for p in paths])
+
+    def add(self, paths: list[Path]) -> None:
+        """Index files or folders in a worker, with a progress bar and Cancel."""
+        if self.task is not None:
+            self.message.emit("Still adding the last documents; wait for them or press Cancel.")
+            return
+        from app.core.knowledge.index import add_paths
+
+        store, workspace = self.ctx.store, self.workspace()
+        task = BackgroundTask(lambda emit, cancel: add_paths(store, workspace, paths, emit, cancel))
+        task.progress.connect(self._progress)  # queued: runs on the GUI thread
+        task.succeeded.connect(self._added)  # queued: runs on the GUI thread
+        task.failed.connect(self._failed)  # queued: runs on the GUI thread
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.add_button.setEnabled(False)
+        self.task = task.start()
+
+    def _progress(self, step: Any) -> None:
+        self.progress.setRange(0, max(step.total, 1))
+        self.progress.setValue(step.done)
+        self.status.setText(f"Reading {Path(step.path).name}…" if step.path else "")
+
+    def _added(self, report: Any) -> None:
+        self._done()
+        parts = [f"{len(getattr(report, k))} {k}" for k in ("added", "updated", "unchanged") if getattr(report, k)]
+        failures = [f"{Path(p).name}: {reason}" for p, reason in report.failed]
+        self.status.setText("; ".join(parts + failures) or "Stopped.")
+        self.refresh()
+
+    def _failed(self, message: str) -> None:
+        self._done()
+        self.status.setText(message)
+
+    def _done(self) -> None:
+        self.task = None
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.add_button.setEnabled(True)
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.add(paths)
+
+    # -- searching ---------------------------------------------------------------------------------------------
+
+    def run_search(self) -> None:
+        query, workspace, store = self.search.text().strip(), self.workspace(), self.ctx.store
+        if not query:
+            self.results.hide()
+            return
+
+        def find() -> list:
+            hits = store.search_messages(query, workspace, 20) + store.search_chunks(query, workspace, 20)
+            return sorted(hits, key=lambda hit: hit.score)[:20]
+
+        run_in_background(find, self._show_results, self.message.emit)
+
+    def _show_results(self, hits: list) -> None:
+        self.results.clear()
+        self.results.show()
+        for hit in hits:
+            where = f"{hit.title} — {hit.location}" if hit.location else hit.title
+            snippet = html.unescape(" ".join(hit.snippet.split()))
+            item = QListWidgetItem(f"{'💬' if hit.kind == 'message' else '📄'} {where}\n{snippet}")
+            item.setData(Qt.ItemDataRole.UserRole, hit)
+            self.results.addItem(item)
+        if not hits:
+            self.results.addItem("Nothing found.")
+
+    def _open_result(self, item: QListWidgetItem) -> None:
+        hit = item.data(Qt.ItemDataRole.UserRole)
+        if hit is None:
+            return
+        if hit.kind == "message":
+            self.open_message.emit(hit.thread_id, hit.id)
+        else:
+            show_passage(self, hit.title, hit.location, hit.text)

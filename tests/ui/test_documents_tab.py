@@ -1,0 +1,51 @@
+"""The Documents tab: add with progress, remove, search messages and documents; citations in replies."""
+
+import pytest
+
+from tests.knowledge import samples
+
+pytestmark = pytest.mark.gui
+
+
+def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_path) -> None:
+    from app.ui.qt import QMessageBox
+    from app.ui.thread_view import MessageWidget
+
+    panel = window.documents
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    samples.markdown(folder / "zephyr.md")
+    (folder / "blob.md").write_bytes(b"\0\1\2 binary")
+    seen = []
+    panel.progress.valueChanged.connect(seen.append)
+    panel.add([folder])
+    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=20_000)
+    assert panel.list.item(0).text().startswith("zephyr.md") and panel.progress.isHidden()
+    assert "1 added" in panel.status.text() and "blob.md" in panel.status.text()
+    assert seen and seen[-1] == 2  # the bar went to the end
+
+    ctx.settings.max_hops = 0  # one reply, no handoffs
+    copilot = ctx.copilot("analyst")
+    ctx.store.save_copilot(copilot.id, copilot.name, {**copilot.model_dump(), "knowledge": True})
+    window.send("@analyst What coupon does the Zephyr bond pay?")
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=60_000)
+    qtbot.waitUntil(lambda: any(w.sources.isVisible() for w in window.thread_view.findChildren(MessageWidget)))
+    (reply,) = [w for w in window.thread_view.findChildren(MessageWidget) if w.sources.isVisible()]
+    assert "[1] zephyr.md, Zephyr bond" in reply.sources.text()
+    reply._open_source("cite:0")
+    qtbot.waitUntil(lambda: any(samples.ZEPHYR in b.text() for b in reply.findChildren(QMessageBox)))
+
+    panel.search.setText("zephyr coupon")
+    panel.run_search()
+    qtbot.waitUntil(lambda: panel.results.count() >= 2)
+    texts = [panel.results.item(i).text() for i in range(panel.results.count())]
+    assert any(t.startswith("📄 zephyr.md") and "[coupon]" in t for t in texts)
+    assert any(t.startswith("💬") for t in texts)
+    message = next(panel.results.item(i) for i in range(panel.results.count()) if texts[i].startswith("💬"))
+    with qtbot.waitSignal(panel.open_message):
+        panel.results.itemClicked.emit(message)
+
+    panel.list.setCurrentRow(0)
+    panel.remove_button.click()
+    qtbot.waitUntil(lambda: panel.list.count() == 0)
+    assert ctx.store.documents("default") == []
