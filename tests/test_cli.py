@@ -257,3 +257,13 @@ def test_interactive_session_on_a_terminal(home: Path) -> None:
     assert b"Generalist> " in seen
     (thread,) = threads(home)
     assert [m["author"] for m in show(thread["id"])["messages"]] == ["user", "generalist"] * 2
+
+
+def test_the_command_line_starts_without_loading_heavy_libraries() -> None:
+    """`roundtable overlay` (bound to a key) and `--version` must start fast: nothing heavy at import."""
+    import sys
+
+    heavy = ("sqlite_utils", "PySide6", "llama_cpp", "huggingface_hub", "pydantic", "mcp")
+    probe = f"import sys, app.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -10,10 +10,11 @@ from typing import Any
 
 from app.cli.output import ctrl_c_cancels, human_bytes, print_json, table
 from app.core.errors import UsageError
-from app.core.store.workspaces import DEFAULT_WORKSPACE, unknown_workspace
 
 
 def _workspace_id(ctx: Any, ref: str | None) -> str:
+    from app.core.store.workspaces import DEFAULT_WORKSPACE, unknown_workspace
+
     if not ref:
         return DEFAULT_WORKSPACE
     found = ctx.store.find_workspace(ref)
