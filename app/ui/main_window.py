@@ -17,7 +17,6 @@ from app.ui.qt import (
     QKeySequence,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     Qt,
@@ -31,7 +30,7 @@ from app.ui.roster import RosterPanel
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
-from app.ui.thread_view import ThreadView
+from app.ui.thread_view import ThreadView, show_trace
 from app.ui.workers import BackgroundTask, ToolApproval, ask_about_tool, gui_approver, run_in_background
 
 _UNDO_MS = 8000
@@ -280,18 +279,27 @@ class MainWindow(QMainWindow):
             self.refresh_threads()
             return
         self.thread_view.handle(event)
+        if event.type == "message" and event.status != "streaming" and event.author != "user":
+            self._show_sources(event.message_id)
         if event.type in ("task", "handoff"):
             self.refresh_tasks()
         if event.type == "error":
             self.statusBar().showMessage(event.message, 10000)
+
+    def _show_sources(self, message_id: str) -> None:
+        """A finished reply's citations are stored with it: show them under it."""
+
+        def show(message: Any) -> None:
+            if message.data.get("citations"):
+                self.thread_view.set_sources(message_id, message.data["citations"])
+
+        run_in_background(lambda: self.ctx.store.get_message(message_id), show, self.error)
 
     def _run_finished(self) -> None:
         self.run_task = None
         self.composer.set_busy(False)
         self.refresh_threads()
         self.refresh_tasks()
-        if self.thread_id:
-            self.open_thread(self.thread_id)  # as stored: with each reply's sources
 
     def stop(self) -> None:
         if self.run_task is not None:
@@ -299,18 +307,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping…", 3000)
 
     def show_details(self, message_id: str) -> None:
-        def shown(message: Any) -> None:
-            trace = message.data.get("trace") or {}
-            lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in trace.items() if v is not None]
-            if message.error:
-                lines.append(f"<b>error</b>: {message.error}")
-            box = QMessageBox(self)
-            box.setWindowTitle(f"Reply details — {message.author}")
-            box.setTextFormat(Qt.TextFormat.RichText)
-            box.setText("<br>".join(lines) or "No details were recorded for this message.")
-            box.open()
-
-        run_in_background(lambda: self.ctx.store.get_message(message_id), shown, self.error)
+        store = self.ctx.store
+        run_in_background(lambda: store.get_message(message_id), lambda found: show_trace(self, found), self.error)
 
     # -- threads: rename, delete with undo -------------------------------------------------------------------
 

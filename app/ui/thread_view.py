@@ -163,6 +163,21 @@ def handoff_card(source: str, target: str, status: str, task: str, reason: str |
     return f"⇢ handoff {source} → {target} not followed: {reason}"
 
 
+def show_trace(parent: QWidget, message: Any) -> None:
+    """A reply's details: model, quant, sampling, tokens, timings, and why this copilot answered."""
+    from app.ui.qt import QMessageBox
+
+    trace = message.data.get("trace") or {}
+    lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in trace.items() if v is not None]
+    if message.error:
+        lines.append(f"<b>error</b>: {message.error}")
+    box = QMessageBox(parent)
+    box.setWindowTitle(f"Reply details — {message.author}")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText("<br>".join(lines) or "No details were recorded for this message.")
+    box.open()
+
+
 class ThreadView(QScrollArea):
     """A thread's timeline; live events from a crew run are added as they arrive.
 
@@ -272,6 +287,11 @@ class ThreadView(QScrollArea):
             self.scroll_to_bottom()
         if not any(w.status == "streaming" for w in self.messages.values()):
             self.timer.stop()
+
+    def set_sources(self, message_id: str, citations: list[dict]) -> None:
+        widget = self.messages.get(message_id)
+        if widget is not None:
+            widget.set_sources(citations)
 
     def scroll_to_message(self, message_id: str) -> None:
         widget = self.messages.get(message_id)
