@@ -33,7 +33,8 @@ TITLE = "Roundtable quick ask"  # the window's name: window managers and `xdotoo
 LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
 _PREFILL_LIMIT = 20_000
 _RENDER_MS = 33
-_ACTIVATE_AGAIN_MS = (60, 200, 500, 1000)
+_ACTIVATE_EVERY_MS = 100
+_ACTIVATE_TRIES = 50  # a loaded machine's window manager may take seconds to map a window
 _WIDTH = 640
 
 
@@ -119,6 +120,9 @@ class Overlay(QWidget):
         bottom.addWidget(self.open_button)
         layout.addLayout(bottom)
 
+        self._activation_tries = 0
+        self.activation_timer = QTimer(self, interval=_ACTIVATE_EVERY_MS)
+        self.activation_timer.timeout.connect(self._activate)
         self.render_timer = QTimer(self, interval=_RENDER_MS, singleShot=True)
         self.render_timer.timeout.connect(self._render)
         self.prompt.submitted.connect(self.ask)
@@ -149,16 +153,20 @@ class Overlay(QWidget):
         area = screen.availableGeometry()
         self.move(area.x() + (area.width() - self.width()) // 2, area.y() + area.height() // 4)
         self.show()
+        self._activation_tries = 0
         self._activate()
-        for delay in _ACTIVATE_AGAIN_MS:  # until the window manager has mapped it and handed it the keyboard
-            QTimer.singleShot(delay, self._activate)
+        self.activation_timer.start()  # until the window manager has mapped it and handed it the keyboard
         if self._fresh and self.prefill():
             QTimer.singleShot(0, self._prefill)  # after the window is up: reading a selection may wait on its owner
         self.load_copilots()
 
     def _activate(self) -> None:
         """Give the overlay the keyboard (retried while the window manager is still mapping it)."""
+        self._activation_tries += 1
+        if self._activation_tries >= _ACTIVATE_TRIES:
+            self.activation_timer.stop()
         if not self.isVisible() or (self.isActiveWindow() and self.focusWidget() is not None):
+            self.activation_timer.stop()
             return
         if not self.isActiveWindow():
             self.raise_()
@@ -166,7 +174,9 @@ class Overlay(QWidget):
             if QGuiApplication.platformName() == "xcb":
                 from app.ui.overlay.shortcut import x11_activate
 
-                x11_activate(int(self.winId()))
+                # once it is on screen, and then at most every second: each refocus is a focus-out and -in
+                settled = self._activation_tries > 3 and self._activation_tries % 10 == 4
+                x11_activate(int(self.winId()), refocus=settled and self.windowHandle().isExposed())
         self.prompt.setFocus()
 
     def dismiss(self) -> None:

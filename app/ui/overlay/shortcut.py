@@ -154,12 +154,15 @@ def _x11_taken_by(sequence: str) -> str | None:
         screen.close()
 
 
-def x11_activate(window_id: int) -> bool:
+def x11_activate(window_id: int, refocus: bool = False) -> bool:
     """Ask the window manager to give `window_id` the keyboard as a user action would.
 
     WORKAROUND: Qt asks as an application (source 1) with the time of the last event it saw, which can be older
     than the shortcut's key press; focus-stealing prevention (openbox, KWin, Mutter) may then refuse. A pager's
     request (source 2) with the current time is honoured, and the overlay opens because the user pressed a key.
+    With `refocus`, the X input focus is also moved away and back: on a loaded machine Qt (6.11) can miss the
+    focus-in that came while the shortcut's modifiers were still down, and then sends the keys typed into the
+    overlay to the main window; a fresh focus-in puts its state right.
     """
     try:
         from Xlib import X, display, protocol
@@ -177,6 +180,11 @@ def x11_activate(window_id: int) -> bool:
             data=(32, [2, X.CurrentTime, 0, 0, 0]),
         )
         root.send_event(event, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+        if refocus:
+            window = screen.create_resource_object("window", window_id)
+            if screen.get_input_focus().focus == window:
+                root.set_input_focus(X.RevertToParent, X.CurrentTime)
+            window.set_input_focus(X.RevertToParent, X.CurrentTime)
         screen.flush()
         return True
     finally:
