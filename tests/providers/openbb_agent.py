@@ -3,8 +3,6 @@ then answers from it with a status update, a citation, a table artifact and an e
 
 from __future__ import annotations
 
-import json
-
 from tests.loopback import LoopbackServer, Request, Response, sse
 
 AGENT_ID = "bond-desk"
@@ -70,8 +68,3 @@ def _query(request: Request) -> Response:
         ),
     ]
     return Response(chunks=chunks)
-
-
-def echo_of(request: Request) -> list[dict]:
-    """The messages the agent was sent, for assertions."""
-    return json.loads(json.dumps(request.body["messages"]))

@@ -52,16 +52,8 @@ def document_kind(path: Path) -> str:
 
 
 def read_sections(path: Path, kind: str) -> Iterator[Section]:
-    reader = {"pdf": _pdf, "html": _html, "docx": _docx, "markdown": _markdown}.get(kind, _text)
-    yield from reader(path)
-
-
-def _text(path: Path) -> Iterator[Section]:
-    yield from _lines(path, markdown=False)
-
-
-def _markdown(path: Path) -> Iterator[Section]:
-    yield from _lines(path, markdown=True)
+    reader = {"pdf": _pdf, "html": _html, "docx": _docx}.get(kind)
+    yield from reader(path) if reader else _lines(path, markdown=kind == "markdown")
 
 
 def _lines(path: Path, markdown: bool) -> Iterator[Section]:
