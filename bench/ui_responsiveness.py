@@ -2,10 +2,13 @@
 
 1. Event-loop stall: a 1 ms repeating timer in the offscreen main window while a reply streams at full speed
    from the starter model; how late each tick fires (p50/p99/max), next to the same window idle.
+   Then the same while a 200 KB Markdown reply (paragraphs, lists, code, tables) streams through the real
+   thread view at 40 KB/s, in token-sized pieces.
 2. Cold start to first paint of the main window, next to a bare Qt window (median of 3 fresh processes each).
 3. Idle memory (RSS) of the GUI process with no model loaded, next to the bare Qt window.
 
-    python bench/ui_responsiveness.py
+    python bench/ui_responsiveness.py              # everything
+    python bench/ui_responsiveness.py --big-reply  # only the 200 KB reply (no model needed)
 Targets: stall p99 <= 16 ms; first paint <= 1.0 s; idle RSS <= 200 MB. Times count from the moment the
 process is created, interpreter start-up included.
 """
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 PROMPT = "@writer Write a long story about a lighthouse keeper, at least twenty paragraphs."
+BIG_REPLY_BYTES = 200_000
+BIG_REPLY_RATE = 40_000  # characters a second: far faster than any model, so rendering cost dominates
 
 
 def child(kind: str) -> None:
@@ -107,6 +112,93 @@ def stall(window, app, streaming: bool, seconds: float | None = None) -> list[fl
     return late
 
 
+def big_reply() -> str:
+    """About 200 KB of the Markdown models write: headings, paragraphs, lists, code fences, tables, links."""
+    parts: list[str] = []
+    size, n = 0, 0
+    while size < BIG_REPLY_BYTES:
+        n += 1
+        part = (
+            f"## Part {n}\n\nThe keeper climbed the *{n}th* stair and looked at the **lamp**; see "
+            f"[the log](https://example.org/log/{n}) for what he wrote that night. " * 3
+            + "\n\n1. trim the wick\n2. polish the lens\n\n   and check the `clockwork`\n\n3. log the weather\n\n"
+            + f"```python\ndef beam(n={n}):\n    return [i * i for i in range(n)]\n```\n\n"
+            + "| hour | wind | sea |\n|---|---|---|\n| 1 | NW 4 | slight |\n| 2 | NW 5 | moderate |\n\n"
+        )
+        parts.append(part)
+        size += len(part)
+    return "".join(parts)
+
+
+def stall_big_reply(window, app) -> tuple[list[float], float]:
+    """Stream `big_reply()` through the window's real thread view; lateness of a 1 ms timer's ticks (ms)."""
+    from PySide6.QtCore import Qt, QTimer
+
+    from app.core.crew.events import CrewText, MessageEvent
+
+    text = big_reply()
+    view = window.thread_view
+    view.clear()
+    view.handle(MessageEvent(author="writer", message_id="bench-big", status="streaming"))
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        late.append(max(0.0, (now - last[0]) * 1000 - 1.0))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(1)
+    timer.timeout.connect(tick)
+    timer.start()
+    started = time.perf_counter()
+    sent = 0
+    while sent < len(text):
+        due = min(len(text), int((time.perf_counter() - started) * BIG_REPLY_RATE))
+        while sent < due:  # token-sized pieces, as a provider delivers them
+            piece = text[sent : sent + 4]
+            view.handle(CrewText(author="writer", message_id="bench-big", delta=piece))
+            sent += len(piece)
+        app.processEvents()
+    view.handle(MessageEvent(author="writer", message_id="bench-big", status="complete"))
+    end = time.perf_counter() + 0.5  # the final render belongs to the reply too
+    while time.perf_counter() < end:
+        app.processEvents()
+    timer.stop()
+    assert view.messages["bench-big"].text == text
+    return late, time.perf_counter() - started
+
+
+def print_big_reply(late: list[float], seconds: float) -> None:
+    print(
+        f"event-loop stall while a {BIG_REPLY_BYTES // 1000} KB Markdown reply streams through the thread view, ms "
+        f"({len(late)} ticks over {seconds:.1f} s):"
+    )
+    print(
+        f"  p50 {percentile(late, 0.5):5.2f}  p99 {percentile(late, 0.99):5.2f}  max {max(late):7.2f}"
+        "   target p99 <= 16 ms"
+    )
+
+
+def main_big_reply() -> None:
+    """Only the 200 KB reply: a main window on a fresh data folder, no model loaded."""
+    os.environ["ROUNDTABLE_HOME"] = tempfile.mkdtemp(prefix="rt-bench-ui-")
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.context import AppContext
+    from app.ui.main_window import MainWindow
+
+    app = QApplication([])
+    ctx = AppContext()
+    window = MainWindow(ctx)
+    window.resize(1280, 820)
+    window.show()
+    print_big_reply(*stall_big_reply(window, app))
+    ctx.close()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -135,6 +227,7 @@ def main() -> None:
     streamed_s = time.perf_counter() - started
     tokens = sum(len(w.text.split()) for w in window.thread_view.messages.values() if w.author == "writer")
     idle = stall(window, app, streaming=False, seconds=min(streamed_s, 10))
+    big_late, big_seconds = stall_big_reply(window, app)
     ctx.close()
 
     # the very first launch also registers the starter model and crew; later launches only open the database
@@ -159,6 +252,7 @@ def main() -> None:
         f"  p99 ratio streaming / idle: {percentile(busy, 0.99) / max(percentile(idle, 0.99), 0.01):.2f}   "
         "target p99 <= 16 ms"
     )
+    print_big_reply(big_late, big_seconds)
     app_paint, bare_paint = median("app", "first_paint_s"), median("bare", "first_paint_s")
     print(
         f"cold start to first paint (median of 3): Roundtable {app_paint:.3f} s, bare Qt window {bare_paint:.3f} s,"
@@ -175,5 +269,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child(sys.argv[2])
+    elif sys.argv[1:] == ["--big-reply"]:
+        main_big_reply()
     else:
         main()

@@ -89,6 +89,18 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.05):
 LONG_PROMPT = "Write a long, detailed story about a lighthouse keeper, in at least twenty paragraphs."
 
 
+# -- a loopback server for the far side of remote copilots (tests/loopback.py): each test scripts its routes ---
+
+
+@pytest.fixture
+def server() -> Iterator:
+    from tests.loopback import LoopbackServer
+
+    loopback = LoopbackServer()
+    yield loopback
+    loopback.close()
+
+
 # -- the loopback fake Hub, with the real huggingface_hub client pointed at it -------------------------------
 
 

@@ -115,6 +115,7 @@ class FakeHub:
         corrupt: serve flipped bytes in every file's weights (past its first 8 MiB, so headers still parse).
         refuse: answer every request with 503.
         rate: bytes per second for file bodies (None: as fast as possible).
+        commit: the commit id the listing gives (a hostile mirror may give anything).
     """
 
     def __init__(self) -> None:
@@ -127,6 +128,7 @@ class FakeHub:
         self.corrupt = False
         self.refuse = False
         self.rate: float | None = None
+        self.commit = COMMIT
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -153,7 +155,7 @@ class FakeHub:
             "id": repo_id,
             "modelId": repo_id,
             "author": repo_id.split("/")[0],
-            "sha": COMMIT,
+            "sha": self.commit,
             "private": repo.private,
             "gated": "auto" if repo.gated else False,
             "downloads": repo.downloads,

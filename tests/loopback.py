@@ -25,11 +25,12 @@ class Request:
 
 @dataclass
 class Response:
-    """`chunks` are written one by one with `delay` between them, then the connection closes (after `stall`)."""
+    """`chunks` (str, or raw bytes) are written one by one with `delay` between them, then the connection closes
+    (after `stall`). A `body` of bytes is sent as it is, as a JSON answer."""
 
     status: int = 200
     body: Any = None
-    chunks: Iterable[str] = ()
+    chunks: Iterable[str | bytes] = ()
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     stall: float = 0.0
@@ -75,7 +76,9 @@ class LoopbackServer:
                 for key, value in response.headers.items():
                     self.send_header(key, value)
                 if response.body is not None or not response.chunks:
-                    payload = b"" if response.body is None else json.dumps(response.body).encode()
+                    payload = response.body if isinstance(response.body, bytes) else b""
+                    if response.body is not None and not isinstance(response.body, bytes):
+                        payload = json.dumps(response.body).encode()
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
@@ -86,7 +89,7 @@ class LoopbackServer:
                 self.end_headers()
                 try:
                     for chunk in response.chunks:
-                        self.wfile.write(chunk.encode())
+                        self.wfile.write(chunk if isinstance(chunk, bytes) else chunk.encode())
                         self.wfile.flush()
                         time.sleep(response.delay)
                     if response.stall:

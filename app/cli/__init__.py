@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(argv)
     except RoundtableError as exc:
-        sys.stderr.write(f"roundtable: {exc}\n")
+        from app.cli.output import terminal_safe  # errors may quote a server, a file or a reply
+
+        sys.stderr.write(f"roundtable: {terminal_safe(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\nroundtable: interrupted\n")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app import __version__
-from app.cli.output import ctrl_c_cancels, print_json
+from app.cli.output import ctrl_c_cancels, print_json, terminal_safe
 
 # Exit statuses beyond RoundtableError.exit_code: a reply that failed, and one stopped with Ctrl+C.
 EXIT_REPLY_FAILED = 1
@@ -26,7 +26,11 @@ def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bo
     """
     status = 0
     thread_id = None
-    out, err = sys.stdout, sys.stderr
+    err = sys.stderr
+
+    def say(text: str) -> None:
+        # everything below quotes a model, agent, tool or copilot manifest -> no control characters reach the tty
+        sys.stdout.write(terminal_safe(text))
     with ctrl_c_cancels(cancel):
         for event in events:
             if as_json:
@@ -34,7 +38,7 @@ def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bo
             if event.type in ("done", "error"):
                 thread_id = event.thread_id
             if event.type == "error":
-                err.write(f"roundtable: {event.message}\n")
+                err.write(f"roundtable: {terminal_safe(event.message)}\n")
                 status = _ERROR_EXIT.get(event.kind, EXIT_REPLY_FAILED)
             elif event.type == "done" and event.status == "interrupted" and status == 0:
                 err.write(f"[stopped; partial reply kept in thread {event.thread_id}]\n")
@@ -42,44 +46,59 @@ def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bo
             if as_json:
                 continue
             if event.type == "text":
-                out.write(event.delta)
-                out.flush()
+                say(event.delta)
+                sys.stdout.flush()
             elif event.type == "status" and err.isatty():
-                err.write(f"[{event.message}…]\r")
+                err.write(f"[{terminal_safe(event.message)}…]\r")
             elif event.type == "message" and event.status == "streaming" and headers:
-                out.write(f"\n── {event.author} ──\n")
+                say(f"\n── {event.author} ──\n")
             elif event.type == "message" and event.status != "streaming":
-                out.write("\n")
+                say("\n")
             elif event.type == "route" and headers:
-                out.write(f"[router → {event.copilot}: {event.reason}]\n")
+                say(f"[router → {event.copilot}: {event.reason}]\n")
             elif event.type == "tool" and event.status != "called":
                 outcome = " ".join((event.result or "").split())[:160]
-                out.write(f"[tool {event.tool} by {event.author}, {event.status}: {outcome}]\n")
+                say(f"[tool {event.tool} by {event.author}, {event.status}: {outcome}]\n")
             elif event.type == "handoff":
                 if event.status == "accepted":
-                    out.write(f"[handoff {event.from_} → {event.to}: {event.task}]\n")
+                    say(f"[handoff {event.from_} → {event.to}: {event.task}]\n")
                 else:
-                    out.write(f"[handoff {event.from_} → {event.to} not followed: {event.reason}]\n")
-            out.flush()
+                    say(f"[handoff {event.from_} → {event.to} not followed: {event.reason}]\n")
+            sys.stdout.flush()
     return status, thread_id
 
 
 def terminal_approver(assume_yes: bool) -> Any:
-    """Asks on the terminal the first time a copilot uses a tool in a workspace (`--yes` allows every tool)."""
+    """Asks on the terminal whenever a copilot wants a tool not allowed always in the workspace.
 
-    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> bool:
+    `--yes` allows each call of this run and saves nothing. The prompt goes to stderr (stdout may be a file);
+    names and arguments are made inert first, so a hostile tool or model cannot repaint the question.
+    """
+    from app.core.crew.tools import Consent, format_arguments
+
+    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> Consent:
         if assume_yes:
-            return True
-        if not sys.stdin.isatty():
+            return Consent.ONCE
+        who, what = terminal_safe(copilot), terminal_safe(tool)
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):  # nobody could see the question, or answer it
             sys.stderr.write(
-                f"roundtable: {copilot} asked to use {tool} for the first time here: run with --yes to allow it.\n"
+                f"roundtable: {who} asked to use the tool {what}; not allowed, as nobody is at the terminal to ask:"
+                " run it with --yes to allow tools for that run, or interactively to choose.\n"
             )
-            return False
-        shown = json.dumps(arguments)[:200]
-        answer = input(f"\n{copilot} wants to use the tool {tool} with {shown}. Allow it in this workspace? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
+            return Consent.DENY
+        sys.stderr.write(
+            f"\n{who} wants to use the tool {what} with these arguments:\n"
+            f"{terminal_safe(format_arguments(arguments))}\n"
+            f"Allow {what}? [o]nce / [a]lways in this workspace / [N]o: "
+        )
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip().lower()  # "" at end of input -> no
+        return Consent(_CONSENT_KEYS.get(answer, "deny"))
 
     return approve
+
+
+_CONSENT_KEYS = {"o": "once", "once": "once", "a": "always", "always": "always"}  # anything else: deny
 
 
 def cmd_ask(args: argparse.Namespace, ctx: Any) -> int:
@@ -110,7 +129,7 @@ def _interactive(args: argparse.Namespace, ctx: Any) -> int:
     from app.core.providers.base import CancelToken
 
     copilot = ctx.copilot(args.copilot)
-    print(f"Roundtable {__version__}: talking to {copilot.name}. Ctrl+C stops a reply; Ctrl+D quits.")
+    print(f"Roundtable {__version__}: talking to {terminal_safe(copilot.name)}. Ctrl+C stops a reply; Ctrl+D quits.")
     thread_id = args.thread
     status = 0
     while True:
@@ -122,7 +141,7 @@ def _interactive(args: argparse.Namespace, ctx: Any) -> int:
         if not prompt:
             continue
         cancel = CancelToken()
-        print(f"{copilot.name}> ", end="", flush=True)
+        print(f"{terminal_safe(copilot.name)}> ", end="", flush=True)
         events = ask(
             ctx,
             prompt,
@@ -143,10 +162,13 @@ def cmd_threads_ls(args: argparse.Namespace, ctx: Any) -> int:
     if not threads:
         print('No threads yet: start one with `roundtable ask "..."`.')
         return 0
-    print(f"{'ID':<10} {'UPDATED':<20} {'MSGS':>4}  TITLE")
-    for thread in threads:
+    ids = [terminal_safe(thread.id) for thread in threads]  # an imported archive chose them
+    width = max(len("ID"), *map(len, ids))  # old ids are 8 hex digits, new ones 32: the column fits both
+    print(f"{'ID':<{width}} {'UPDATED':<20} {'MSGS':>4}  TITLE")
+    for shown_id, thread in zip(ids, threads, strict=True):
         print(
-            f"{thread.id:<10} {thread.updated_at[:19].replace('T', ' '):<20} {thread.message_count:>4}  {thread.title}"
+            f"{shown_id:<{width}} {thread.updated_at[:19].replace('T', ' '):<20} {thread.message_count:>4}  "
+            f"{terminal_safe(thread.title)}"
         )
     return 0
 
@@ -166,17 +188,19 @@ def cmd_threads_show(args: argparse.Namespace, ctx: Any) -> int:
             }
         )
         return 0
-    print(f"# {thread.title}  ({thread.id})")
+    # a stored thread holds replies, tool results and (imported) names -> printed through terminal_safe
+    say = _safe_print
+    say(f"# {thread.title}  ({thread.id})")
     for item in timeline:
         if item["kind"] == "route" and item.get("by") != "asked":
-            print(f"\n[router → {item['copilot']}: {item['reason']}]")
+            say(f"\n[router → {item['copilot']}: {item['reason']}]")
         elif item["kind"] == "handoff":
             outcome = f": {item['task']}" if item["status"] == "accepted" else f" not followed: {item['reason']}"
-            print(f"\n[handoff {item['from']} → {item['to']}{outcome}]")
+            say(f"\n[handoff {item['from']} → {item['to']}{outcome}]")
         elif item["kind"] == "tool" and item["status"] != "called":
             result = " ".join((item.get("result") or "").split())[:300]
             arguments = json.dumps(item.get("arguments"))
-            print(f"\n[tool {item['tool']} by {item['author']} {arguments}, {item['status']}: {result}]")
+            say(f"\n[tool {item['tool']} by {item['author']} {arguments}, {item['status']}: {result}]")
         elif item["kind"] == "message":
             _print_message(item["message"], args.trace)
     return 0
@@ -191,22 +215,29 @@ def cmd_threads_export(args: argparse.Namespace, ctx: Any) -> int:
             file.write(text)
         print(f"Wrote {args.output}.")
     else:
-        sys.stdout.write(text)
+        # a terminal gets the safe text; a pipe or redirect gets the Markdown exactly as stored
+        sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
     return 0
 
 
+def _safe_print(text: str) -> None:
+    """print() for text that quotes a model, agent, tool or document."""
+    print(terminal_safe(text))
+
+
 def _print_message(message: Any, with_trace: bool) -> None:
+    say = _safe_print
     flag = "" if message.status == "complete" else f"  [{message.status}]"
-    print(f"\n## {message.author}{flag}\n{message.text}")
+    say(f"\n## {message.author}{flag}\n{message.text}")
     if message.error:
-        print(f"(error: {message.error})")
+        say(f"(error: {message.error})")
     for source in message.data.get("citations") or []:
         where = f", {source['location']}" if source.get("location") else ""
-        print(f"  [{source.get('number', '·')}] {source['source']}{where}")
+        say(f"  [{source.get('number', '·')}] {source['source']}{where}")
     trace = message.data.get("trace")
     if with_trace and trace:
         fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")
-        print(f"  trace: {fields}; sampling={trace.get('sampling')}")
+        say(f"  trace: {fields}; sampling={trace.get('sampling')}")
 
 
 def register(commands: Any) -> None:
@@ -217,7 +248,7 @@ def register(commands: Any) -> None:
     ask_parser.add_argument("--thread", help="continue this thread instead of starting a new one")
     ask_parser.add_argument("--model", help="answer with this installed model id or .gguf path")
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per event per line")
-    ask_parser.add_argument("--yes", action="store_true", help="allow the copilots' tools without asking")
+    ask_parser.add_argument("--yes", action="store_true", help="allow tools for this run only, unasked (never saved)")
     ask_parser.set_defaults(handler=cmd_ask)
 
     threads = commands.add_parser("threads", help="list and show stored threads")

@@ -9,7 +9,8 @@ from typing import Any
 
 from app.cli import remote
 from app.cli.chat import render_events, terminal_approver
-from app.cli.output import print_json, table
+from app.cli.common import workspace_id
+from app.cli.output import inert_toml, print_json, table, terminal_safe
 from app.core.errors import UsageError
 
 # manifest fields settable from the command line: option -> (field, parser)
@@ -33,6 +34,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "agent": ("agent", str),
     "knowledge": ("knowledge", bool),
     "api_key_name": ("api_key_name", str),
+    "trust_card_origins": ("trust_card_origins", bool),
 }
 _REMOTE_KINDS = ("openai", "openbb", "a2a")
 
@@ -60,13 +62,7 @@ def cmd_run(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_tasks_ls(args: argparse.Namespace, ctx: Any) -> int:
-    workspace_id = None
-    if args.workspace:
-        found = ctx.store.find_workspace(args.workspace)
-        if found is None:
-            raise UsageError(f"No workspace '{args.workspace}'.")
-        workspace_id = found["id"]
-    tasks = ctx.store.tasks(workspace_id=workspace_id)
+    tasks = ctx.store.tasks(workspace_id=workspace_id(ctx, args.workspace))
     if args.json:
         print_json([vars(t) for t in tasks])
         return 0
@@ -110,6 +106,16 @@ def _save(ctx: Any, data: dict, source: str) -> Any:
         raise UsageError(f"Copilot manifest {source}: 'handoff_to' names unknown copilots: {', '.join(unknown)}.")
     if copilot.provider == "local" and copilot.model:
         ctx.resolve_model(copilot.model)
+    if copilot.provider == "local" and copilot.context_size:
+        from app.core.errors import ModelFileError
+        from app.core.providers.local import check_context_size
+
+        try:
+            model_path = ctx.resolve_model(copilot.model)
+        except ModelFileError:  # no starter model to measure against: the first reply says so
+            model_path = None
+        if model_path is not None:
+            check_context_size(model_path, copilot.context_size)
     if copilot.provider != "local" and not copilot.endpoint:
         raise UsageError(f"Copilot manifest {source}: a '{copilot.provider}' copilot needs an 'endpoint' URL.")
     if copilot.api_key_name:
@@ -129,13 +135,27 @@ def _add_to_roster(ctx: Any, copilot_id: str) -> None:
 
 
 def cmd_copilots_ls(args: argparse.Namespace, ctx: Any) -> int:
-    copilots = ctx.copilots()
+    from app.core.crew.trust import NEEDS_REVIEW
+
+    listed = ctx.copilot_list()
+    for warning in listed.damaged:  # a damaged row is skipped, never a reason to fail
+        sys.stderr.write(f"roundtable: warning: {terminal_safe(warning)}\n")
+    copilots = listed.copilots
     if args.json:
-        print_json([c.model_dump() for c in copilots])
+        print_json([{**c.model_dump(), "needs_review": c.id in listed.review} for c in copilots])
         return 0
     table(
         ["ID", "NAME", "RUNS ON", "HANDS OFF TO", "DESCRIPTION"],
-        [[c.id, c.name, _runs_on(c), ", ".join(c.handoff_to) or "-", c.description[:60]] for c in copilots],
+        [
+            [
+                c.id,
+                c.name + (f" ({NEEDS_REVIEW})" if c.id in listed.review else ""),
+                _runs_on(c),
+                ", ".join(c.handoff_to) or "-",
+                c.description[:60],
+            ]
+            for c in copilots
+        ],
     )
     return 0
 
@@ -148,10 +168,14 @@ def _runs_on(copilot: Any) -> str:
 
 def cmd_copilots_show(args: argparse.Namespace, ctx: Any) -> int:
     copilot = ctx.copilot(args.id)
+    review = ctx.copilot_list().review.get(copilot.id)
+    if review:  # the review note names the archive's file
+        note = f"[{copilot.id}: {review}; `roundtable copilots trust {copilot.id}` once it looks right]"
+        sys.stderr.write(terminal_safe(note) + "\n")
     if args.json:
         print_json(copilot.model_dump())
     else:
-        sys.stdout.write(copilot.to_toml())
+        sys.stdout.write(inert_toml(copilot.to_toml()))
     return 0
 
 
@@ -173,9 +197,32 @@ def cmd_copilots_edit(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_copilots_rm(args: argparse.Namespace, ctx: Any) -> int:
+    if args.id in ctx.copilot_list().damaged_ids:  # a damaged row can always be removed by its id
+        ctx.store.delete_copilot(args.id)
+        print(f"Removed the damaged copilot row '{args.id}'.")
+        return 0
     copilot = ctx.copilot(args.id)
     ctx.store.delete_copilot(copilot.id)
     print(f"Removed copilot '{copilot.id}'; its messages stay in their threads.")
+    return 0
+
+
+def cmd_copilots_trust(args: argparse.Namespace, ctx: Any) -> int:
+    """Confirm a copilot that came in an imported workspace: clear its review mark, allow its endpoint."""
+    from app.core.crew.trust import endpoint_of, is_remote
+
+    copilot = ctx.copilot(args.id)
+    if copilot.id not in ctx.copilot_list().review:
+        print(f"Copilot '{copilot.id}' needs no review.")
+        return 0
+    ctx.store.set_copilot_review(copilot.id, None)
+    if is_remote(copilot):
+        endpoint = terminal_safe(endpoint_of(copilot))  # the archive chose it
+        print(f"Confirmed copilot '{copilot.id}': runs may now send your messages to {endpoint}.")
+    else:
+        print(f"Confirmed copilot '{copilot.id}'.")
+    if not copilot.api_key_name and is_remote(copilot):
+        print(f"It has no key: `roundtable copilots edit {copilot.id} --api-key-name NAME` gives it one.")
     return 0
 
 
@@ -193,7 +240,8 @@ def cmd_copilots_import(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_copilots_export(args: argparse.Namespace, ctx: Any) -> int:
-    text = ctx.copilot(args.id).to_toml()
+    # names, prompts and descriptions may hold C1 controls (tomli_w leaves them raw): escaped, the same TOML data
+    text = inert_toml(ctx.copilot(args.id).to_toml())
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"Wrote {args.output}.")
@@ -233,6 +281,13 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key-name", dest="api_key_name", help="the key's name in the keychain (`roundtable keys set`), or env:VAR"
     )
+    parser.add_argument(
+        "--trust-card-origins",
+        dest="trust_card_origins",
+        action=argparse.BooleanOptionalAction,
+        help="a2a/openbb: also send the conversation (and the key) to other hosts the agent card names"
+        " (default: only the endpoint's own)",
+    )
 
 
 def register(commands: Any) -> None:
@@ -243,7 +298,7 @@ def register(commands: Any) -> None:
     run.add_argument("--copilots", help="comma-separated copilot ids taking part (default: the workspace's roster)")
     run.add_argument("--max-hops", dest="max_hops", type=int, help="handoffs to follow at most (default 6)")
     run.add_argument("--json", action="store_true", help="one JSON object per event per line")
-    run.add_argument("--yes", action="store_true", help="allow the copilots' tools without asking")
+    run.add_argument("--yes", action="store_true", help="allow tools for this run only, unasked (never saved)")
     run.set_defaults(handler=cmd_run)
 
     tasks = commands.add_parser("tasks", help="the task board: handoffs and how they went")
@@ -273,6 +328,11 @@ def register(commands: Any) -> None:
     rm = actions.add_parser("rm", help="remove a copilot")
     rm.add_argument("id")
     rm.set_defaults(handler=cmd_copilots_rm)
+    trust = actions.add_parser(
+        "trust", help="confirm a copilot from an imported workspace (and the endpoint it sends messages to)"
+    )
+    trust.add_argument("id")
+    trust.set_defaults(handler=cmd_copilots_trust)
     imp = actions.add_parser("import", help="add a copilot from a TOML manifest")
     imp.add_argument("file")
     imp.add_argument("--replace", action="store_true", help="overwrite a copilot with the same id")

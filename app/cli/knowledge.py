@@ -8,31 +8,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.output import ctrl_c_cancels, human_bytes, print_json, table
+from app.cli.common import default_workspace, workspace_id
+from app.cli.output import ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
 from app.core.errors import UsageError
-
-
-def _workspace_id(ctx: Any, ref: str | None) -> str:
-    from app.core.store.workspaces import DEFAULT_WORKSPACE, unknown_workspace
-
-    if not ref:
-        return DEFAULT_WORKSPACE
-    found = ctx.store.find_workspace(ref)
-    if found is None:
-        raise unknown_workspace(ref)
-    return found["id"]
 
 
 def cmd_docs_add(args: argparse.Namespace, ctx: Any) -> int:
     from app.core.knowledge.index import Progress, add_paths
     from app.core.providers.base import CancelToken
 
-    workspace = _workspace_id(ctx, args.workspace)
+    workspace = workspace_id(ctx, args.workspace, default_workspace())
     err = sys.stderr
 
     def show(step: Progress) -> None:
         if step.path and err.isatty():
-            err.write(f"\r[{step.done + 1}/{step.total}] {Path(step.path).name[:60]:<60}")
+            err.write(f"\r[{step.done + 1}/{step.total}] {terminal_safe(Path(step.path).name)[:60]:<60}")
         elif not step.path and err.isatty():
             err.write("\r" + " " * 72 + "\r")
         err.flush()
@@ -46,16 +36,16 @@ def cmd_docs_add(args: argparse.Namespace, ctx: Any) -> int:
         for label, paths in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
             if paths:
                 names = ", ".join(Path(p).name for p in paths[:5]) + ("…" if len(paths) > 5 else "")
-                print(f"{label}: {len(paths)} ({names})")
+                print(f"{label}: {len(paths)} ({terminal_safe(names)})")
         for _path, reason in report.failed:
-            err.write(f"roundtable: not added: {reason}\n")
+            err.write(f"roundtable: not added: {terminal_safe(reason)}\n")
     if cancel.cancelled:
         return 130
     return 2 if report.failed and not (report.added or report.updated or report.unchanged) else 0
 
 
 def cmd_docs_ls(args: argparse.Namespace, ctx: Any) -> int:
-    documents = ctx.store.documents(_workspace_id(ctx, args.workspace) if args.workspace else None)
+    documents = ctx.store.documents(workspace_id(ctx, args.workspace))
     if args.json:
         print_json([vars(d) for d in documents])
     elif not documents:
@@ -73,7 +63,8 @@ def cmd_docs_rm(args: argparse.Namespace, ctx: Any) -> int:
     if document is None:
         raise UsageError(f"No document '{args.id}' (see `roundtable docs ls`).")
     ctx.store.remove_document(document.id)
-    print(f"Removed {document.name} from workspace '{document.workspace_id}' (the file itself is untouched).")
+    name = terminal_safe(document.name)
+    print(f"Removed {name} from workspace '{document.workspace_id}' (the file itself is untouched).")
     return 0
 
 
@@ -81,7 +72,7 @@ def cmd_search(args: argparse.Namespace, ctx: Any) -> int:
     query = " ".join(args.query).strip()
     if not query:
         raise UsageError("Search for what? Give some words.")
-    workspace = _workspace_id(ctx, args.workspace) if args.workspace else None
+    workspace = workspace_id(ctx, args.workspace)
     hits = ctx.store.search_messages(query, workspace, args.limit) + ctx.store.search_chunks(
         query, workspace, args.limit
     )
@@ -91,7 +82,7 @@ def cmd_search(args: argparse.Namespace, ctx: Any) -> int:
         print_json([{k: v for k, v in vars(h).items() if k != "text"} for h in hits])
         return 0
     if not hits:
-        print(f"Nothing found for '{query}'.")
+        print(f"Nothing found for '{terminal_safe(query)}'.")
         return 0
     for hit in hits:
         if hit.kind == "message":
@@ -99,7 +90,8 @@ def cmd_search(args: argparse.Namespace, ctx: Any) -> int:
         else:
             where = f"{hit.title}{f', {hit.location}' if hit.location else ''}"
         snippet = " ".join(hit.snippet.split())
-        print(f"{hit.kind:<8} {where}\n         {snippet}")
+        # snippets quote replies and documents -> no control characters reach the terminal
+        print(terminal_safe(f"{hit.kind:<8} {where}\n         {snippet}"))
     return 0
 
 
@@ -122,7 +114,7 @@ def cmd_workspaces_export(args: argparse.Namespace, ctx: Any) -> int:
     from app.core.store.archive import export_workspace
 
     target = Path(args.output)
-    counts = export_workspace(ctx.store, _workspace_id(ctx, args.workspace), target)
+    counts = export_workspace(ctx.store, workspace_id(ctx, args.workspace, default_workspace()), target)
     print(
         f"Wrote {target}: {counts['threads']} threads, {counts['messages']} messages, {counts['documents']} documents."
     )
@@ -130,15 +122,30 @@ def cmd_workspaces_export(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_workspaces_import(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.crew.trust import NEEDS_REVIEW
     from app.core.store.archive import import_workspace
 
-    workspace_id, counts = import_workspace(ctx.store, Path(args.file), args.name)
+    report = import_workspace(ctx.store, Path(args.file), args.name)
+    counts = report.counts
     if args.json:
-        print_json({"workspace": workspace_id, **counts})
-    else:
+        print_json({"workspace": report.workspace, **counts, "needs_review": report.needs_review, "kept": report.kept})
+        return 0
+    print(
+        f"Imported into workspace '{report.workspace}': {counts['threads']} threads, {counts['documents']} documents."
+    )
+    for copilot in report.needs_review:
+        then = "review it, then run"
+        if copilot["remote"]:
+            then = f"it sends nothing to {copilot['endpoint'] or copilot['provider']} until you run"
+        # the archive chose these URLs -> no control characters reach the terminal
         print(
-            f"Imported into workspace '{workspace_id}': {counts['threads']} threads, {counts['documents']} documents."
+            terminal_safe(
+                f"Copilot '{copilot['id']}': {NEEDS_REVIEW}. Its key name, tools and approvals were not imported; "
+                f"{then} `roundtable copilots trust {copilot['id']}`."
+            )
         )
+    if report.kept:
+        print(f"Copilots already here, kept as they are: {', '.join(report.kept)}.")
     return 0
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json, table
+from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
 
 _FIT_WORDS = {"gpu": "fits on GPU", "partial": "partial", "cpu": "CPU", "no": "won't fit"}
 
@@ -142,7 +142,8 @@ def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
             }
         )
     else:
-        print(f"Installed {chosen.filename} as '{model_id}'. Try: roundtable ask --model {model_id} \"Hello\"")
+        installed = terminal_safe(f"Installed {chosen.filename} as '{model_id}'.")  # the Hub listing named the file
+        print(f"{installed} Try: roundtable ask --model {model_id} \"Hello\"")
     return 0
 
 

@@ -10,9 +10,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+# C0 controls, DEL and C1 controls (CSI \x9b, OSC \x9d, ...) move the cursor, clear the screen, retitle the window
+# or feed a terminal's escape parser; newline and tab are the only ones text needs.
+_TERMINAL_UNSAFE = {c: None for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if c not in (0x09, 0x0A)}
+# JSON's own structure is ASCII, so these can only sit inside strings, where \uXXXX means the same character.
+# (The same holds for TOML as tomli_w writes it: every string, key or value, is a basic "..." string.)
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+
+
+def terminal_safe(text: str) -> str:
+    """Text from a model, agent, tool or document, fit for a terminal: control characters other than \\n, \\t dropped.
+
+    A lone carriage return becomes nothing and CRLF becomes LF, so a reply cannot overwrite what was printed before.
+    """
+    return text.replace("\r\n", "\n").translate(_TERMINAL_UNSAFE)
+
+
+def inert_toml(text: str) -> str:
+    """TOML from tomli_w with DEL and C1 escaped as \\uXXXX too (it escapes only C0): the same data, inert on a tty."""
+    return text.translate(_JSON_ESCAPES)
+
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    """One JSON line; C0 controls are escaped by json.dumps, DEL and C1 (kept raw by ensure_ascii=False) are too."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str).translate(_JSON_ESCAPES) + "\n")
     sys.stdout.flush()
 
 
@@ -37,7 +58,7 @@ def human_duration(seconds: float | None) -> str:
 
 def table(headers: list[str], rows: list[list[Any]]) -> None:
     """Left-aligned columns sized to their widest cell."""
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[terminal_safe(str(c)) for c in row] for row in rows]  # names and descriptions may be imported
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
@@ -48,7 +69,7 @@ class ProgressBar:
     """A one-line bar on stderr with bytes, speed and ETA, redrawn at most ten times a second."""
 
     def __init__(self, label: str, stream: Any = None) -> None:
-        self.label = label
+        self.label = terminal_safe(label)  # a file name from a Hub listing
         self.stream = stream or sys.stderr
         self.last_draw = 0.0
         self.tty = self.stream.isatty()

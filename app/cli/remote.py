@@ -8,7 +8,8 @@ import getpass
 import sys
 from typing import Any
 
-from app.cli.output import print_json
+from app.cli.common import workspace_id
+from app.cli.output import print_json, terminal_safe
 
 
 def cmd_keys_set(args: argparse.Namespace, ctx: Any) -> int:
@@ -69,8 +70,9 @@ def cmd_copilots_test(args: argparse.Namespace, ctx: Any) -> int:
     if args.json:
         print_json(report)
     else:
-        for key, value in report.items():
-            print(f"{key:>16}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+        for key, value in report.items():  # the reply, error, agent name, skills and models are the server's words
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            print(f"{key:>16}: {terminal_safe(shown)}")
     return 0 if error is None else 8
 
 
@@ -108,7 +110,8 @@ def cmd_tools_add(args: argparse.Namespace, ctx: Any) -> int:
         raise UsageError(f"'{args.name}' is not a tool server name: use letters, digits, '-' or '_'.")
     tools = McpServer(args.name, command).list_tools()  # a server that does not start is not registered
     ctx.store.add_tool_server(args.name, command)
-    print(f"Registered '{args.name}' with {len(tools)} tools: {', '.join(t.name for t in tools)}.")
+    names = terminal_safe(", ".join(t.name for t in tools))  # the server names its tools
+    print(f"Registered '{args.name}' with {len(tools)} tools: {names}.")
     print(f"Let a copilot use them with `roundtable copilots grant COPILOT {args.name}`.")
     return 0
 
@@ -131,14 +134,14 @@ def cmd_tools_ls(args: argparse.Namespace, ctx: Any) -> int:
         print_json(listing)
     elif not listing:
         print("No tool servers yet: `roundtable tools add NAME -- COMMAND ARGS...` registers an MCP server.")
+    say = _safe_print  # tool names, descriptions and errors are the server's words
     for entry in [] if args.json else listing:
-        print(
-            f"{entry['name']}: {' '.join(entry['command'])}  (granted to: {', '.join(entry['granted_to']) or 'nobody'})"
-        )
+        granted = ", ".join(entry["granted_to"]) or "nobody"
+        say(f"{entry['name']}: {' '.join(entry['command'])}  (granted to: {granted})")
         for tool in entry.get("tools", []):
-            print(f"  {entry['name']}.{tool['name']}: {tool['description'][:80]}")
+            say(f"  {entry['name']}.{tool['name']}: {tool['description'][:80]}")
         if "error" in entry:
-            print(f"  {entry['error']}")
+            say(f"  {entry['error']}")
     return 0
 
 
@@ -149,6 +152,49 @@ def cmd_tools_rm(args: argparse.Namespace, ctx: Any) -> int:
         raise UsageError(f"No tool server '{args.name}' (see `roundtable tools ls`).")
     ctx.store.remove_tool_server(args.name)
     print(f"Removed the tool server '{args.name}'; copilots granted it can no longer call it.")
+    return 0
+
+
+def _safe_print(text: str) -> None:
+    """print() for text that quotes a tool server."""
+    print(terminal_safe(text))
+
+
+def cmd_tools_approvals(args: argparse.Namespace, ctx: Any) -> int:
+    """The saved "always allow" answers: which copilot may use which tool in which workspace without asking."""
+    from app.cli.output import table
+
+    rows = ctx.store.tool_approvals(workspace_id(ctx, args.workspace))
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No tool is allowed always: copilots ask before each tool call (answer 'always' to save a choice).")
+    else:
+        table(
+            ["WORKSPACE", "COPILOT", "TOOL", "ALLOWED SINCE (UTC)"],
+            [
+                [
+                    *(terminal_safe(r[k]) for k in ("workspace", "copilot_id", "tool")),
+                    r["approved_at"][:16].replace("T", " "),
+                ]
+                for r in rows
+            ],
+        )
+        print("Revoke with `roundtable tools approvals revoke TOOL [--workspace W] [--copilot C]` (or --all).")
+    return 0
+
+
+def cmd_tools_approvals_revoke(args: argparse.Namespace, ctx: Any) -> int:
+    """Forget saved "always allow" answers: one tool (or server), one copilot's, or all of a workspace's."""
+    from app.core.errors import UsageError
+
+    if (args.tool is None) == (not args.all):
+        raise UsageError("Name the tool to revoke (server.tool, or a server for all its tools), or give --all.")
+    workspace = workspace_id(ctx, getattr(args, "workspace", None))
+    removed = ctx.store.revoke_tool_approvals(workspace, args.tool, args.copilot)
+    if not removed:
+        raise UsageError("No saved approval matches that: see `roundtable tools approvals`.")
+    print(f"Revoked {removed} approval{'s' if removed != 1 else ''}; those tools ask again before they run.")
     return 0
 
 
@@ -194,6 +240,18 @@ def register(commands: Any, copilot_actions: Any) -> None:
     trm = tool_actions.add_parser("rm", help="forget a tool server")
     trm.add_argument("name")
     trm.set_defaults(handler=cmd_tools_rm)
+    approvals = tool_actions.add_parser("approvals", help='the tools copilots may use without asking ("always")')
+    approvals.add_argument("--workspace", help="only this workspace (id or name)")
+    approvals.add_argument("--json", action="store_true")
+    approvals.set_defaults(handler=cmd_tools_approvals)
+    approval_actions = approvals.add_subparsers(dest="approvals_command", metavar="ACTION")
+    arevoke = approval_actions.add_parser("revoke", help="forget saved approvals: the tools ask again")
+    arevoke.add_argument("tool", nargs="?", help="server.tool, or a server for all of its tools")
+    arevoke.add_argument("--all", action="store_true", help="every saved approval (of --workspace, if given)")
+    # SUPPRESS: a --workspace given before `revoke` is kept rather than reset by this parser's default
+    arevoke.add_argument("--workspace", default=argparse.SUPPRESS, help="only in this workspace (id or name)")
+    arevoke.add_argument("--copilot", help="only this copilot's approvals")
+    arevoke.set_defaults(handler=cmd_tools_approvals_revoke)
 
     grant = copilot_actions.add_parser("grant", help="let a copilot use a tool server (or one tool: server.tool)")
     grant.add_argument("id")

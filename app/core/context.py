@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.core.crew.copilots import Copilot, load_manifest_file, parse_manifest
+from app.core.crew.copilots import Copilot, load_manifest_file
+from app.core.crew.trust import CopilotList, UnconfirmedEndpoint, is_remote, read_copilots
 from app.core.errors import ModelFileError, UsageError
 from app.core.hardware import memory
 from app.core.hub.gguf import inspect_model_file
@@ -54,7 +55,7 @@ class AppContext:
             self.store.add_model(starter, "starter", info.summary(), model_id=STARTER_MODEL_ID)
         # Each built-in copilot is added once: one the user deleted stays deleted.
         seeded = set(self.store.get_meta("seeded_copilots", []))
-        present = {c["id"] for c in self.store.copilots()}
+        present = {row["id"] for row in self.store.copilot_rows()}
         builtins = [load_manifest_file(p) for p in sorted((resources_dir() / "crew").glob("*.toml"))]
         fresh = [c for c in builtins if c.id not in seeded]
         for copilot in fresh:
@@ -65,7 +66,7 @@ class AppContext:
         self.store.ensure_workspace()
         if not self.store.roster(DEFAULT_WORKSPACE):
             order = [c.id for c in builtins] + sorted(present - {c.id for c in builtins})
-            live = {c["id"] for c in self.store.copilots()}
+            live = {c.id for c in self.copilots()}
             self.store.set_roster(DEFAULT_WORKSPACE, [i for i in order if i in live])
 
     def close(self) -> None:
@@ -81,7 +82,19 @@ class AppContext:
     # -- copilots and models ----------------------------------------------------------------------------
 
     def copilots(self) -> list[Copilot]:
-        return [parse_manifest(data, "in the database") for data in self.store.copilots()]
+        """The copilots that can run; a damaged stored row is skipped (`copilot_list().damaged` says which)."""
+        return self.copilot_list().copilots
+
+    def copilot_list(self) -> CopilotList:
+        """The copilots, which of them wait for review, and the damaged rows skipped, with what to do about them."""
+        return read_copilots(self.store.copilot_rows())
+
+    def confirm_endpoints(self, copilots: list[Copilot]) -> None:
+        """Raise UnconfirmedEndpoint for the first imported remote copilot whose endpoint the user has not confirmed."""
+        review = self.copilot_list().review
+        for copilot in copilots:
+            if is_remote(copilot) and copilot.id in review:
+                raise UnconfirmedEndpoint(copilot)
 
     def copilot(self, copilot_id: str | None = None) -> Copilot:
         """A copilot by id or name (case-insensitive); the default copilot when None."""
@@ -126,4 +139,5 @@ class AppContext:
                 "lora_path": str(self.resolve_model(copilot.lora)) if copilot.lora else None,
             }
             return create_provider("local", config, self.services)
+        self.confirm_endpoints([copilot])  # the last gate before anything is sent past this machine
         return create_provider(copilot.provider, copilot.model_dump(), self.services)

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.core.errors import SettingsError
+from app.core.errors import RoundtableError, SettingsError
+from app.core.private import make_private_dir, open_private, tighten
 
 APP_NAME = "roundtable"
 SETTINGS_FILENAME = "settings.toml"
 DATABASE_FILENAME = "roundtable.db"
+_MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few hundred bytes; anything this big is not one
+_SHOWN_CHARS = 60  # of a bad value or key, in the one-line error
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,10 @@ class Paths:
         return self.config_dir / SETTINGS_FILENAME
 
     def ensure(self) -> None:
-        """Create the folders if they do not exist yet."""
+        """Create the folders private to the user, and tighten what an older version made with the umask."""
         for folder in (self.data_dir, self.config_dir, self.cache_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(folder)
+        tighten(self.settings_file)
 
 
 class Settings(BaseModel):
@@ -84,34 +89,93 @@ class Settings(BaseModel):
     overlay_prefill: bool = Field(True, description="start the overlay's question with the selection or clipboard")
     close_to_tray: bool = Field(True, description="closing the window keeps Roundtable running in the tray")
     tool_timeout_s: float = Field(30.0, gt=0, le=3600, description="seconds a tool server may take to start or answer")
+    remote_reply_timeout_s: float = Field(
+        600.0, gt=0, le=86_400, description="seconds a remote copilot's whole reply may take before it is stopped"
+    )
+
+
+# the settings file's problems, in its own words (see read_toml_bounded)
+_SETTINGS_PROBLEMS = {
+    "unreadable": "Cannot read the settings file {path} ({reason}): check that it is a readable file.",
+    "too big": "Settings file {path} is over {kib} KB, so it is not a settings file: "
+    "move it aside to start with the defaults.",
+    "not utf-8": "Settings file {path} is not UTF-8 text (byte {byte}); save it as UTF-8 or delete it.",
+    "not toml": "Settings file {path} is not valid TOML ({problem}); fix it or delete it.",
+    "too deep": "Settings file {path} is not valid TOML (nested too deeply); fix it or delete it.",
+}
+
+
+def read_toml_bounded(
+    path: Path,
+    limit: int,
+    error: type[RoundtableError],
+    problems: Mapping[str, str],
+    *,
+    missing_ok: bool = False,
+) -> dict[str, Any] | None:
+    """A TOML file of at most `limit` bytes, parsed (a bigger one is never read whole); None if it is missing and
+    `missing_ok`. Otherwise `error`, in the caller's words: `problems` maps each of "unreadable", "too big",
+    "not utf-8", "not toml" and "too deep" to a format string over {path}, {kib} (the limit), {error} (the
+    exception as text), {reason} (the OS's reason), {byte} (where the UTF-8 breaks) and {problem} (the parser's
+    words, fit for one line)."""
+    fields: dict[str, Any] = {"path": path, "kib": limit // 1024, "error": "", "reason": "", "byte": "", "problem": ""}
+
+    def refuse(kind: str, **found: Any) -> RoundtableError:
+        return error(problems[kind].format(**{**fields, **found}))
+
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        if missing_ok and isinstance(exc, FileNotFoundError):
+            return None
+        raise refuse("unreadable", error=exc, reason=exc.strerror or exc) from exc
+    if len(data) > limit:
+        raise refuse("too big")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise refuse("not utf-8", error=exc, byte=exc.start) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise refuse("not toml", error=exc, problem=_shown(str(exc))) from exc
+    except RecursionError as exc:  # tomllib recurses once per nested array or table
+        raise refuse("too deep") from exc
 
 
 def load_settings(path: Path) -> Settings:
-    """Read and validate the settings file; a missing file means all defaults."""
-    if not path.exists():
+    """Read and validate the settings file; a missing file means all defaults. A bad file is never changed."""
+    raw = read_toml_bounded(path, _MAX_SETTINGS_BYTES, SettingsError, _SETTINGS_PROBLEMS, missing_ok=True)
+    if raw is None:
         return Settings()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"Settings file {path} is not valid TOML ({exc}); fix it or delete it.") from exc
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(file)"
-        value = first.get("input")
-        detail = first["msg"].lower()
+        detail = first["msg"]
         if first["type"] == "extra_forbidden":
             detail = "is not a known setting"
+        elif detail.startswith("Input should be"):
+            detail = "should be" + detail.removeprefix("Input should be")
+        else:
+            detail = f"is wrong: {detail[:1].lower()}{detail[1:]}"
         raise SettingsError(
-            f"Settings file {path}: '{key}' {detail} (found {value!r}); fix or remove that line."
+            f"Settings file {path}: '{_shown(key)}' {detail} (found {_shown(repr(first.get('input')))}); "
+            "fix or remove that line."
         ) from exc
+
+
+def _shown(text: str) -> str:
+    """Text from the file, made safe for a one-line error: no control characters, not too long."""
+    printable = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return printable if len(printable) <= _SHOWN_CHARS else printable[: _SHOWN_CHARS - 1] + "…"
 
 
 def save_settings(settings: Settings, path: Path) -> None:
     """Write the settings that differ from the defaults, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     data = settings.model_dump(exclude_defaults=True, exclude_none=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    with os.fdopen(open_private(tmp), "w", encoding="utf-8") as file:
+        file.write(tomli_w.dumps(data))
     tmp.replace(path)

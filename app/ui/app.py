@@ -89,8 +89,8 @@ class Desktop:
             self.overlay.shown.connect(lambda: print(f"overlay-shown {time.time()}", flush=True))
         if not self.server.listen():
             self.window.statusBar().showMessage(
-                f"Could not open {self.server.address}: later launches and `roundtable overlay` will start another "
-                "Roundtable instead of using this one.",
+                f"Could not open {self.server.address or 'a private folder for the instance socket'}: later "
+                "launches and `roundtable overlay` will start another Roundtable instead of using this one.",
                 15000,
             )
         self._register_shortcut()

@@ -23,6 +23,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.reply_view import plain_tooltip
 from app.ui.workers import BackgroundTask, run_in_background
 
 
@@ -30,6 +31,7 @@ def show_passage(parent: QWidget, source: str, location: str | None, passage: st
     """A cited passage, in a dialog a person can read and copy from."""
     box = QMessageBox(parent)
     box.setWindowTitle(f"{source}{f' — {location}' if location else ''}")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # a document's text is data, whatever markup it holds
     box.setText(passage)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     box.open()
@@ -61,6 +63,7 @@ class DocumentsPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.hide()
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it names documents and quotes reader errors
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: gray")
         buttons = QHBoxLayout()
@@ -92,7 +95,7 @@ class DocumentsPanel(QWidget):
         for document in documents:
             item = QListWidgetItem(f"{document.name}  ·  {document.kind}, {document.chunk_count} passages")
             item.setData(Qt.ItemDataRole.UserRole, document.id)
-            item.setToolTip(document.path)
+            item.setToolTip(plain_tooltip(document.path))
             self.list.addItem(item)
         if not documents:
             self.status.setText("No documents yet: drop files here, or Add files…, for copilots with knowledge on.")

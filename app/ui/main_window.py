@@ -10,6 +10,7 @@ from app.core.providers.base import Event
 from app.core.settings import save_settings
 from app.ui.composer import Composer
 from app.ui.documents import DocumentsPanel
+from app.ui.endpoint_dialog import answer_worker_question, confirm_in_gui, copilots_of_run
 from app.ui.qt import (
     QAction,
     QApplication,
@@ -31,7 +32,7 @@ from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
 from app.ui.thread_view import ThreadView, show_trace
-from app.ui.workers import BackgroundTask, ToolApproval, ask_about_tool, gui_approver, run_in_background
+from app.ui.workers import BackgroundTask, gui_approver, run_in_background
 
 _UNDO_MS = 8000
 WELCOME = (
@@ -146,6 +147,8 @@ class MainWindow(QMainWindow):
         self.undo_button.clicked.connect(self._undo_delete)
         self.thread_view.details_requested.connect(self.show_details)
         self.thread_view.retry_requested.connect(self.retry)
+        # a link's real target is shown before it is opened: the text of a link may say something else
+        self.thread_view.link_hovered.connect(self._show_link_target)
         self.roster.changed.connect(self.refresh_roster)
         self.roster.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.task_board.open_task.connect(self._open_task)
@@ -173,14 +176,15 @@ class MainWindow(QMainWindow):
 
     def refresh_roster(self) -> None:
         def load() -> list:
-            everyone = {c.id: c for c in self.ctx.copilots()}
+            listed = self.ctx.copilot_list()  # a damaged row is skipped and reported, never fatal
+            everyone = {c.id: c for c in listed.copilots}
             roster = self.ctx.store.roster(self.workspace_id) or list(everyone)
-            return [everyone, [everyone[i] for i in roster if i in everyone]]
+            return [everyone, [everyone[i] for i in roster if i in everyone], listed]
 
         def show(result: list) -> None:
             self.copilots.clear()
             self.copilots.update(result[0])
-            self.roster.set_copilots(result[1])
+            self.roster.set_copilots(result[1], result[2].review, result[2].damaged)
             self.composer.edit.set_names(list(result[0]))
 
         run_in_background(load, show, self.error)
@@ -235,6 +239,8 @@ class MainWindow(QMainWindow):
         ctx.store.set_meta("welcome_dismissed", True)
 
         def work(emit, cancel) -> None:
+            # an imported remote copilot is sent nothing until the user confirms its endpoint
+            confirm_in_gui(ctx, copilots_of_run(ctx, workspace, text), emit, cancel)
             current = thread_id
             if current is None:
                 current = ctx.store.create_thread(text, workspace).id
@@ -250,6 +256,7 @@ class MainWindow(QMainWindow):
             return
 
         def work(emit, cancel) -> None:
+            confirm_in_gui(ctx, [ctx.copilot(copilot_id)], emit, cancel)
             for event in self._crew(thread_id, workspace, cancel, emit).answer(
                 ctx.copilot(copilot_id), "asked again after a crash"
             ):
@@ -269,8 +276,7 @@ class MainWindow(QMainWindow):
         self.run_task = task.start()
 
     def _on_event(self, event: Any) -> None:
-        if isinstance(event, ToolApproval):
-            ask_about_tool(self, event)
+        if answer_worker_question(self, event):  # a tool call or an imported endpoint: the same dialogs as the overlay
             return
         if isinstance(event, ThreadOpened):
             self.thread_id = event.thread_id
@@ -298,6 +304,7 @@ class MainWindow(QMainWindow):
     def _run_finished(self) -> None:
         self.run_task = None
         self.composer.set_busy(False)
+        self.refresh_roster()  # a copilot confirmed for this run is no longer marked
         self.refresh_threads()
         self.refresh_tasks()
 
@@ -370,6 +377,7 @@ class MainWindow(QMainWindow):
             llama_backend(),
             self.shortcut_status(),
             self,
+            store=self.ctx.store,
         )
         if dialog.exec() == dialog.DialogCode.Accepted:
             self.apply_settings(dialog.result_settings())
@@ -389,6 +397,12 @@ class MainWindow(QMainWindow):
             self.on_close(event)
         if event.isAccepted():
             super().closeEvent(event)
+
+    def _show_link_target(self, target: str) -> None:
+        if target:
+            self.statusBar().showMessage(f"Opens {target}")
+        else:
+            self.statusBar().clearMessage()
 
     def error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

@@ -1,6 +1,7 @@
 """The one place that imports the Qt binding; the rest of app.ui imports Qt names from here."""
 
 from PySide6.QtCore import (
+    QByteArray,
     QEvent,
     QObject,
     QSize,
@@ -20,10 +21,13 @@ from PySide6.QtGui import (
     QFont,
     QGuiApplication,
     QIcon,
+    QImage,
     QKeySequence,
     QPalette,
     QShortcut,
     QTextCursor,
+    QTextDocument,
+    QTextOption,
 )
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import (
@@ -64,6 +68,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QTextBrowser,
     QToolButton,
+    QToolTip,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,

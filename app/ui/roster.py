@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.crew.copilots import Copilot, load_manifest_file, parse_manifest
+from app.core.crew.trust import NEEDS_REVIEW, endpoint_of, is_remote
 from app.core.errors import RoundtableError
 from app.ui.qt import (
     QColor,
@@ -29,6 +30,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.reply_view import plain_tooltip
 
 STARTER_LABEL = "(starter model)"
 
@@ -81,6 +83,7 @@ class CopilotDialog(QDialog):
         ):
             form.addRow(label, widget)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # errors quote the manifest and the server
         self.error.setStyleSheet("color: #d33")
         self.error.setWordWrap(True)
         form.addRow(self.error)
@@ -131,6 +134,12 @@ class RosterPanel(QWidget):
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         layout.addWidget(self.list, 1)
+        self.warning = QLabel()  # damaged copilot rows, skipped: what they are and how to remove them
+        self.warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b26b00")
+        self.warning.hide()
+        layout.addWidget(self.warning)
         row = QHBoxLayout()
         buttons = {
             "Add": lambda: self.edit(None),
@@ -145,15 +154,31 @@ class RosterPanel(QWidget):
         layout.addLayout(row)
         self.list.itemDoubleClicked.connect(lambda item: self.edit(item.data(Qt.ItemDataRole.UserRole)))
 
-    def set_copilots(self, copilots: list[Copilot]) -> None:
+    def set_copilots(
+        self, copilots: list[Copilot], review: dict[str, str] | None = None, damaged: list[str] | None = None
+    ) -> None:
+        """Show the roster; `review` marks imported copilots, `damaged` lists stored rows that were skipped."""
+        review = review or {}
         self.list.clear()
         for copilot in copilots:
-            item = QListWidgetItem(f"{copilot.name} — {copilot.description[:60]}")
+            label = f"{copilot.name} — {copilot.description[:60]}"
+            if copilot.id in review:
+                label = f"⚠ {copilot.name} ({NEEDS_REVIEW}) — {copilot.description[:60]}"
+            item = QListWidgetItem(label)
             item.setForeground(QColor(copilot.color))
             targets = ", ".join(copilot.handoff_to) or "-"
-            item.setToolTip(f"model: {copilot.model or 'starter'}; hands off to: {targets}")
+            tip = f"model: {copilot.model or 'starter'}; hands off to: {targets}"
+            if copilot.id in review:
+                tip = (
+                    f"{review[copilot.id]}: its key name, tools and approvals were not imported."
+                    + (f" It runs only once you confirm {endpoint_of(copilot)}." if is_remote(copilot) else "")
+                    + f"\n{tip}"
+                )
+            item.setToolTip(plain_tooltip(tip))  # the manifest (maybe an archive's) chose the model and URL
             item.setData(Qt.ItemDataRole.UserRole, copilot.id)
             self.list.addItem(item)
+        self.warning.setText("\n".join(damaged or []))
+        self.warning.setVisible(bool(damaged))
 
     def _selected(self) -> str | None:
         item = self.list.currentItem()

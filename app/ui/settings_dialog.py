@@ -1,6 +1,9 @@
-"""Settings: theme, memory budget, default copilot, GPU layers, the overlay, and where the data lives."""
+"""Settings: theme, memory budget, default copilot, GPU layers, the overlay, where the data lives, and the tools
+copilots may use without asking."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from app.core.settings import Paths, Settings
 from app.ui.qt import (
@@ -35,7 +38,9 @@ class SettingsDialog(QDialog):
         backend: str,
         shortcut_status: str = "",
         parent: QWidget | None = None,
+        store: Any | None = None,
     ) -> None:
+        """`store` (the workspace store) adds the saved tool approvals, with Revoke; it is read in workers."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -83,6 +88,12 @@ class SettingsDialog(QDialog):
         form.addRow("", self.prefill)
         form.addRow("", self.close_to_tray)
         form.addRow("Data folder", folder)
+        self.approvals = None
+        if store is not None:
+            from app.ui.tool_approval import ToolApprovalsList
+
+            self.approvals = ToolApprovalsList(store)  # revoking takes effect at once, not on Save
+            form.addRow("Tools allowed always", self.approvals)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

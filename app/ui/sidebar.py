@@ -14,6 +14,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.reply_view import plain_tooltip
 
 
 class Sidebar(QWidget):
@@ -80,7 +81,8 @@ class Sidebar(QWidget):
             item = QListWidgetItem(thread.title)
             item.setData(Qt.ItemDataRole.UserRole, thread.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-            item.setToolTip(f"{thread.message_count} messages, updated {thread.updated_at[:16].replace('T', ' ')}")
+            updated = thread.updated_at[:16].replace("T", " ")  # an imported archive's text: shown, never markup
+            item.setToolTip(plain_tooltip(f"{thread.message_count} messages, updated {updated}"))
             self.threads.addItem(item)
             if thread.id == selected:
                 self.threads.setCurrentItem(item)

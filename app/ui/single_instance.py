@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.core.instance import instance_address
+from app.core.instance import clear_address, instance_address, reply_line
 from app.core.settings import Paths
 from app.ui.qt import QLocalServer, QLocalSocket, QObject
 
@@ -15,7 +15,8 @@ class InstanceServer(QObject):
     """Listens where `app.core.instance.send_command` connects; answers each command with `handle(command)`.
 
     Attributes:
-        address: the socket path (POSIX) or pipe name (Windows) it listens on.
+        address: the socket path (POSIX) or pipe name (Windows) it listens on; None when this user has no
+            private folder to put a socket in (then it never listens).
     """
 
     def __init__(self, paths: Paths, handle: Callable[[str], str], parent: QObject | None = None) -> None:
@@ -27,11 +28,12 @@ class InstanceServer(QObject):
         self.server.newConnection.connect(self._accept)
 
     def listen(self) -> bool:
-        """Start listening. Call only after `send_command` found nobody: a leftover socket is removed."""
-        if self.server.listen(self.address):
-            return True
-        # a crashed instance leaves its socket file behind -> nobody answers there, so take it over
-        QLocalServer.removeServer(self.address)
+        """Start listening. Call only after `send_command` found no Roundtable answering: whatever is at the
+        address (a crashed instance's socket, a stray file or folder, a program that is not Roundtable) lies in
+        our private folder and is in the way, so it is removed first."""
+        if self.address is None:
+            return False
+        clear_address(self.address)
         return self.server.listen(self.address)
 
     def close(self) -> None:
@@ -53,6 +55,6 @@ class InstanceServer(QObject):
             reply = self.handle(command)
         except Exception as exc:  # a bad command must not take the app down
             reply = f"error: {type(exc).__name__}: {exc}"
-        connection.write(reply.encode() + b"\n")
+        connection.write(reply_line(reply).encode() + b"\n")
         connection.flush()
         connection.disconnectFromServer()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.ui.qt import Qt, QTreeWidget, QTreeWidgetItem, QWidget, Signal
+from app.ui.reply_view import plain_tooltip
 
 _ORDER = ("working", "pending", "done", "failed")
 
@@ -28,7 +29,7 @@ class TaskBoard(QTreeWidget):
         for task in tasks:
             item = QTreeWidgetItem([task.task, f"{task.from_copilot} → {task.to_copilot}"])
             item.setData(0, Qt.ItemDataRole.UserRole, (task.thread_id, task.result_message_id or ""))
-            item.setToolTip(0, task.context or task.task)
+            item.setToolTip(0, plain_tooltip(task.context or task.task))  # written by a copilot: plain text
             groups.setdefault(task.status, QTreeWidgetItem([task.status.title(), ""])).addChild(item)
         for status, group in groups.items():
             group.setText(0, f"{status.title()} ({group.childCount()})")

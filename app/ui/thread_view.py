@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from app.ui.markdown_view import to_html
 from app.ui.qt import (
     QApplication,
     QFrame,
@@ -20,21 +19,27 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.reply_view import ReplyView
 
-_RENDER_MS = 33  # streamed text is re-rendered at most this often: the event loop stays free
+_RENDER_MS = 33  # streamed text is shown at most this often; each time only its open Markdown block is re-rendered
 _STATUS_WORDS = {"streaming": "writing…", "interrupted": "interrupted", "failed": "failed"}
 
 
 class MessageWidget(QFrame):
     """One message: its author's name in the copilot's colour, the text, and its status.
 
+    The text is data: Markdown without raw HTML or images, links opened by our own handler (see reply_view);
+    the error banner is plain text.
+
     Signals:
         details_requested: the user asked for this reply's trace (message id).
         retry_requested: the user asked to try a crashed reply again (author).
+        link_hovered: the target of the link under the mouse, '' when it leaves.
     """
 
     details_requested = Signal(str)
     retry_requested = Signal(str)
+    link_hovered = Signal(str)
 
     def __init__(
         self,
@@ -50,7 +55,6 @@ class MessageWidget(QFrame):
         super().__init__(parent)
         self.message_id = message_id
         self.author = author
-        self.text = text
         self.dark = dark
         self.dirty = False
         self.setObjectName("message")
@@ -58,7 +62,7 @@ class MessageWidget(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 8)
         header = QHBoxLayout()
-        self.name_label = QLabel(f"<b style='color:{colour}'>{html.escape(name)}</b>")
+        self.name_label = QLabel(f"<b style='color:{html.escape(colour)}'>{html.escape(name)}</b>")
         self.status_label = QLabel()
         self.status_label.setStyleSheet("color: gray")
         header.addWidget(self.name_label)
@@ -70,13 +74,8 @@ class MessageWidget(QFrame):
             self.details_button.clicked.connect(lambda: self.details_requested.emit(self.message_id))
             header.addWidget(self.details_button)
         layout.addLayout(header)
-        self.body = QLabel()
-        self.body.setWordWrap(True)
-        self.body.setTextFormat(Qt.TextFormat.RichText)
-        self.body.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
-        )
-        self.body.setOpenExternalLinks(True)
+        self.body = ReplyView(dark)
+        self.body.link_hovered.connect(self.link_hovered)
         layout.addWidget(self.body)
         self.citations: list[dict] = []
         self.sources = QLabel()
@@ -91,6 +90,7 @@ class MessageWidget(QFrame):
         self.banner.setStyleSheet("background:#7a2e2e; color:white; border-radius:4px")
         banner_layout = QHBoxLayout(self.banner)
         self.banner_label = QLabel()
+        self.banner_label.setTextFormat(Qt.TextFormat.PlainText)  # errors quote servers and replies
         self.banner_label.setWordWrap(True)
         self.retry_button = QPushButton("Retry")
         self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self.author))
@@ -99,14 +99,21 @@ class MessageWidget(QFrame):
         self.banner.hide()
         layout.addWidget(self.banner)
         self.set_status(status)
-        self.render()
+        if text:
+            self.body.show_markdown(text)
+
+    @property
+    def text(self) -> str:
+        """The reply's Markdown so far (held once, by the view that renders it)."""
+        return self.body.text
 
     def append(self, delta: str) -> None:
-        self.text += delta
+        self.body.append(delta)
         self.dirty = True
 
     def render(self) -> None:
-        self.body.setText(to_html(self.text, self.dark) if self.text else "<i>…</i>")
+        """Show what arrived since the last call; once the reply is no longer streaming, close its last block."""
+        self.body.render(final=self.status != "streaming")
         self.dirty = False
 
     def set_status(self, status: str) -> None:
@@ -115,10 +122,13 @@ class MessageWidget(QFrame):
 
     def set_sources(self, citations: list[dict]) -> None:
         """The document passages the reply was given, each a link that shows the passage."""
+        citations = [c for c in citations if isinstance(c, dict)] if isinstance(citations, list) else []
         self.citations = citations
+        # every value came with the message (a stored one may come from an imported archive): escaped, so the
+        # only anchors in this rich-text label are our own cite: links
         links = [
-            f"<a href='cite:{i}'>[{c.get('number', i + 1)}] {html.escape(c['source'])}"
-            f"{html.escape(', ' + c['location']) if c.get('location') else ''}</a>"
+            f"<a href='cite:{i}'>[{html.escape(str(c.get('number', i + 1)))}] {html.escape(str(c.get('source', '')))}"
+            f"{html.escape(', ' + str(c['location'])) if c.get('location') else ''}</a>"
             for i, c in enumerate(citations)
         ]
         self.sources.setText("Sources: " + " · ".join(links))
@@ -128,7 +138,10 @@ class MessageWidget(QFrame):
         from app.ui.documents import show_passage
 
         source = self.citations[int(link.removeprefix("cite:"))]
-        show_passage(self, source["source"], source.get("location"), source.get("passage", ""))
+        location = source.get("location")
+        show_passage(
+            self, str(source.get("source", "")), str(location) if location else None, str(source.get("passage", ""))
+        )
 
     def show_error(self, message: str, can_retry: bool) -> None:
         self.banner_label.setText(message)
@@ -137,10 +150,12 @@ class MessageWidget(QFrame):
 
 
 class Card(QLabel):
-    """A compact line between messages: a router decision or a handoff."""
+    """A compact line between messages: a router decision, a tool call or a handoff (plain text: it quotes them)."""
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setText(text)
         self.setWordWrap(True)
         self.setObjectName("card")
         self.setStyleSheet("color: gray; font-style: italic; padding: 2px 12px")
@@ -168,9 +183,16 @@ def show_trace(parent: QWidget, message: Any) -> None:
     from app.ui.qt import QMessageBox
 
     trace = message.data.get("trace") or {}
-    lines = [f"<b>{k.replace('_', ' ')}</b>: {v}" for k, v in trace.items() if v is not None]
+    if not isinstance(trace, dict):  # a hand-made or imported row: nothing to list, rather than a crash
+        trace = {}
+    # keys and values come with the message (models, servers, an imported archive): escaped before rich text
+    lines = [
+        f"<b>{html.escape(str(k).replace('_', ' '))}</b>: {html.escape(str(v))}"
+        for k, v in trace.items()
+        if v is not None
+    ]
     if message.error:
-        lines.append(f"<b>error</b>: {message.error}")
+        lines.append(f"<b>error</b>: {html.escape(message.error)}")
     box = QMessageBox(parent)
     box.setWindowTitle(f"Reply details — {message.author}")
     box.setTextFormat(Qt.TextFormat.RichText)
@@ -184,10 +206,12 @@ class ThreadView(QScrollArea):
     Signals:
         details_requested: forwarded from a message (message id).
         retry_requested: forwarded from a crashed message (copilot id).
+        link_hovered: forwarded from a message: the link target under the mouse, '' when none.
     """
 
     details_requested = Signal(str)
     retry_requested = Signal(str)
+    link_hovered = Signal(str)
 
     def __init__(self, copilots: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -230,6 +254,7 @@ class ThreadView(QScrollArea):
         widget = MessageWidget(message_id, author, name, colour, text, status, self.dark)
         widget.details_requested.connect(self.details_requested)
         widget.retry_requested.connect(self.retry_requested)
+        widget.link_hovered.connect(self.link_hovered)
         self.messages[message_id] = widget
         self._add(widget)
         return widget

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from app.core.crew.tools import Approver, Consent
 from app.core.errors import RoundtableError
 from app.core.providers.base import CancelToken, Event
 from app.ui.qt import QObject, Signal
@@ -84,42 +85,32 @@ def run_in_background(
 
 @dataclass
 class ToolApproval(Event):
-    """A worker asks the GUI whether a copilot may use a tool; the GUI sets `allowed`, then `answered`."""
+    """A worker asks the GUI whether a copilot may use a tool; the GUI sets `consent`, then `answered`."""
 
     type: ClassVar[str] = "approval"
     copilot: str
     tool: str
     arguments: dict[str, Any]
-    allowed: bool = False
+    consent: Consent = Consent.DENY
     answered: threading.Event = field(default_factory=threading.Event)
 
 
-def gui_approver(emit: Callable[[Any], None], cancel: CancelToken) -> Callable[[str, str, str, dict], bool]:
+def gui_approver(emit: Callable[[Any], None], cancel: CancelToken) -> Approver:
     """An approver for a crew run in a worker: it asks the GUI thread (which shows a dialog) and waits."""
 
-    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> bool:
+    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> Consent:
         question = ToolApproval(copilot, tool, arguments)
         emit(question)
         while not question.answered.wait(0.1):
             if cancel.cancelled:
-                return False
-        return question.allowed
+                return Consent.DENY
+        return question.consent
 
     return approve
 
 
 def ask_about_tool(parent: Any, question: ToolApproval) -> None:
-    """Show the dialog for a ToolApproval (on the GUI thread) and hand the answer back to the worker."""
-    import json
+    """Show the dialog for a ToolApproval (on the GUI thread); its answer goes back to the worker when it closes."""
+    from app.ui.tool_approval import ToolApprovalDialog
 
-    from app.ui.qt import QMessageBox
-
-    shown = json.dumps(question.arguments)[:300]
-    reply = QMessageBox.question(
-        parent,
-        "Allow a tool?",
-        f"{question.copilot} wants to use the tool <b>{question.tool}</b> with {shown}.<br><br>"
-        "Allow it in this workspace? (You are asked once per workspace.)",
-    )
-    question.allowed = reply == QMessageBox.StandardButton.Yes
-    question.answered.set()
+    ToolApprovalDialog(question, parent).open()  # window-modal, without a nested event loop

@@ -33,7 +33,7 @@ def test_older_database_migrates_on_open_and_keeps_its_data(db_path: Path) -> No
     store = Store(db_path)
     assert store.conn.read("PRAGMA user_version")[0]["user_version"] == len(MIGRATIONS)
     assert store.get_thread("t1").title == "Old thread"
-    assert store.copilots() == []  # the table added by the second migration exists
+    assert store.copilot_rows() == []  # the table added by the second migration exists
     store.close()
 
 

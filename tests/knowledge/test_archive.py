@@ -93,3 +93,181 @@ def test_a_thread_exports_as_markdown_with_its_sources(home, tmp_path) -> None:
     assert text.startswith("# What coupon does the Zephyr bond pay?")
     assert "## user\n\nWhat coupon does the Zephyr bond pay?" in text and "## analyst" in text
     assert "> [1] zephyr.md, Zephyr bond" in text
+
+
+# -- issue 12: an imported workspace is untrusted -----------------------------------------------------------
+
+
+def database_dump(home) -> str:
+    """Every row of the database, as SQL text: equal before and after means nothing was written."""
+    import sqlite3
+
+    from app.core.settings import Paths
+
+    conn = sqlite3.connect(Paths.from_environment().database)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def test_imported_copilots_bring_no_key_tools_or_approvals_and_remote_ones_wait_for_confirmation(
+    home, tmp_path, monkeypatch
+) -> None:
+    from tests.knowledge.archive_builder import content, remote_copilot, write_archive
+    from tests.loopback import LoopbackServer, Response, sse
+
+    server = LoopbackServer()
+    server.routes[("POST", "/v1/chat/completions")] = lambda _request: Response(
+        chunks=[
+            sse(None, {"choices": [{"index": 0, "delta": {"content": "Hi."}, "finish_reason": "stop"}]}),
+            "data: [DONE]\n\n",
+        ]
+    )
+    monkeypatch.setenv("ROUNDTABLE_TEST_SECRET", "sk-the-users-own-key")
+    local = {"id": "helper", "name": "Helper", "tools": ["bonds"], "api_key_name": "openai"}
+    archive = write_archive(tmp_path / "finance.roundtable", content([remote_copilot("quant", server.url), local]))
+    try:
+        imported = run_cli("workspaces", "import", str(archive))
+        assert imported.returncode == 0, imported.stderr
+        assert "Copilot 'quant': imported, needs review" in imported.stdout
+        assert f"sends nothing to {server.url} until you run `roundtable copilots trust quant`" in imported.stdout
+        assert "Copilot 'helper': imported, needs review" in imported.stdout
+        for copilot_id in ("quant", "helper"):
+            shown = json.loads(run_cli("copilots", "show", copilot_id, "--json").stdout)
+            assert shown["api_key_name"] is None and shown["tools"] == []
+        listed = run_cli("copilots", "ls")
+        assert "Quant (imported, needs review)" in listed.stdout and "Helper (imported, needs review)" in listed.stdout
+
+        refused = run_cli("run", "Price the bond", "--workspace", "finance")
+        assert refused.returncode == 2, refused.stderr
+        assert f"would send your messages to {server.url}" in refused.stderr
+        assert "run `roundtable copilots trust quant`" in refused.stderr and "Traceback" not in refused.stderr
+        asked = run_cli("ask", "--copilot", "quant", "hello")
+        assert asked.returncode == 2 and "copilots trust quant" in asked.stderr
+        assert server.requests == []  # nothing left the machine
+        assert json.loads(run_cli("threads", "ls", "--json").stdout) == [] or all(
+            t["title"] != "Price the bond" for t in json.loads(run_cli("threads", "ls", "--json").stdout)
+        )
+
+        trusted = run_cli("copilots", "trust", "quant")
+        assert trusted.returncode == 0 and server.url in trusted.stdout
+        assert (
+            "needs review" not in [line for line in run_cli("copilots", "ls").stdout.splitlines() if "Quant" in line][0]
+        )
+        answered = run_cli("ask", "--copilot", "quant", "hello")
+        assert answered.returncode == 0, answered.stderr
+        (request,) = server.requests
+        sent = json.dumps(request.headers)
+        assert "sk-the-users-own-key" not in sent and "authorization" not in sent.lower()
+    finally:
+        server.close()
+
+
+def test_one_bad_copilot_refuses_the_whole_archive_naming_its_field(home, tmp_path) -> None:
+    from tests.knowledge.archive_builder import content, remote_copilot, write_archive
+
+    good = remote_copilot("quant", "http://127.0.0.1:9")
+    bad = {"id": "hot", "name": "Hot", "sampling": {"temperature": 9}}
+    archive = write_archive(tmp_path / "bad.roundtable", content([good, bad]))
+    run_cli("copilots", "ls")  # the database exists before
+    before = database_dump(home)
+    result = run_cli("workspaces", "import", str(archive))
+    assert result.returncode == 2, result.stderr
+    assert "copilots.1" in result.stderr and "'sampling.temperature'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert database_dump(home) == before
+
+
+def test_a_bad_copilot_row_in_the_database_never_locks_the_app(home) -> None:
+    import sqlite3
+
+    assert run_cli("copilots", "ls").returncode == 0
+    from app.core.settings import Paths
+
+    with sqlite3.connect(Paths.from_environment().database) as conn:
+        rows = [
+            ("broken", "Broken", '{"id": "broken", "name": "Broken", "sampling": {"temperature": "hot"}}'),
+            ("garbage", "Garbage", "not json at all"),
+            ("noid", "No id", "{}"),
+        ]
+        for row in rows:
+            conn.execute(
+                "INSERT INTO copilots (id, name, manifest, created_at, updated_at) VALUES (?,?,?,'x','x')", row
+            )
+    listed = run_cli("copilots", "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(c["id"] for c in json.loads(listed.stdout)) == ["analyst", "generalist", "reviewer", "writer"]
+    for copilot_id in ("broken", "garbage", "noid"):
+        assert f"`roundtable copilots rm {copilot_id}` removes it" in listed.stderr
+    assert run_cli("ask", "--copilot", "writer", "Say hi").returncode == 0
+    for copilot_id in ("broken", "garbage", "noid"):
+        removed = run_cli("copilots", "rm", copilot_id)
+        assert removed.returncode == 0, removed.stderr
+    assert "warning" not in run_cli("copilots", "ls").stderr
+
+
+def test_row_ids_are_128_bits_and_an_archive_imports_into_a_database_holding_its_own_content(home, tmp_path) -> None:
+    from app.core.store.records import new_id
+    from tests.knowledge.archive_builder import content, write_archive
+
+    ids = {new_id() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    archive = write_archive(tmp_path / "big.roundtable", content(messages=5000))
+    first = run_cli("workspaces", "import", str(archive), "--json")
+    assert first.returncode == 0, first.stderr
+    exported = tmp_path / "again.roundtable"
+    assert run_cli("workspaces", "export", json.loads(first.stdout)["workspace"], "-o", str(exported)).returncode == 0
+    # the same 5k messages, exported with this database's ids, come back in next to themselves
+    second = run_cli("workspaces", "import", str(exported), "--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["messages"] == 5000
+
+
+def test_saved_tool_approvals_never_travel_with_an_archive(home, tmp_path, monkeypatch) -> None:
+    """An "always allow" saved here is not exported, and no approval (even a stale one) applies to what comes in."""
+    import os
+    import sqlite3
+
+    from app.core.settings import Paths
+
+    def approvals(env=None) -> set[tuple[str, str, str]]:
+        listed = run_cli("tools", "approvals", "--json", env=env)
+        assert listed.returncode == 0, listed.stderr
+        return {(a["workspace_id"], a["copilot_id"], a["tool"]) for a in json.loads(listed.stdout)}
+
+    def approve(database, workspace: str, copilot_id: str, tool: str) -> None:
+        """The row `ask` saves for the answer "always" (tests/tools/test_tool_consent.py asks for real)."""
+        with sqlite3.connect(database) as conn:
+            conn.execute("INSERT INTO tool_approvals VALUES (?, ?, ?, 'x')", [workspace, copilot_id, tool])
+
+    added = run_cli("copilots", "add", "quant", "--tools", "bonds")
+    assert added.returncode == 0, added.stderr
+    approve(Paths.from_environment().database, "default", "quant", "bonds.coupon")
+    assert approvals() == {("default", "quant", "bonds.coupon")}
+    archive = tmp_path / "default.roundtable"
+    assert run_cli("workspaces", "export", "default", "-o", str(archive)).returncode == 0
+    with zipfile.ZipFile(archive) as z:
+        assert "approv" not in z.read("workspace.json").decode()
+
+    # here: the copilot is ours already (kept), the new workspace starts with nothing allowed
+    here = run_cli("workspaces", "import", str(archive), "--name", "Copy", "--json")
+    assert here.returncode == 0, here.stderr
+    assert json.loads(here.stdout)["workspace"] == "copy"
+    assert approvals() == {("default", "quant", "bonds.coupon")}  # ours untouched, none for 'copy'
+
+    # elsewhere: stale rows for the copilot's id and the new workspace's id (an older version, by hand) are dropped
+    other = tmp_path / "elsewhere"
+    env = {**os.environ, "ROUNDTABLE_HOME": str(other)}
+    assert run_cli("copilots", "ls", env=env).returncode == 0
+    monkeypatch.setenv("ROUNDTABLE_HOME", str(other))
+    other_database = Paths.from_environment().database
+    approve(other_database, "default", "quant", "bonds.coupon")
+    approve(other_database, "finance", "writer", "bonds.memo")
+    assert approvals(env) == {("default", "quant", "bonds.coupon"), ("finance", "writer", "bonds.memo")}
+    there = run_cli("workspaces", "import", str(archive), "--name", "Finance", "--json", env=env)
+    assert there.returncode == 0, there.stderr
+    assert json.loads(there.stdout)["workspace"] == "finance"
+    assert approvals(env) == set()
+    shown = json.loads(run_cli("copilots", "show", "quant", "--json", env=env).stdout)
+    assert shown["tools"] == []

@@ -3,6 +3,7 @@
 import json
 import sqlite3
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,71 @@ def test_messages_stored_before_search_existed_are_found_after_the_upgrade(tmp_p
 def test_an_empty_search_is_refused(query) -> None:
     result = run_cli("search", query)
     assert result.returncode == 2
+
+
+# -- hostile shapes: no line breaks, one giant paragraph -------------------------------------------------------
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_PEAK_CAP = 4 * 2**20  # Python memory while indexing, whatever the document's size
+
+
+def _words(chars: int) -> str:
+    """Prose-like text without a line break: varied enough that a DOCX of it compresses like a real one."""
+    words = [f"bond{i % 997} coupon{i % 13} yield{i % 101}" for i in range(chars // 30 + 1)]
+    return " ".join(words)[:chars]
+
+
+def _one_line_markdown(path: Path, chars: int, heading_words: int = 50) -> Path:
+    path.write_text("# " + "Heading without end " * heading_words + "\n" + _words(chars))
+    return path
+
+
+def _one_paragraph_docx(path: Path, chars: int) -> Path:
+    body = f"<w:p><w:r><w:t>{_words(chars)}</w:t></w:r></w:p>"
+    document = f'<?xml version="1.0"?><w:document xmlns:w="{_W_NS}"><w:body>{body}</w:body></w:document>'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", document)
+    return path
+
+
+def _one_line_html(path: Path, chars: int) -> Path:
+    path.write_text(f"<html><body><!-- {'x' * 200_000} --><p>{_words(chars)}</p></body></html>")
+    return path
+
+
+def _indexing_work(store: Store, path: Path) -> tuple[int, int, int]:
+    """(passages, characters stored, Python peak bytes) for adding `path` to an empty workspace."""
+    tracemalloc.start()
+    report = add_paths(store, "default", [path])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.added == [str(path)], report.failed
+    (row,) = store.conn.read(
+        "SELECT count(*) AS n, sum(length(c.text)) AS chars FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " WHERE d.path = ?",
+        [str(path)],
+    )
+    return row["n"], row["chars"], peak
+
+
+@pytest.mark.parametrize("make", [_one_line_markdown, _one_paragraph_docx, _one_line_html], ids=["md", "docx", "html"])
+def test_a_document_without_line_breaks_is_indexed_in_linear_work_and_bounded_memory(tmp_path, make) -> None:
+    """Four times the text makes four times the passages and stored characters (each passage costs a bounded
+    amount of work) while the memory used stays the same: nothing re-reads or re-copies the text seen so far.
+    Before the fix, a line was read whole and its rest re-sliced after every passage (quadratic)."""
+    store = Store(tmp_path / "test.db")
+    suffix = {"_one_line_markdown": ".md", "_one_paragraph_docx": ".docx", "_one_line_html": ".html"}[make.__name__]
+    small = _indexing_work(store, make(tmp_path / f"small{suffix}", 2**20))
+    large = _indexing_work(store, make(tmp_path / f"large{suffix}", 4 * 2**20))
+    store.close()
+    assert 3.8 < large[0] / small[0] < 4.2, (small, large)
+    assert 3.8 < large[1] / small[1] < 4.2, (small, large)
+    assert large[1] < 4 * 2**20 * 1.25  # the overlap repeats a sixth of the text, never the text seen so far
+    assert large[2] < _PEAK_CAP and small[2] < _PEAK_CAP, (small, large)
+    assert large[2] < small[2] * 1.5 + 256 * 1024, (small, large)
+
+
+def test_a_giant_heading_is_cut_to_a_short_location(tmp_path) -> None:
+    path = _one_line_markdown(tmp_path / "heading.md", 10_000, heading_words=5000)  # a 100 KB heading
+    locations = {location for location, _text in chunk_sections(read_sections(path, "markdown"))}
+    assert locations and all(location and len(location) <= 200 for location in locations)

@@ -13,13 +13,6 @@ from tests.providers.a2a_agent import serve_a2a_agent
 from tests.providers.openbb_agent import AGENT_ID, serve_openbb_agent
 
 
-@pytest.fixture
-def server():
-    loopback = LoopbackServer()
-    yield loopback
-    loopback.close()
-
-
 def run(provider, *messages: ChatMessage) -> list:
     request = ChatRequest(list(messages) or [ChatMessage("user", "What is a bond?")])
     return list(provider.stream(request, CancelToken()))

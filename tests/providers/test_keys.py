@@ -4,19 +4,10 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import run_cli
-from tests.loopback import LoopbackServer, Response, sse
+from tests.loopback import Response, sse
 
 PLANTED = "sk-PLANTED-5f0c1e9a7b3d4c2e8f6a"
-
-
-@pytest.fixture
-def server():
-    loopback = LoopbackServer()
-    yield loopback
-    loopback.close()
 
 
 def files_containing(folder: Path, needle: bytes) -> list[Path]:

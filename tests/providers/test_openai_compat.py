@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -23,13 +24,6 @@ from app.core.providers.base import (
 from app.core.providers.openai_compat import OpenAICompatProvider
 from tests.conftest import REPO, run_cli, wait_for
 from tests.loopback import LoopbackServer, Response, sse
-
-
-@pytest.fixture
-def server():
-    loopback = LoopbackServer()
-    yield loopback
-    loopback.close()
 
 
 def chunk(delta=None, finish=None, usage=None, choices=True) -> str:
@@ -137,10 +131,19 @@ def test_refused_connections_stalls_cuts_and_bad_json_are_clear_errors(server) -
     (refused,) = [e for e in run(OpenAICompatProvider(closed.url, "m")) if isinstance(e, Error)]
     assert "Cannot reach" in refused.message and "is the server running" in refused.message
 
-    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=[chunk({"content": "Par"})], stall=3)
+    released = threading.Event()
+
+    def par_then_silence():
+        yield chunk({"content": "Par"})
+        released.wait(60)  # silent, the connection open, until the test has its answer
+
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=par_then_silence())
     stalled = OpenAICompatProvider(server.url, "m")
-    stalled.remote.read_timeout = 0.5
-    events = run(stalled)
+    stalled.remote.read_timeout = 3.0  # room for connecting and "Par" on a loaded machine (the clock includes them)
+    try:
+        events = run(stalled)
+    finally:
+        released.set()
     assert text_of(events) == "Par" and events[-1].kind == "timeout" and "stopped sending" in events[-1].message
 
     server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=[chunk({"content": "Half a"})])
@@ -154,17 +157,28 @@ def test_refused_connections_stalls_cuts_and_bad_json_are_clear_errors(server) -
 
 
 def test_stop_ends_a_stream_at_once(server) -> None:
-    words = [chunk({"content": f"w{i} "}) for i in range(200)]
-    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=words, delay=0.05)
+    released = threading.Event()
+    held_until_released = []
+
+    def words():
+        yield from (chunk({"content": f"w{i} "}) for i in range(3))
+        held_until_released.append(released.wait(60))  # the rest only once the test is done (or a minute)
+        yield from (chunk({"content": f"w{i} "}) for i in range(3, 200))
+
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=words())
     cancel = CancelToken()
     seen = []
-    started = time.monotonic()
-    for event in OpenAICompatProvider(server.url, "m").stream(ChatRequest([ChatMessage("user", "Hi")]), cancel):
-        seen.append(event)
-        if len(seen) == 3:
-            cancel.cancel()
-    assert time.monotonic() - started < 3
+    try:
+        for event in OpenAICompatProvider(server.url, "m").stream(ChatRequest([ChatMessage("user", "Hi")]), cancel):
+            seen.append(event)
+            if len(seen) == 3:
+                cancel.cancel()
+    finally:
+        released.set()
     assert seen[-1].type == "done" and seen[-1].finish_reason == "cancelled"
+    assert len(seen) == 4  # Stop ended the stream without waiting for the server to send (or close) anything
+    wait_for(lambda: held_until_released)
+    assert held_until_released == [True]  # the server was still holding the rest when the reply had ended
 
 
 def test_a_failed_remote_reply_is_stored_as_failed_with_what_arrived(home, server) -> None:

@@ -27,5 +27,11 @@ def crash() -> str:
     os._exit(3)
 
 
+@server.tool()
+def memo(text: str) -> str:
+    """Files a note (free text: what a hostile model would fill); says how many characters arrived."""
+    return f"filed {len(text)} characters"
+
+
 if __name__ == "__main__":
     server.run()

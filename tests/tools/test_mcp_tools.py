@@ -1,5 +1,5 @@
-"""MCP tools: registered by command line, granted to copilots, called, shown and fed back; consent per
-workspace; servers that hang or die end with a clear event."""
+"""MCP tools: registered by command line, granted to copilots, called, shown and fed back; `--yes` allows one
+run; servers that hang or die end with a clear event. (Consent prompts and saved approvals: test_tool_consent.)"""
 
 import json
 import sys
@@ -47,12 +47,13 @@ def quant(home):
 
 def test_tools_are_registered_listed_and_granted(home) -> None:
     added = run_cli("tools", "add", "bonds", "--", *SERVER)
-    assert added.returncode == 0 and "3 tools: coupon, stall, crash" in added.stdout
+    assert added.returncode == 0 and "4 tools: coupon, stall, crash, memo" in added.stdout
     broken = run_cli("tools", "add", "nothing", "--", "/nonexistent/server")
     assert broken.returncode == 9 and "was not found" in broken.stderr
     run_cli("copilots", "grant", "writer", "bonds.coupon")
     (listed,) = json.loads(run_cli("tools", "ls", "--json").stdout)
-    assert [t["name"] for t in listed["tools"]] == ["coupon", "stall", "crash"] and listed["granted_to"] == ["writer"]
+    tools = [t["name"] for t in listed["tools"]]
+    assert tools == ["coupon", "stall", "crash", "memo"] and listed["granted_to"] == ["writer"]
     assert run_cli("copilots", "grant", "writer", "nope").returncode == 2
     assert json.loads(run_cli("copilots", "show", "writer", "--json").stdout)["tools"] == ["bonds.coupon"]
     run_cli("copilots", "revoke", "writer", "bonds.coupon")
@@ -61,7 +62,7 @@ def test_tools_are_registered_listed_and_granted(home) -> None:
 
 def test_a_copilot_calls_a_tool_sees_its_result_and_the_transcript_shows_both(quant) -> None:
     refused = run_cli("ask", "--copilot", "quant", "What coupon does a 1000 bond at 4% pay?")
-    assert refused.returncode == 0 and "run with --yes to allow it" in refused.stderr
+    assert refused.returncode == 0 and "nobody is at the terminal to ask: run it with --yes" in refused.stderr
     assert "The tool said: The user did not allow bonds.coupon" in refused.stdout
 
     asked = run_cli("ask", "--copilot", "quant", "--yes", "--json", "What coupon does a 1000 bond at 4% pay?")
@@ -75,8 +76,10 @@ def test_a_copilot_calls_a_tool_sees_its_result_and_the_transcript_shows_both(qu
 
     shown = run_cli("threads", "show", events[-1]["thread_id"]).stdout
     assert '[tool bonds.coupon by quant {"face": 1000, "rate_percent": 4}, done: 40.00]' in shown
-    again = run_cli("ask", "--copilot", "quant", "And again?")  # allowed once in this workspace: not asked again
-    assert again.returncode == 0 and "The tool said: 40.00" in again.stdout and "--yes" not in again.stderr
+    # --yes allowed that run only: nothing saved, so the next run without it is refused again
+    assert json.loads(run_cli("tools", "approvals", "--json").stdout) == []
+    again = run_cli("ask", "--copilot", "quant", "And again?")
+    assert again.returncode == 0 and "The user did not allow bonds.coupon" in again.stdout and "--yes" in again.stderr
 
 
 def test_a_tool_server_that_hangs_or_dies_ends_with_a_clear_event(quant, home) -> None:

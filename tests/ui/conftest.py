@@ -17,7 +17,7 @@ def window(qtbot, ctx):
     main = MainWindow(ctx)
     qtbot.addWidget(main)
     main.show()
-    qtbot.waitUntil(lambda: main.roster.list.count() == 4)
+    qtbot.waitUntil(lambda: main.roster.list.count() == 4, timeout=30000)
     yield main
     if main.run_task is not None:
         main.run_task.cancel.cancel()

@@ -13,7 +13,7 @@ def make_overlay(qtbot, ctx, prefill: bool = True):
 
     overlay = Overlay(ctx, lambda: DEFAULT_WORKSPACE, lambda: prefill)
     qtbot.addWidget(overlay)
-    qtbot.waitUntil(lambda: overlay.copilot.count() == 4)
+    qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=30_000)
     return overlay
 
 
@@ -28,7 +28,9 @@ def test_it_prefills_asks_the_chosen_copilot_streams_and_stores_the_exchange(qtb
     overlay = make_overlay(qtbot, ctx)
     overlay.present()
     assert overlay.isVisible()
-    qtbot.waitUntil(lambda: overlay.prompt.toPlainText() == "What is a bond? Answer in one sentence.")
+    qtbot.waitUntil(
+        lambda: overlay.prompt.toPlainText() == "What is a bond? Answer in one sentence.", timeout=30_000
+    )
     overlay.copilot.setCurrentIndex(overlay.copilot.findData("analyst"))
 
     qtbot.keyClick(overlay.prompt, Qt.Key.Key_Return)
@@ -94,20 +96,20 @@ def test_open_in_roundtable_moves_the_exchange_into_the_windows_workspace(qtbot,
     try:
         assert desktop.shortcut.problem  # offscreen: no desktop to listen on, and it says so
         overlay = desktop.overlay
-        qtbot.waitUntil(lambda: overlay.copilot.count() == 4)
+        qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=30_000)
         overlay.present()
         overlay.prompt.setPlainText("Name one bond rating agency.")
         overlay.ask()
         finish(qtbot, overlay)
         thread_id = overlay.thread_id
-        with qtbot.waitSignal(overlay.open_in_window, timeout=10_000):
+        with qtbot.waitSignal(overlay.open_in_window, timeout=30_000):
             overlay.open_button.click()
         assert not overlay.isVisible()
         assert ctx.store.get_thread(thread_id).workspace_id == DEFAULT_WORKSPACE
         assert "thread.moved" in [e["type"] for e in ctx.store.events(thread_id)]
         window = desktop.window
         assert window.isVisible() and window.thread_id == thread_id
-        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=30_000)
     finally:
         desktop.close()
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.core.errors import UsageError
+from app.core.settings import read_toml_bounded
 
 
 class SamplingConfig(BaseModel):
@@ -40,6 +40,9 @@ class Copilot(BaseModel):
     api_key_name: str | None = Field(
         None, description="the name of the key in the keychain (or env:VAR); never the key itself"
     )
+    trust_card_origins: bool = Field(
+        False, description="a2a/openbb: also send the conversation (and the key) to other origins the agent card names"
+    )
     lora: str | None = Field(None, description="a LoRA adapter GGUF (installed model id or path) applied to the model")
     lora_scale: float = Field(1.0, ge=0.0, le=4.0)
     system_prompt: str = ""
@@ -65,9 +68,21 @@ def parse_manifest(data: dict, source: str) -> Copilot:
         raise UsageError(f"Copilot manifest {source}: '{where}' {first['msg'].lower()}.") from exc
 
 
+MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest is a few KB; a bigger file is not one, and is never read whole
+
+
+# a manifest file's problems, in its own words (see read_toml_bounded)
+_MANIFEST_PROBLEMS = {
+    "unreadable": "Cannot read copilot manifest {path}: {error}",
+    "too big": "Cannot read copilot manifest {path}: it is over {kib} KiB.",
+    "not utf-8": "Cannot read copilot manifest {path}: {error}",
+    "not toml": "Cannot read copilot manifest {path}: {error}",
+    "too deep": "Cannot read copilot manifest {path}: it nests too deeply.",
+}
+
+
 def load_manifest_file(path: Path) -> Copilot:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read copilot manifest {path}: {exc}") from exc
+    """A TOML manifest from a file, validated; UsageError naming the file and the field otherwise."""
+    data = read_toml_bounded(path, MAX_MANIFEST_BYTES, UsageError, _MANIFEST_PROBLEMS)
+    assert data is not None  # only a caller with missing_ok gets None
     return parse_manifest(data, str(path))

@@ -8,6 +8,7 @@ context it was handed, and the shared transcript.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
 from app.core.store.workspaces import DEFAULT_WORKSPACE, TASK_DONE, TASK_FAILED, TASK_WORKING
 
 ROUTER = "router"
+_log = logging.getLogger(__name__)  # unconfigured -> the message alone, on standard error
 
 
 @dataclass
@@ -54,7 +56,7 @@ class CrewRun:
     Attributes:
         participants: the copilots taking part (mentions may add others the user names).
         max_hops: handoffs this run may follow; the next one is refused with a visible event.
-        approve: asks the user the first time a tool is used in the workspace (None: only tools already allowed).
+        approve: asks the user before a tool call not allowed always here (None: only those allowed always).
     """
 
     def __init__(
@@ -286,16 +288,29 @@ def _brief(turn: Turn) -> str:
 
 
 def participants_for(ctx: Any, workspace_id: str, copilot_ids: list[str] | None) -> list[Copilot]:
-    """The copilots of a run: those named, else the workspace's roster."""
-    everyone = ctx.copilots()
+    """The copilots of a run: those named, else the workspace's roster less its damaged rows (each one warned of)."""
+    listed = ctx.copilot_list()
+    everyone = listed.copilots
     ids = copilot_ids or ctx.store.roster(workspace_id) or [c.id for c in everyone]
     chosen = []
     for ref in ids:
         copilot = next((c for c in everyone if ref.lower() in (c.id, c.name.lower())), None)
-        if copilot is None:
-            known = ", ".join(c.id for c in everyone)
-            raise UsageError(f"No copilot '{ref}' (known: {known}).")
-        chosen.append(copilot)
+        if copilot is not None:
+            chosen.append(copilot)
+            continue
+        shown = ref if ref.isprintable() else ascii(ref)  # written by hand into the database: anything at all
+        fix = f"`roundtable copilots rm {shown}` removes it"
+        if ref in listed.damaged_ids and not copilot_ids:
+            # a damaged row never locks a workspace: it sits the run out, and the user is told how to remove it
+            _log.warning(f"Copilot '{shown}' on the roster of '{workspace_id}' is damaged, left out of the run: {fix}.")
+        elif ref in listed.damaged_ids:
+            raise UsageError(f"Copilot '{shown}' is damaged and cannot run: {fix}.")
+        else:
+            raise UsageError(f"No copilot '{shown}' (known: {', '.join(c.id for c in everyone)}).")
+    if not chosen:
+        raise UsageError(
+            f"No copilot on the roster of '{workspace_id}' can run: name some with `roundtable run --copilots ID,...`."
+        )
     return chosen
 
 
@@ -360,7 +375,8 @@ def run_task(
         if not found:
             ctx.store.set_roster(workspace_id, [c.id for c in participants_for(ctx, DEFAULT_WORKSPACE, copilot_ids)])
     participants = participants_for(ctx, workspace_id, copilot_ids)
-    mentions(task, ctx.copilots())
+    # an unknown mention, or an imported remote copilot not yet confirmed, fails before anything is stored
+    ctx.confirm_endpoints([*participants, *mentions(task, ctx.copilots())])
     thread = ctx.store.create_thread(task, workspace_id)
     hops = ctx.settings.max_hops if max_hops is None else max_hops
     run = CrewRun(

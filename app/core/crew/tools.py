@@ -3,7 +3,10 @@ and each call run, shown in the transcript, and fed back to the model."""
 
 from __future__ import annotations
 
+import enum
 import json
+import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,8 +18,46 @@ from app.core.tools.mcp import McpServer, McpTool, ToolError
 SEPARATOR = "__"  # server__tool: a function name every OpenAI-compatible server accepts
 MAX_TOOL_ROUNDS = 4  # replies that may call tools before the copilot must answer
 
-# approve(workspace id, copilot id, tool, arguments) -> whether the user allows it (asked once per workspace)
-Approver = Callable[[str, str, str, dict[str, Any]], bool]
+
+class Consent(enum.Enum):
+    """The user's answer when a copilot wants a tool it has not been allowed always in this workspace."""
+
+    ONCE = "once"  # this call only: nothing is saved (`--yes` answers this for every call of its run)
+    ALWAYS = "always"  # saved for this copilot, tool and workspace, until revoked
+    DENY = "deny"
+
+
+# approve(workspace id, copilot id, tool, arguments) -> the user's answer; anything but a Consent is a denial
+Approver = Callable[[str, str, str, dict[str, Any]], Consent]
+
+# What json.dumps(ensure_ascii=False) leaves raw that a terminal or a text widget would act on instead of show:
+# DEL and C1 controls (a terminal's escape parser takes \x9b as CSI), bidi and zero-width format characters
+# that reorder or hide text, and line separators: an argument must read as exactly what the tool gets.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n]")  # in JSON text a raw newline is layout, never data
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+
+
+def _escape_hidden(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in _HIDDEN_CATEGORIES:
+        return char
+    # JSON's own escape: one \uXXXX per UTF-16 unit (a surrogate pair above U+FFFF)
+    return "".join(f"\\u{unit}" for unit in char.encode("utf-16-be", "surrogatepass").hex(" ", 2).split())
+
+
+def reveal(text: str) -> str:
+    """A name from a tool server or a manifest with its hidden characters (newlines too) written as \\uXXXX."""
+    return _NOT_PRINTABLE.sub(_escape_hidden, text)
+
+
+def format_arguments(arguments: dict[str, Any] | None) -> str:
+    """A tool call's arguments as pretty JSON for a consent prompt: everything shown, nothing able to act.
+
+    json.dumps already writes C0 controls (ESC, CR, ...) as \\u escapes; the other hidden characters are
+    escaped the same way, which keeps the text valid JSON and shows the exact value the tool will get.
+    """
+    return _NOT_PLAIN.sub(_escape_hidden, json.dumps(arguments, indent=2, ensure_ascii=False))
 
 
 def qualified(tool: McpTool) -> str:
@@ -91,13 +132,15 @@ class ToolBox:
             request.messages.append(ChatMessage("tool", text, name=label, tool_call_id=call.id))
 
     def _allowed(self, label: str, arguments: dict[str, Any]) -> bool:
-        """Asked the first time a tool is used in a workspace; the answer yes is remembered."""
-        if self.store.tool_approved(self.workspace_id, label):
+        """Allowed always here, or asked now; only the answer "always" is saved."""
+        if self.store.tool_approved(self.workspace_id, self.copilot.id, label):
             return True
-        if self.approve is None or not self.approve(self.workspace_id, self.copilot.id, label, arguments):
+        if self.approve is None:
             return False
-        self.store.approve_tool(self.workspace_id, label)
-        return True
+        consent = self.approve(self.workspace_id, self.copilot.id, label, arguments)
+        if consent is Consent.ALWAYS:
+            self.store.approve_tool(self.workspace_id, self.copilot.id, label)
+        return consent in (Consent.ONCE, Consent.ALWAYS)  # a bool or None from an old approver -> denied
 
     def _log(self, thread_id: str, event: ToolEvent) -> ToolEvent:
         data = {"tool": event.tool, "call_id": event.call_id, "status": event.status, "result": event.result}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +21,59 @@ _QUANT = re.compile(
 _INSTRUCT = re.compile(r"instruct|chat|(?<![a-z])it(?![a-z])|conversational|assistant", re.IGNORECASE)
 _HEADER_BLOCK = 1 << 20
 _HEADER_LIMIT = 64 << 20
+_HEADER_RETRIES = 4  # as many as a download's body gets
+_CONTENT_RANGE = re.compile(r"bytes \d+-\d+/(\d+)")
+
+
+# -- values from a listing that become paths in the cache: checked before the disk is touched --
+
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 (NUL and tab included), DEL and C1
+
+
+def check_commit(repo_id: str, commit: str | None) -> str:
+    """The commit id a listing gave, if it is exactly 40 hex digits; it names a folder in the cache."""
+    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+        raise client.HubError(
+            f"The Hub gave {repr(commit) if commit else 'no commit id'} as the commit of '{repo_id}', "
+            "not a 40-hex-digit id: nothing was downloaded. Check HF_ENDPOINT points at a real Hub or mirror."
+        )
+    return commit
+
+
+def check_filename(repo_id: str, filename: str) -> str:
+    """A file name from a listing, if it is a plain relative path (no `..`, no backslash, not absolute) of
+    printable characters: it is shown on terminals and in progress bars, so no C0/C1 control characters."""
+    parts = filename.split("/") if isinstance(filename, str) else [""]
+    unsafe = (
+        not filename
+        or "\\" in filename
+        or filename.startswith("/")
+        or re.match(r"^[A-Za-z]:", filename) is not None
+        or any(part in ("", ".", "..") for part in parts)
+    )
+    if unsafe:
+        raise client.HubError(
+            f"The Hub listing of '{repo_id}' holds an unsafe file name {filename!r} (absolute, with '..' or a "
+            "backslash): nothing was downloaded. Check HF_ENDPOINT points at a real Hub or mirror."
+        )
+    if _CONTROL.search(filename):  # repr() shows them escaped, so the message itself is inert
+        raise client.HubError(
+            f"The Hub listing of '{repo_id}' holds an unsafe file name {filename!r} (with control characters): "
+            "nothing was downloaded. Check HF_ENDPOINT points at a real Hub or mirror."
+        )
+    return filename
+
+
+def check_sha256(repo_id: str, filename: str, sha256: str) -> str:
+    """A checksum from a listing, if it is 64 hex digits; it names the blob's file in the cache."""
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise client.HubError(
+            f"The Hub lists {sha256!r} as the sha256 of {filename} in '{repo_id}', not a 64-hex-digit checksum: "
+            "nothing was downloaded. Check HF_ENDPOINT points at a real Hub or mirror."
+        )
+    return sha256
 
 
 @dataclass
@@ -128,7 +182,14 @@ def _kind(filename: str) -> str:
 
 
 class RangedReader:
-    """A read-only file object over an HTTP URL, fetched in growing Range requests as it is read."""
+    """A read-only file object over an HTTP URL, fetched in growing Range requests as it is read.
+
+    A request that drops or stalls part-way is asked again from the same offset, a few times, as a
+    download's body is: a flaky connection should not turn a fit estimate into an error.
+
+    Attributes:
+        total_size: the whole file's size once a Range answer has told it (None before).
+    """
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.url = url
@@ -137,26 +198,51 @@ class RangedReader:
         self.position = 0
         self.finished = False
         self.block = _HEADER_BLOCK
+        self.total_size: int | None = None
 
     def _fetch(self) -> None:
+        for attempt in range(_HEADER_RETRIES + 1):
+            try:
+                self._fetch_once()
+                return
+            except client.transient_errors():
+                if attempt == _HEADER_RETRIES:
+                    raise  # hub_errors turns it into "cannot reach the Hub"
+                time.sleep(min(0.2 * 2**attempt, 2))
+
+    def _fetch_once(self) -> None:
+        from huggingface_hub.utils import hf_raise_for_status
+
         start = len(self.buffer)
         end = start + self.block - 1
-        response = client.http_client().get(
+        with client.http_client().stream(
+            "GET",
             self.url,
             headers={**self.headers, "Range": f"bytes={start}-{end}"},
             follow_redirects=True,
             timeout=client.timeout(),
-        )
-        if response.status_code == 416:
-            self.finished = True
-            return
-        from huggingface_hub.utils import hf_raise_for_status
-
-        hf_raise_for_status(response)
-        data = response.content
-        if response.status_code == 200:  # the server ignored Range: it sent the file from the start
-            data = data[start:]
-        self.buffer += data[: self.block]
+        ) as response:
+            if response.status_code == 416:
+                self.finished = True
+                return
+            if response.status_code >= 400:
+                response.read()
+                hf_raise_for_status(response)
+            # a server that ignores Range sends the file from its start: read no more of it than needed
+            skip = start if response.status_code == 200 else 0
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) >= skip + self.block:
+                    break
+            length = response.headers.get("Content-Length", "")
+            total = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+            if total:
+                self.total_size = int(total.group(1))
+            elif response.status_code == 200 and length.isdigit():
+                self.total_size = int(length)
+        data = data[skip : skip + self.block]
+        self.buffer += data
         self.finished = len(data) < self.block
         self.block = min(self.block * 2, 16 << 20)
 
@@ -202,6 +288,8 @@ def list_files(repo_id: str, hardware: Hardware, context: int = 4096) -> RepoFil
     client.require_online()
     with client.hub_errors(repo_id):
         info = client.api().model_info(repo_id, files_metadata=True)
+    if info.sha is not None:
+        check_commit(repo_id, info.sha)
     files = group_files(info.siblings or [])
     models = [f for f in files if f.kind == "model"]
     if not models and not files:
@@ -211,7 +299,12 @@ def list_files(repo_id: str, hardware: Hardware, context: int = 4096) -> RepoFil
     # Quants of one model share its architecture: one header (the smallest file's) sizes them all.
     smallest = min(models, key=lambda f: f.size_bytes, default=None)
     header = remote_header(repo_id, smallest.filename, info.sha or "main") if smallest else None
-    arch = Architecture.from_metadata(header.metadata) if header else None
+    try:
+        arch = Architecture.from_metadata(header.metadata) if header else None
+    except GGUFFormatError as exc:
+        raise client.HubError(
+            f"{smallest.filename} in '{repo_id}' is not a valid GGUF file ({exc}): choose another file or repo."
+        ) from exc
     for file in files:
         if file.quant is None and file.kind == "model":
             own = remote_header(repo_id, file.filename, info.sha or "main")

@@ -132,6 +132,13 @@ def hub_errors(repo_id: str | None = None) -> Iterator[None]:
         ) from exc
 
 
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a connection that dropped, stalled or was refused: worth asking again."""
+    import httpx2
+
+    return (httpx2.TransportError, ConnectionError, TimeoutError)
+
+
 def _is_network_error(exc: OSError) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError) or exc.errno in {101, 104, 110, 111, 113}
 

@@ -4,11 +4,15 @@ Layout, as huggingface_hub writes it: `models--ORG--NAME/blobs/<sha256>`, `snaps
 relative link to the blob) and `refs/main`. A partial download lives at `blobs/<sha256>.incomplete` under a
 stable name, so re-running after a kill -9 or a dropped connection continues where it stopped; a file that
 fails its sha256 check is deleted.
+
+A Hub listing is untrusted: file names, commit ids and checksums become paths here, so each is checked
+before anything touches the disk, and every link is checked to land inside `snapshots/<commit>/`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.hub import client
-from app.core.hub.catalog import RemoteModelFile, RemotePart
+from app.core.hub.catalog import RemoteModelFile, RemotePart, check_commit, check_filename, check_sha256
 from app.core.providers.base import CancelToken
 
 CHUNK = 1 << 20  # the most a kill -9 or dropped connection may cost (a network read in flight is far less)
@@ -31,6 +35,47 @@ class DownloadCancelled(client.HubError):
     """The user stopped the download; the partial file is kept for resuming."""
 
     exit_code = 130
+
+
+class DiskError(client.HubError):
+    """Writing the download failed on this machine (disk full, quota, permissions, I/O): not the network's fault."""
+
+
+def disk_error(exc: OSError, path: Path) -> DiskError:
+    """Say what went wrong writing `path` and what to do, by the OS's own reason."""
+    code = exc.errno
+    if code == errno.ENOSPC:
+        what = "the disk is full"
+        todo = "free some space, or set HF_HUB_CACHE to a folder on a larger disk"
+    elif code == errno.EDQUOT:
+        what = "the disk quota is used up"
+        todo = "free some space within your quota, or set HF_HUB_CACHE to a folder on another disk"
+    elif code in (errno.EACCES, errno.EPERM):
+        what = "permission denied"
+        todo = f"make {path.parent} writable for you, or set HF_HUB_CACHE to a folder you own"
+    elif code == errno.EROFS:
+        what = "the file system is read-only"
+        todo = "set HF_HUB_CACHE to a writable folder"
+    elif code == errno.EIO:
+        what = "an input/output error (the disk may be failing)"
+        todo = "check the disk, or set HF_HUB_CACHE to a folder on another disk"
+    else:
+        what = exc.strerror or type(exc).__name__
+        todo = "fix that, or set HF_HUB_CACHE to a folder on another disk"
+    prefix = "Disk full" if code in (errno.ENOSPC, errno.EDQUOT) else "Cannot write the download"
+    return DiskError(
+        f"{prefix}: {what} while writing {path}: {todo}; then run the command again to resume "
+        "(what was verified so far is kept)."
+    )
+
+
+@contextlib.contextmanager
+def _on_disk(path: Path) -> Iterator[None]:
+    """Turn an OSError from a local file operation into a DiskError that names `path`."""
+    try:
+        yield
+    except OSError as exc:
+        raise disk_error(exc, path) from exc
 
 
 @dataclass
@@ -66,15 +111,25 @@ class RepoCache:
         self.blobs = self.folder / "blobs"
 
     def blob(self, sha256: str) -> Path:
-        return self.blobs / sha256
+        return self.blobs / check_sha256(self.repo_id, "a file", sha256)
 
     def snapshot(self, commit: str, filename: str) -> Path:
-        return self.folder / "snapshots" / commit / filename
+        """Where `filename` of `commit` is linked; refuses names and commits that would land elsewhere."""
+        root = self.folder / "snapshots" / check_commit(self.repo_id, commit)
+        return root / check_filename(self.repo_id, filename)
 
     def link(self, commit: str, filename: str, sha256: str) -> Path:
         """Point snapshots/<commit>/<filename> at the blob, and refs/main at the commit."""
         target = self.snapshot(commit, filename)
+        root = self.folder / "snapshots" / commit
+        root.mkdir(parents=True, exist_ok=True)
         target.parent.mkdir(parents=True, exist_ok=True)
+        # a folder on the way may already be a link (planted, or from another tool): follow it and check
+        if not target.parent.resolve().is_relative_to(root.resolve()):
+            raise client.HubError(
+                f"{filename} of '{self.repo_id}' would be linked outside {root}: nothing was linked. "
+                f"Delete {root} and run the command again."
+            )
         relative = os.path.relpath(self.blob(sha256), target.parent)
         if target.is_symlink() or target.exists():
             target.unlink()
@@ -120,7 +175,11 @@ def check_disk_space(folder: Path, needed: int) -> None:
 
 
 class _Transfer:
-    """Fetches one part into its .incomplete file, resuming and retrying."""
+    """Fetches one part into its .incomplete file, resuming and retrying.
+
+    `offset` is the length of the file's verified prefix: every byte below it was written whole. Before each
+    attempt the file is cut back to it, so a write that failed half-way (a full disk) leaves no stray bytes.
+    """
 
     def __init__(
         self, cache: RepoCache, part: RemotePart, url: str, progress: ProgressCallback | None, cancel: CancelToken
@@ -130,13 +189,12 @@ class _Transfer:
         self.partial = cache.blobs / f"{part.sha256}.incomplete"
 
     def run(self) -> Path:
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        self.partial.touch(exist_ok=True)
-        self.digest = _sha256_of(self.partial)  # hash what an earlier attempt left, then go on from there
-        self.offset = self.resumed = self.partial.stat().st_size
+        with _on_disk(self.partial):
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self.partial.touch(exist_ok=True)
+            self.offset = self.resumed = self.partial.stat().st_size
         if self.offset > self.part.size_bytes:  # longer than the file: not ours to trust
-            self._restart()
-            self.resumed = 0
+            self.offset = self.resumed = 0
         self.started = time.monotonic()
         failures = 0
         while self.offset < self.part.size_bytes:
@@ -144,29 +202,36 @@ class _Transfer:
             try:
                 self._fetch()
             except client.HubError:
+                self._cut_back()
                 raise
-            except Exception as exc:  # a dropped or stalled connection: resume from what arrived
+            except client.transient_errors() as exc:  # a dropped or stalled connection: resume from what arrived
                 failures = 0 if self.offset > before else failures + 1
                 if failures > _RETRIES:
+                    self._cut_back()
                     raise client.HubError(
                         f"The connection kept dropping while downloading {self.part.filename} "
                         f"({self.offset / max(self.part.size_bytes, 1):.0%} done, {type(exc).__name__}): "
                         "run the command again to resume."
                     ) from exc
                 time.sleep(min(0.2 * 2**failures, 2))
-        if self.digest.hexdigest() != self.part.sha256:
-            self.partial.unlink(missing_ok=True)
-            raise client.HubError(
-                f"Checksum mismatch for {self.part.filename}: the downloaded bytes are not the file the Hub "
-                "lists, so they were deleted. Run the command again; if it repeats, the server sends bad data."
-            )
-        blob = self.cache.blob(self.part.sha256)
-        self.partial.replace(blob)
+        with _on_disk(self.partial):
+            self._cut_back()
+            # the whole file as it lies on disk, not the bytes as they arrived: what is stored is what is checked
+            digest = _sha256_of(self.partial).hexdigest()
+            if digest != self.part.sha256:
+                self.partial.unlink(missing_ok=True)
+                raise client.HubError(
+                    f"Checksum mismatch for {self.part.filename}: the downloaded bytes are not the file the Hub "
+                    "lists, so they were deleted. Run the command again; if it repeats, the server sends bad data."
+                )
+            blob = self.cache.blob(self.part.sha256)
+            self.partial.replace(blob)
         return blob
 
-    def _restart(self) -> None:
-        self.partial.write_bytes(b"")
-        self.offset, self.digest = 0, hashlib.sha256()
+    def _cut_back(self) -> None:
+        """Truncate the partial file to its verified prefix (best effort: an error here is reported already)."""
+        with contextlib.suppress(OSError):
+            os.truncate(self.partial, self.offset)
 
     def _fetch(self) -> None:
         from huggingface_hub.utils import hf_raise_for_status
@@ -182,19 +247,25 @@ class _Transfer:
                 with client.hub_errors(self.cache.repo_id):
                     hf_raise_for_status(response)
             if self.offset and response.status_code == 200:  # Range ignored: start over
-                self._restart()
-            with self.partial.open("ab") as target:
+                self.offset = 0
+            with _on_disk(self.partial):
+                fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                with _on_disk(self.partial):
+                    os.ftruncate(fd, self.offset)  # stray bytes of a failed attempt go before new ones come
+                    os.lseek(fd, self.offset, os.SEEK_SET)
                 for block in response.iter_bytes():  # written as it arrives: a broken stream loses nothing
                     if self.cancel.cancelled:
                         raise DownloadCancelled(
                             f"Download of {self.part.filename} stopped at "
                             f"{self.offset / self.part.size_bytes:.0%}: run the command again to resume."
                         )
-                    target.write(block)
-                    target.flush()  # in the OS's hands now: survives a kill -9 of this process
-                    self.digest.update(block)
+                    with _on_disk(self.partial):
+                        _write_all(fd, block)  # in the OS's hands now: survives a kill -9 of this process
                     self.offset += len(block)
                     self._report()
+            finally:
+                os.close(fd)
 
     def _report(self) -> None:
         if self.progress:
@@ -208,6 +279,13 @@ class _Transfer:
                     self.resumed,
                 )
             )
+
+
+def _write_all(fd: int, block: bytes) -> None:
+    """os.write until every byte is out: a short write is not an error, but it is not done either."""
+    view = memoryview(block)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def pull(
@@ -224,6 +302,10 @@ def pull(
         raise client.HubError(
             f"The Hub lists no checksum for {model.filename}: it cannot be verified, so it is not downloaded."
         )
+    check_commit(repo_id, commit)  # everything from the listing that becomes a path, before the disk is touched
+    for part in model.parts:
+        check_filename(repo_id, part.filename)
+        check_sha256(repo_id, part.filename, part.sha256)
     missing = [p for p in model.parts if not cache.blob(p.sha256).is_file()]
     needed = sum(p.size_bytes - _partial_size(cache, p) for p in missing)
     if missing:
@@ -238,7 +320,8 @@ def pull(
                     _Transfer(cache, part, url, progress, cancel).run()
         elif progress:
             progress(Progress(part.filename, part.size_bytes, part.size_bytes, 0.0, part.size_bytes))
-        paths.append(cache.link(commit, part.filename, part.sha256))
+        with _on_disk(cache.folder):
+            paths.append(cache.link(commit, part.filename, part.sha256))
     return paths
 
 

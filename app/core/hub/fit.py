@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.hardware import Hardware
+from app.core.hub.gguf import GGUFFormatError
 
 # stored on disk and in JSON output: never change or reuse values
 FIT_GPU = "gpu"
@@ -19,6 +20,7 @@ FIT_CPU = "cpu"
 FIT_NO = "no"
 
 N_BATCH = 512  # llama.cpp's default logical batch
+MIN_CONTEXT = 256  # the smallest context a copilot or the settings may ask for
 HEADROOM = 0.9  # use at most this share of free memory
 _GPU_OVERHEAD = 300 * 1024 * 1024  # driver context, scratch, fragmentation
 _CPU_OVERHEAD = 64 * 1024 * 1024
@@ -45,30 +47,41 @@ class Architecture:
         def value(key: str, default: Any = None) -> Any:
             return metadata.get(f"{arch}.{key}", default)
 
-        n_embd = int(value("embedding_length", 4096))
+        def number(key: str, default: Any) -> int:
+            # a header is untrusted: a string or a negative number here must not become a traceback
+            raw = value(key, default)
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 40:
+                raise GGUFFormatError(f"{arch}.{key} is {raw!r}, not a count")
+            return raw
+
+        n_embd = number("embedding_length", 4096)
         n_head = _first(value("attention.head_count", 32))
         n_head_kv = _first(value("attention.head_count_kv", n_head))
         head_dim = n_embd // max(n_head, 1)
         vocab = value("vocab_size") or _array_length(metadata.get("tokenizer.ggml.tokens")) or 32000
+        if not isinstance(vocab, int) or vocab < 0:
+            raise GGUFFormatError(f"the vocabulary size {vocab!r} is not a count")
         return cls(
-            n_layer=int(value("block_count", 32)),
+            n_layer=number("block_count", 32),
             n_embd=n_embd,
             n_head=n_head,
             n_head_kv=n_head_kv,
-            head_dim_k=int(value("attention.key_length", head_dim)),
-            head_dim_v=int(value("attention.value_length", head_dim)),
-            n_vocab=int(vocab),
-            context_length=value("context_length"),
+            head_dim_k=number("attention.key_length", head_dim),
+            head_dim_v=number("attention.value_length", head_dim),
+            n_vocab=vocab,
+            context_length=number("context_length", 0) or None,
         )
 
 
 def _first(value: Any) -> int:
-    """Some models give a per-layer array of head counts; the first entry is representative."""
+    """Some models give a per-layer array of head counts; the largest entry is representative."""
     if isinstance(value, list):
-        return int(max(value)) if value else 0
-    if isinstance(value, dict):  # an array the header reader kept only the length of
+        value = max(value, default=0) if all(type(v) is int for v in value) else None
+    elif isinstance(value, dict):  # an array the header reader kept only the length of
         return 0
-    return int(value)
+    if type(value) is not int or not 0 <= value < 1 << 20:
+        raise GGUFFormatError(f"a head count of {value!r} is not a count")
+    return value
 
 
 def _array_length(value: Any) -> int | None:
@@ -149,3 +162,44 @@ def recommend(candidates: list[tuple[str | None, int, Fit]]) -> int | None:
                 return i
     quantised = [i for i in tier if (candidates[i][0] or "").upper() not in {"F32", "F16", "BF16"}] or tier
     return max(quantised, key=lambda i: candidates[i][1])
+
+
+def memory_bytes(hardware: Hardware) -> int:
+    """All the memory a model host could ever use here: RAM plus dedicated GPU memory, less the headroom."""
+    gpu = sum(g.total_bytes for g in hardware.gpus if not g.unified) if hardware.backend != "cpu" else 0
+    return int((hardware.ram_total_bytes + gpu) * HEADROOM)
+
+
+def max_context(arch: Architecture, weights_bytes: int, hardware: Hardware, upper: int) -> int | None:
+    """The largest context up to `upper` tokens whose KV cache and buffers fit beside the weights in all of
+    this machine's memory; None when even the smallest context does not fit (the model is too big, not the
+    context)."""
+    budget = memory_bytes(hardware) - weights_bytes - _CPU_OVERHEAD
+
+    def fits(context: int) -> bool:
+        return kv_cache_bytes(arch, context) + compute_bytes(arch, context) <= budget
+
+    low = MIN_CONTEXT
+    if not fits(low):
+        return None
+    high = upper
+    while low < high:  # both costs grow with the context, so the first that does not fit is found by halving
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
+
+
+def context_problem(arch: Architecture, weights_bytes: int, hardware: Hardware, requested: int) -> str | None:
+    """Why `requested` tokens of context are too many for this model on this machine, naming the limit."""
+    trained = arch.context_length
+    if trained and requested > trained:
+        return f"the model was trained for at most {trained:,} tokens: set context_size to {trained:,} or less"
+    largest = max_context(arch, weights_bytes, hardware, requested)
+    if largest is not None and largest < requested:
+        need = (kv_cache_bytes(arch, requested) + compute_bytes(arch, requested)) / 1e9
+        have = memory_bytes(hardware) / 1e9
+        return (
+            f"its KV cache and buffers would need {need:,.1f} GB beside the model, more than the {have:,.1f} GB "
+            f"of memory this machine can give: set context_size to {largest:,} or less"
+        )
+    return None

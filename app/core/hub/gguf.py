@@ -6,6 +6,7 @@ and sized up before it is loaded or even downloaded.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,15 @@ from app.core.errors import ModelFileError
 
 GGUF_MAGIC = b"GGUF"
 _DEFAULT_ALIGNMENT = 32
-_MAX_STRING = 1 << 26  # a longer key or value means the header is garbage, not a model
+# Caps that no real model comes near: a header past them is garbage or an attack, and refusing it early keeps
+# the reader's memory bounded whatever the counts in the file claim.
+_MAX_STRING = 1 << 24  # the longest keys/values seen (chat templates) are tens of KiB
+_MAX_HEADER = 1 << 28  # a 256k-token vocabulary takes about 8 MiB of header
+_MAX_KV = 1 << 16  # real models carry a few dozen key/value pairs
+_MAX_TENSORS = 1 << 20
+_MAX_DIMS = 8
+_MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, the smallest value (an empty key is still 8 bytes)
+_MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # name length, dimensions, type, offset
 
 # GGUF metadata value types -> struct format (scalars)
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
@@ -195,7 +204,11 @@ def _count(shape: tuple[int, ...]) -> int:
 
 
 class _Reader:
-    """Reads the header through a 1 MiB buffer: tens of thousands of small reads cost little."""
+    """Reads the header through a 1 MiB buffer: tens of thousands of small reads cost little.
+
+    Every length read from the file is checked against the bytes the file still holds (when its size is
+    known) and against the header caps before anything is allocated, so memory stays bounded.
+    """
 
     _BLOCK = 1 << 20
 
@@ -204,8 +217,10 @@ class _Reader:
         self.pos = 0  # bytes consumed from the start of the file
         self.buffer = b""
         self.at = 0
+        self.size = _stream_size(stream)
 
     def take(self, size: int) -> bytes:
+        self.need(size, 1, "the header")
         if self.at + size > len(self.buffer):
             rest = self.buffer[self.at :]
             self.buffer = rest + self.stream.read(max(self._BLOCK, size - len(rest)))
@@ -217,40 +232,80 @@ class _Reader:
         self.pos += size
         return data
 
+    def skip(self, size: int) -> None:
+        """Step over `size` bytes a block at a time, so a large skipped array is never held whole."""
+        self.need(size, 1, "a skipped array")
+        while size:
+            step = min(size, self._BLOCK)
+            self.take(step)
+            size -= step
+
+    def need(self, count: int, item_bytes: int, what: str) -> None:
+        """Refuse `count` items of at least `item_bytes` each when the header cannot hold them."""
+        if self.size is None:  # a ranged reader learns the size from its first answer
+            self.size = getattr(self.stream, "total_size", None)
+        wanted = count * item_bytes
+        if self.pos + wanted > _MAX_HEADER:
+            raise GGUFFormatError(f"{what} claims {count:,} entries, far more than any GGUF header holds")
+        if self.size is not None and self.pos + wanted > self.size:
+            raise _Truncated(f"{what}: {wanted:,} bytes needed, {self.size - self.pos:,} left in the file")
+
     def unpack(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
-    def skip_strings(self, count: int) -> None:
-        """Step over `count` length-prefixed strings (a vocabulary nobody reads here)."""
-        for _ in range(count):
-            length = struct.unpack("<Q", self.take(8))[0]
-            if length > _MAX_STRING:
-                raise GGUFFormatError(f"a header string claims {length} bytes")
-            self.take(length)
-
-    def string(self) -> str:
+    def length(self) -> int:
+        """A string's byte length, checked before the string is read."""
         length = self.unpack("<Q")
         if length > _MAX_STRING:
-            raise GGUFFormatError(f"a header string claims {length} bytes")
-        return self.take(length).decode("utf-8", errors="replace")
+            raise GGUFFormatError(f"a header string claims {length:,} bytes")
+        return length
 
-    def value(self, kind: int, keep_arrays_up_to: int = 64) -> Any:
+    def skip_strings(self, count: int) -> None:
+        """Step over `count` length-prefixed strings (a vocabulary nobody reads here)."""
+        self.need(count, 8, "a string array")
+        for _ in range(count):
+            self.skip(self.length())
+
+    def string(self) -> str:
+        return self.take(self.length()).decode("utf-8", errors="replace")
+
+    def value(self, kind: int, keep_arrays_up_to: int = 64, nested: bool = False) -> Any:
         if kind in _SCALARS:
             return self.unpack(_SCALARS[kind])
         if kind == _STRING:
             return self.string()
         if kind == _ARRAY:
+            if nested:  # llama.cpp reads no arrays of arrays; each level would cost memory for nothing
+                raise GGUFFormatError("it holds an array of arrays, which GGUF models do not use")
             item_kind = self.unpack("<I")
             count = self.unpack("<Q")
-            if item_kind in _SCALARS and count > keep_arrays_up_to:
-                self.take(struct.calcsize(_SCALARS[item_kind]) * count)
-                return {"array_length": count}
-            if item_kind == _STRING and count > keep_arrays_up_to:
-                self.skip_strings(count)  # the vocabulary: tens of thousands of strings nobody reads here
-                return {"array_length": count}
-            items = [self.value(item_kind) for _ in range(count)]
-            return items if count <= keep_arrays_up_to else {"array_length": count}
+            if item_kind in _SCALARS:
+                item_bytes = struct.calcsize(_SCALARS[item_kind])
+                self.need(count, item_bytes, "an array")
+                if count > keep_arrays_up_to:
+                    self.skip(item_bytes * count)
+                    return {"array_length": count}
+            elif item_kind == _STRING:
+                if count > keep_arrays_up_to:
+                    self.skip_strings(count)  # the vocabulary: tens of thousands of strings nobody reads here
+                    return {"array_length": count}
+            elif item_kind == _ARRAY:
+                self.need(count, 12, "an array")
+            else:
+                raise GGUFFormatError(f"an array of unknown metadata value type {item_kind}")
+            return [self.value(item_kind, nested=True) for _ in range(count)]
         raise GGUFFormatError(f"unknown metadata value type {kind}")
+
+
+def _stream_size(stream: BinaryIO) -> int | None:
+    """The whole file's size when the stream knows it (a local file, a ranged reader that saw it)."""
+    size = getattr(stream, "total_size", None)
+    if isinstance(size, int):
+        return size
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def read_header(stream: BinaryIO) -> GGUFInfo:
@@ -263,8 +318,9 @@ def read_header(stream: BinaryIO) -> GGUFInfo:
         raise GGUFFormatError(f"GGUF version {version} is not supported")
     tensor_count = reader.unpack("<Q")
     kv_count = reader.unpack("<Q")
-    if tensor_count > 1 << 20 or kv_count > 1 << 20:
-        raise GGUFFormatError("the header's counts are implausible")
+    if tensor_count > _MAX_TENSORS or kv_count > _MAX_KV:
+        raise GGUFFormatError(f"the header's counts are implausible ({tensor_count:,} tensors, {kv_count:,} keys)")
+    reader.need(kv_count * _MIN_KV_BYTES + tensor_count * _MIN_TENSOR_BYTES, 1, "the tensor and key counts")
     metadata: dict[str, Any] = {}
     for _ in range(kv_count):
         key = reader.string()
@@ -273,11 +329,13 @@ def read_header(stream: BinaryIO) -> GGUFInfo:
     for _ in range(tensor_count):
         name = reader.string()
         dims = reader.unpack("<I")
-        if dims > 8:
+        if dims > _MAX_DIMS:
             raise GGUFFormatError(f"tensor {name} claims {dims} dimensions")
         shape = tuple(reader.unpack("<Q") for _ in range(dims))
         tensors.append(TensorInfo(name, shape, reader.unpack("<I"), reader.unpack("<Q")))
     alignment = metadata.get("general.alignment", _DEFAULT_ALIGNMENT) or _DEFAULT_ALIGNMENT
+    if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment & (alignment - 1):
+        raise GGUFFormatError(f"general.alignment {alignment!r} is not a power of two")
     data_offset = reader.pos + (-reader.pos % alignment)
     return GGUFInfo(version, metadata, tensors, data_offset)
 
@@ -288,9 +346,12 @@ def inspect_model_file(path: Path) -> GGUFInfo:
         raise ModelFileError(f"Model file {path} is missing: download it again or choose another model.")
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a GGUF model file.")
+    from app.core.hub.fit import Architecture  # fit builds on this module: imported here to stay acyclic
+
     try:
         with path.open("rb") as stream:
             info = read_header(stream)
+        Architecture.from_metadata(info.metadata)  # the numbers the fit estimate and the runtime read
     except _Truncated as exc:
         raise ModelFileError(f"Model file {path} is truncated ({exc}): delete it and download it again.") from exc
     except GGUFFormatError as exc:

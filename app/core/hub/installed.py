@@ -182,6 +182,6 @@ def pull_model(
     """Download a model from the Hub (resuming, verified) and install it; returns its id and the file."""
     listing = list_files(repo_id, probe(), ctx.settings.context_size)
     chosen = choose_file(listing.files, repo_id, quant, filename)
-    commit = listing.revision or "main"
+    commit = listing.revision or ""  # no commit id: pull refuses it, as it names the snapshot folder
     paths = download.pull(repo_id, chosen, commit, progress, cancel)
     return register_pulled(ctx, repo_id, chosen, commit, paths), chosen

@@ -45,7 +45,11 @@ def chunk_sections(
     sections: Iterable[Section], size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS
 ) -> Iterator[tuple]:
     """(location, text) passages of about `size` characters, each repeating the end of the one before,
-    cut at paragraph or sentence ends where there is one; streamed, so memory stays bounded."""
+    cut at paragraph or sentence ends where there is one; streamed, so memory stays bounded.
+
+    The text is walked with an offset, never re-sliced from a cut to its end: cutting a long section by slicing off
+    its rest would copy the rest once per passage (quadratic in a section without line breaks).
+    """
     carry, location = "", None
     for section in sections:
         if section.location != location and carry.strip():
@@ -53,21 +57,26 @@ def chunk_sections(
             carry = ""
         location = section.location
         text = carry + section.text
-        while len(text) > size:
-            cut = _cut_point(text, size)
-            yield location, text[:cut].strip()
-            text = text[max(cut - overlap, 0) :] if cut > overlap else text[cut:]
-        carry = text
+        start = 0
+        while len(text) - start > size:
+            cut = _cut_point(text, start, size)
+            passage = text[start:cut].strip()
+            if passage:
+                yield location, passage
+            start = cut - overlap if cut - start > overlap else cut
+        carry = text[start:]
     if carry.strip():
         yield location, carry.strip()
 
 
-def _cut_point(text: str, size: int) -> int:
+def _cut_point(text: str, start: int, size: int) -> int:
+    """Where the passage that begins at `start` ends: after the last paragraph, sentence, line or word break in
+    its second half, else at `size` characters."""
     for mark in ("\n\n", ". ", "\n", " "):
-        cut = text.rfind(mark, size // 2, size)
-        if cut > 0:
+        cut = text.rfind(mark, start + size // 2, start + size)
+        if cut > start:
             return cut + len(mark)
-    return size
+    return start + size
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -114,7 +123,7 @@ def add_paths(
             outcome = _add_file(store, workspace_id, path.resolve())
         except (DocumentError, OSError) as exc:
             reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc.strerror or exc})"
-            report.failed.append((str(path), reason))
+            report.failed.append((str(path), " ".join(reason.split())))  # one line, whatever a parser said
             continue
         getattr(report, outcome).append(str(path))
     if progress is not None:

@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.core.providers.base import CancelToken, ChatRequest, Done, Error, Event, Status, TextDelta
-from app.core.providers.http import Remote, RemoteError, guarded, parse_event_json, sse_events
+from app.core.providers.bounds import AGENT_REPLY_CHARS, guarded
+from app.core.providers.http import (
+    REPLY_DEADLINE_S,
+    Remote,
+    RemoteError,
+    ReplyGuard,
+    one_line,
+    parse_event_json,
+    reply_deadline,
+    sse_events,
+)
 from app.core.secrets import auth_headers
 
 CARD_PATHS = (".well-known/agent-card.json", ".well-known/agent.json")
@@ -28,16 +38,16 @@ _DONE, _FAILED, _CANCELED, _NEEDS_INPUT = (
 _ids = itertools.count(1)
 
 
-def read_card(remote: Remote) -> dict[str, Any]:
+def read_card(remote: Remote, guard: ReplyGuard | None = None) -> dict[str, Any]:
     """The agent's card, from the current well-known path or the one before A2A 0.3."""
     for path in CARD_PATHS:
         try:
-            card = remote.get_json(path)
+            card = remote.get_json(path, guard=guard)
             break
         except RemoteError as exc:
             if exc.kind != "not_found" or path == CARD_PATHS[-1]:
                 raise
-    if not isinstance(card, dict) or not card.get("name"):
+    if not isinstance(card, dict) or not card.get("name") or not isinstance(card["name"], str):
         raise RemoteError(
             f"The agent card at {remote.base_url} has no 'name': it is not an A2A agent card.", "protocol"
         )
@@ -52,23 +62,37 @@ def card_endpoint(card: dict[str, Any]) -> tuple[str, str]:
             if (
                 isinstance(interface, dict)
                 and interface.get("protocolBinding", "JSONRPC") == "JSONRPC"
-                and interface.get("url")
+                and _is_http_url(interface.get("url"))
             ):
                 return interface["url"], "1.0"
-        raise RemoteError(f"The agent card of '{card['name']}' lists no JSON-RPC interface with a 'url'.", "protocol")
-    if not card.get("url"):
-        raise RemoteError(f"The agent card of '{card['name']}' has no 'url' to send messages to.", "protocol")
+        raise RemoteError(
+            f"The agent card of '{card['name'][:80]}' lists no JSON-RPC interface with a 'url' (http or https).",
+            "protocol",
+        )
+    if not _is_http_url(card.get("url")):
+        raise RemoteError(
+            f"The agent card of '{card['name'][:80]}' has no 'url' (http or https) to send messages to.", "protocol"
+        )
     return card["url"], "0.3"
 
 
-def _state(status: dict[str, Any] | None) -> str:
-    state = str((status or {}).get("state", ""))
+def _is_http_url(value: Any) -> bool:
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object; an agent's wrong type reads as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _state(status: Any) -> str:
+    state = str(_obj(status).get("state", ""))[:40]
     return state.removeprefix("TASK_STATE_").lower().replace("_", "-")
 
 
 def _text(parts: Any) -> str:
     texts = []
-    for part in parts or []:
+    for part in parts if isinstance(parts, list) else []:
         if isinstance(part, dict) and isinstance(part.get("text"), str):
             texts.append(part["text"])
     return "".join(texts)
@@ -84,33 +108,53 @@ class A2AProvider:
     supports_tools = False
     supports_json_schema = False
 
-    def __init__(self, endpoint: str, key_name: str | None = None) -> None:
-        self.remote = Remote(endpoint, auth_headers(key_name), key_name)
+    def __init__(
+        self,
+        endpoint: str,
+        key_name: str | None = None,
+        *,
+        trust_card_origins: bool = False,
+        deadline_s: float = REPLY_DEADLINE_S,
+        copilot_id: str | None = None,
+    ) -> None:
+        # requests (and the key) go to the endpoint's origin only: a card `url` elsewhere needs trust_card_origins
+        self.remote = Remote(
+            endpoint,
+            auth_headers(key_name),
+            key_name,
+            deadline_s=deadline_s,
+            trust_other_origins=trust_card_origins,
+            copilot_id=copilot_id,
+        )
         self.card: dict[str, Any] | None = None
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], _services: Any) -> A2AProvider:
+    def from_config(cls, config: dict[str, Any], services: Any) -> A2AProvider:
         if not config.get("endpoint"):
             raise RemoteError(f"Copilot '{config.get('id')}' has no endpoint: set one with --a2a URL.", "rejected")
-        return cls(config["endpoint"], config.get("api_key_name"))
+        return cls(
+            config["endpoint"],
+            config.get("api_key_name"),
+            trust_card_origins=bool(config.get("trust_card_origins")),
+            deadline_s=reply_deadline(services),
+            copilot_id=config.get("id"),
+        )
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "a2a", "endpoint": self.remote.base_url, "agent": (self.card or {}).get("name")}
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
-        return guarded(self._stream(request, cancel), cancel)
+        guard = self.remote.guard(AGENT_REPLY_CHARS, " in one reply, the most Roundtable keeps from an agent")
+        return guarded(self._stream(request, cancel, guard), cancel, guard, self.remote.secrets())
 
-    def _stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+    def _stream(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
         if self.card is None:
-            self.card = read_card(self.remote)
+            self.card = read_card(self.remote, guard)
         url, version = card_endpoint(self.card)
-        rpc = Remote(
-            url,
-            {**self.remote.headers, **({"A2A-Version": "1.0"} if version == "1.0" else {})},
-            self.remote.key_name,
-            self.remote.read_timeout,
-        )
-        streaming = bool((self.card.get("capabilities") or {}).get("streaming"))
+        # the card names where to send messages; nothing goes to another origin unless the user agreed
+        rpc = self.remote.at(url, {"A2A-Version": "1.0"} if version == "1.0" else None)
+        capabilities = self.card.get("capabilities")
+        streaming = isinstance(capabilities, dict) and capabilities.get("streaming") is True
         params = {"message": self._message(request, version)}
         tracker = _Tracker()
         # Stop may be pressed on the GUI thread: the agent is told in the background
@@ -121,11 +165,11 @@ class A2AProvider:
         )
         if streaming:
             body = _envelope(_METHODS[version]["stream"], params)
-            for _name, data in sse_events(rpc.stream_lines("", body, cancel)):
+            for _name, data in sse_events(rpc.stream_lines("", body, cancel, guard), url):
                 yield from tracker.take(_result(parse_event_json(data, url)))
         else:
             body = _envelope(_METHODS[version]["send"], params)
-            yield from tracker.take(_result(rpc.post_json("", body, cancel)))
+            yield from tracker.take(_result(rpc.post_json("", body, cancel, guard)))
         if not cancel.cancelled:
             yield from tracker.finish()
 
@@ -169,30 +213,35 @@ class _Tracker:
         self.streamed = False
 
     def take(self, result: dict[str, Any]) -> Iterator[Event]:
-        kind = result.get("kind") or next(
-            (k for k in ("task", "message", "statusUpdate", "artifactUpdate") if k in result), ""
-        )
-        body = result.get(kind, result) if kind in ("task", "message", "statusUpdate", "artifactUpdate") else result
+        kind = result.get("kind")
+        if not isinstance(kind, str) or not kind:
+            kind = next((k for k in ("task", "message", "statusUpdate", "artifactUpdate") if k in result), "")
+        wrapped = kind in ("task", "message", "statusUpdate", "artifactUpdate")
+        body = _obj(result.get(kind, result)) if wrapped else result
         if kind in ("task",):
-            self.task_id = body.get("id") or self.task_id
+            self._task(body.get("id"))
             self._status(body.get("status"))
-            for artifact in body.get("artifacts") or []:
-                yield from self._text(_text(artifact.get("parts")))
+            for artifact in body.get("artifacts") if isinstance(body.get("artifacts"), list) else []:
+                yield from self._text(_text(_obj(artifact).get("parts")))
         elif kind == "message":
             yield from self._text(_text(body.get("parts")))
             self.state = self.state or _DONE
         elif kind in ("status-update", "statusUpdate"):
-            self.task_id = body.get("taskId") or self.task_id
+            self._task(body.get("taskId"))
             message = self._status(body.get("status"))
             if message and self.state not in (_DONE, *_FAILED, *_NEEDS_INPUT):
                 yield Status(message)
         elif kind in ("artifact-update", "artifactUpdate"):
-            self.task_id = body.get("taskId") or self.task_id
-            yield from self._text(_text((body.get("artifact") or {}).get("parts")))
+            self._task(body.get("taskId"))
+            yield from self._text(_text(_obj(body.get("artifact")).get("parts")))
 
-    def _status(self, status: dict[str, Any] | None) -> str:
+    def _task(self, task_id: Any) -> None:
+        if isinstance(task_id, str) and task_id:
+            self.task_id = task_id
+
+    def _status(self, status: Any) -> str:
         self.state = _state(status) or self.state
-        message = _text(((status or {}).get("message") or {}).get("parts"))
+        message = _text(_obj(_obj(status).get("message")).get("parts"))
         if message:
             self.final_message = message
         return message
@@ -204,7 +253,8 @@ class _Tracker:
 
     def finish(self) -> Iterator[Event]:
         if self.state in _FAILED:
-            yield Error(f"The agent's task {self.state}: {self.final_message or 'no reason given'}.", "remote")
+            reason = one_line(self.final_message) or "no reason given"
+            yield Error(f"The agent's task {self.state}: {reason}.", "remote")
             return
         if self.state == _CANCELED:
             yield Done("cancelled")
@@ -228,9 +278,8 @@ def _result(envelope: Any) -> dict[str, Any]:
         raise RemoteError("The agent answered with something that is not a JSON-RPC object.", "protocol")
     if "error" in envelope:
         error = envelope["error"] if isinstance(envelope["error"], dict) else {"message": envelope["error"]}
-        raise RemoteError(
-            f"The agent refused the request: {error.get('message', 'error')} (code {error.get('code')}).", "remote"
-        )
+        said = one_line(error.get("message", "error"))
+        raise RemoteError(f"The agent refused the request: {said} (code {str(error.get('code'))[:20]}).", "remote")
     result = envelope.get("result")
     if not isinstance(result, dict):
         raise RemoteError("The agent's JSON-RPC answer has no result.", "protocol")

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.errors import ModelFileError
-from app.core.hardware import physical_cores
-from app.core.hub.fit import Architecture, compute_bytes, kv_cache_bytes
+from app.core.errors import ModelFileError, UsageError
+from app.core.hardware import physical_cores, probe
+from app.core.hub.fit import Architecture, compute_bytes, context_problem, kv_cache_bytes
 from app.core.hub.gguf import GGUFInfo, inspect_model_file
 from app.core.providers.base import (
     CancelToken,
@@ -59,6 +59,21 @@ def check_model(path: Path) -> GGUFInfo:
     return info
 
 
+def check_context_size(path: Path, requested: int | None) -> None:
+    """Refuse a copilot's context_size that the model (its trained context) or this machine's memory cannot
+    hold, naming the limit; raises UsageError. An unreadable model file is left to the caller to report."""
+    if not requested:
+        return
+    try:
+        info = check_model(path)
+    except ModelFileError:
+        return
+    weights = path.stat().st_size
+    problem = context_problem(Architecture.from_metadata(info.metadata), weights, probe(), requested)
+    if problem:
+        raise UsageError(f"context_size {requested:,} is too large for {path.name}: {problem}.")
+
+
 class LocalProvider:
     """Answers with a local GGUF model; copilots on the same model and settings share one host.
 
@@ -67,11 +82,14 @@ class LocalProvider:
         spec: how its host loads it.
     """
 
-    def __init__(self, path: Path, spec: HostSpec, host: ModelHost, pool: HostPool) -> None:
+    def __init__(
+        self, path: Path, spec: HostSpec, host: ModelHost, pool: HostPool, requested_context: int | None = None
+    ) -> None:
         self.path = path
         self.spec = spec
         self.host = host
         self.pool = pool
+        self.requested_context = requested_context  # the copilot's own context_size (None: the settings')
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
@@ -86,7 +104,7 @@ class LocalProvider:
             lora_scale=float(config.get("lora_scale", 1.0)),
             prompt_cache_mb=settings.prompt_cache_mb,
         )
-        return cls(path, spec, services.pool.host_for(spec), services.pool)
+        return cls(path, spec, services.pool.host_for(spec), services.pool, config.get("context_size"))
 
     def describe(self) -> dict[str, Any]:
         info = _checked.get(str(self.path))
@@ -107,6 +125,12 @@ class LocalProvider:
         except ModelFileError as exc:
             yield Error(str(exc), kind="model_file")
             return
+        if not self.host.alive:  # before a host starts with it: a running host was checked when it started
+            try:
+                check_context_size(self.path, self.requested_context)
+            except UsageError as exc:
+                yield Error(str(exc), kind="context")
+                return
         self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec))
         wire = {
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],

@@ -21,8 +21,20 @@ from app.core.providers.base import (
     ToolCall,
     Usage,
 )
-from app.core.providers.http import Remote, RemoteError, guarded, parse_event_json, sse_events
+from app.core.providers.bounds import guarded, reply_char_cap
+from app.core.providers.http import (
+    REPLY_DEADLINE_S,
+    Remote,
+    RemoteError,
+    ReplyGuard,
+    one_line,
+    parse_event_json,
+    reply_deadline,
+    sse_events,
+)
 from app.core.secrets import auth_headers
+
+MAX_TOOL_CALLS = 64  # in one reply; a server naming more is misbehaving
 
 
 def api_base(url: str) -> str:
@@ -55,13 +67,17 @@ class _PartialCall:
     name: str = ""
     arguments: list[str] = field(default_factory=list)
 
-    def add(self, fragment: dict[str, Any]) -> None:
-        function = fragment.get("function") or {}
-        self.id = self.id or fragment.get("id") or ""
-        self.name = self.name or function.get("name") or ""
+    def add(self, fragment: dict[str, Any], guard: ReplyGuard) -> None:
+        """Take one delta's piece; its arguments count against the reply's character budget."""
+        function = fragment.get("function")
+        function = function if isinstance(function, dict) else {}
+        self.id = self.id or str(fragment.get("id") or "")
+        self.name = self.name or str(function.get("name") or "")
         arguments = function.get("arguments")
         if arguments:  # a string to concatenate; Ollama sends the whole object at once
-            self.arguments.append(arguments if isinstance(arguments, str) else json.dumps(arguments))
+            piece = arguments if isinstance(arguments, str) else json.dumps(arguments)
+            guard.spend(len(piece))
+            self.arguments.append(piece)
 
 
 class OpenAICompatProvider:
@@ -75,15 +91,18 @@ class OpenAICompatProvider:
     supports_tools = True
     supports_json_schema = True
 
-    def __init__(self, endpoint: str, model: str, key_name: str | None = None) -> None:
-        self.remote = Remote(api_base(endpoint), auth_headers(key_name), key_name)
+    def __init__(
+        self, endpoint: str, model: str, key_name: str | None = None, deadline_s: float = REPLY_DEADLINE_S
+    ) -> None:
+        self.remote = Remote(api_base(endpoint), auth_headers(key_name), key_name, deadline_s=deadline_s)
         self.model = model
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], _services: Any) -> OpenAICompatProvider:
+    def from_config(cls, config: dict[str, Any], services: Any) -> OpenAICompatProvider:
         if not config.get("endpoint"):
             raise RemoteError(f"Copilot '{config.get('id')}' has no endpoint: set one with --openai URL.", "rejected")
-        return cls(config["endpoint"], config.get("model") or "default", config.get("api_key_name"))
+        model = config.get("model") or "default"
+        return cls(config["endpoint"], model, config.get("api_key_name"), reply_deadline(services))
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "openai", "endpoint": self.remote.base_url, "model": self.model}
@@ -122,39 +141,55 @@ class OpenAICompatProvider:
         return body
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
-        return guarded(self._stream(request, cancel), cancel)
+        max_tokens = request.sampling.max_tokens
+        guard = self.remote.guard(reply_char_cap(max_tokens), f", far beyond the {max_tokens} tokens asked for")
+        return guarded(self._stream(request, cancel, guard), cancel, guard, self.remote.secrets())
 
-    def _stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+    def _stream(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
         started = time.monotonic()
         first: float | None = None
         calls: dict[int, _PartialCall] = {}
         usage: dict[str, Any] = {}
         finish = None
         pieces = 0
-        for _name, data in sse_events(self.remote.stream_lines("chat/completions", self.body(request), cancel)):
+        lines = self.remote.stream_lines("chat/completions", self.body(request), cancel, guard)
+        where = self.remote.base_url
+        for _name, data in sse_events(lines, where):
             if data.strip() == "[DONE]":
                 finish = finish or "stop"
                 break
-            chunk = parse_event_json(data, self.remote.base_url)
+            chunk = parse_event_json(data, where)
             if not isinstance(chunk, dict):
                 continue
             if "error" in chunk:  # some servers report a failure inside the stream
                 error = chunk["error"]
                 said = error.get("message", error) if isinstance(error, dict) else error
-                raise RemoteError(f"{self.remote.base_url} failed mid-reply: {said}", "server")
-            usage = chunk.get("usage") or usage
-            for choice in chunk.get("choices") or []:
-                delta = choice.get("delta") or {}
-                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                said = one_line(said)
+                raise RemoteError(f"{where} failed mid-reply: {said}", "server")
+            usage = _typed(chunk.get("usage"), dict, "usage", where) or usage
+            for choice in _typed(chunk.get("choices"), list, "choices", where):
+                choice = _typed(choice, dict, "choices[]", where)
+                delta = _typed(choice.get("delta"), dict, "delta", where)
+                reasoning = _typed(delta.get("reasoning_content") or delta.get("reasoning"), str, "reasoning", where)
                 if reasoning:
                     yield ReasoningDelta(reasoning)
-                if delta.get("content"):
+                content = _typed(delta.get("content"), str, "content", where)
+                if content:
                     first = first or time.monotonic()
                     pieces += 1
-                    yield TextDelta(delta["content"])
-                for fragment in delta.get("tool_calls") or []:
-                    calls.setdefault(fragment.get("index", len(calls)), _PartialCall()).add(fragment)
-                finish = choice.get("finish_reason") or finish
+                    yield TextDelta(content)
+                for fragment in _typed(delta.get("tool_calls"), list, "tool_calls", where):
+                    fragment = _typed(fragment, dict, "tool_calls[]", where)
+                    index = fragment.get("index", len(calls))
+                    if not isinstance(index, int) or (index not in calls and len(calls) >= MAX_TOOL_CALLS):
+                        raise RemoteError(
+                            f"{where} sent a tool call with a bad index ({str(index)[:20]}) or more than "
+                            f"{MAX_TOOL_CALLS} calls: the reply was stopped; the server is misbehaving.",
+                            "protocol",
+                        )
+                    guard.progressed()
+                    calls.setdefault(index, _PartialCall()).add(fragment, guard)
+                finish = _typed(choice.get("finish_reason"), str, "finish_reason", where) or finish
         if cancel.cancelled:
             return
         if finish is None:
@@ -166,12 +201,33 @@ class OpenAICompatProvider:
             yield _tool_call(calls[index], index)
         elapsed = time.monotonic() - (first or started)
         yield Usage(
-            int(usage.get("prompt_tokens") or 0),
-            int(usage.get("completion_tokens") or pieces),
+            _count(usage.get("prompt_tokens"), 0),
+            _count(usage.get("completion_tokens"), pieces),
             ttft_s=(first - started) if first else None,
             decode_tokens_per_s=(pieces / elapsed) if first and elapsed > 0 else None,
         )
         yield Done("tool_calls" if calls else finish)
+
+
+_NAMES = {dict: "an object", list: "a list", str: "a string"}
+
+
+def _typed(value: Any, kind: type, field_name: str, where: str) -> Any:
+    """`value` when it has the JSON type the protocol gives `field_name` (absent = empty); RemoteError if not."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise RemoteError(
+            f"{where} sent a chunk whose '{field_name}' is not {_NAMES[kind]}: it does not speak the OpenAI "
+            "streaming format; check the endpoint.",
+            "protocol",
+        )
+    return value
+
+
+def _count(value: Any, default: int) -> int:
+    """A token count from the usage object; the default when the server sent something else."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
 def _tool_call(partial: _PartialCall, index: int) -> ToolCall:

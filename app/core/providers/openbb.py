@@ -20,7 +20,16 @@ from app.core.providers.base import (
     Status,
     TextDelta,
 )
-from app.core.providers.http import Remote, RemoteError, guarded, parse_event_json, sse_events
+from app.core.providers.bounds import AGENT_REPLY_CHARS, guarded
+from app.core.providers.http import (
+    REPLY_DEADLINE_S,
+    Remote,
+    RemoteError,
+    ReplyGuard,
+    parse_event_json,
+    reply_deadline,
+    sse_events,
+)
 from app.core.secrets import auth_headers
 
 MAX_FUNCTION_CALLS = 4  # round trips per reply; the protocol sets no cap
@@ -29,14 +38,14 @@ DOCUMENTS_WIDGET = "roundtable-documents"
 _EXCERPT_CHARS = 12_000
 
 
-def discover(remote: Remote) -> tuple[dict[str, Any], bool]:
+def discover(remote: Remote, guard: ReplyGuard | None = None) -> tuple[dict[str, Any], bool]:
     """The agents the server offers (`agents.json`, else legacy `copilots.json`), and whether legacy."""
     try:
-        return _agents(remote.get_json("agents.json")), False
+        return _agents(remote.get_json("agents.json", guard=guard)), False
     except RemoteError as exc:
         if exc.kind != "not_found":
             raise
-    return _agents(remote.get_json("copilots.json")), True
+    return _agents(remote.get_json("copilots.json", guard=guard)), True
 
 
 def _agents(listing: Any) -> dict[str, Any]:
@@ -56,47 +65,73 @@ class OpenBBProvider:
     supports_tools = False
     supports_json_schema = False
 
-    def __init__(self, endpoint: str, agent_id: str | None = None, key_name: str | None = None) -> None:
-        self.remote = Remote(endpoint, auth_headers(key_name), key_name)
+    def __init__(
+        self,
+        endpoint: str,
+        agent_id: str | None = None,
+        key_name: str | None = None,
+        *,
+        trust_card_origins: bool = False,
+        deadline_s: float = REPLY_DEADLINE_S,
+        copilot_id: str | None = None,
+    ) -> None:
+        # requests (and the key) go to the endpoint's origin only: a query endpoint elsewhere needs trust_card_origins
+        self.remote = Remote(
+            endpoint,
+            auth_headers(key_name),
+            key_name,
+            deadline_s=deadline_s,
+            trust_other_origins=trust_card_origins,
+            copilot_id=copilot_id,
+        )
         self.agent_id = agent_id
         self._query: str | None = None
         self._legacy = False
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], _services: Any) -> OpenBBProvider:
+    def from_config(cls, config: dict[str, Any], services: Any) -> OpenBBProvider:
         if not config.get("endpoint"):
             raise RemoteError(f"Copilot '{config.get('id')}' has no endpoint: set one with --openbb URL.", "rejected")
-        return cls(config["endpoint"], config.get("agent"), config.get("api_key_name"))
+        return cls(
+            config["endpoint"],
+            config.get("agent"),
+            config.get("api_key_name"),
+            trust_card_origins=bool(config.get("trust_card_origins")),
+            deadline_s=reply_deadline(services),
+            copilot_id=config.get("id"),
+        )
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "openbb", "endpoint": self.remote.base_url, "agent": self.agent_id}
 
-    def agent(self) -> tuple[str, dict[str, Any]]:
+    def agent(self, guard: ReplyGuard | None = None) -> tuple[str, dict[str, Any]]:
         """This copilot's agent id and descriptor, read from the server."""
-        agents, self._legacy = discover(self.remote)
+        agents, self._legacy = discover(self.remote, guard)
         agent_id = self.agent_id or next(iter(agents))
         if agent_id not in agents:
             raise RemoteError(f"The server has no agent '{agent_id}' (it has: {', '.join(agents)}).", "not_found")
         descriptor = agents[agent_id]
-        query = (descriptor.get("endpoints") or {}).get("query")
+        endpoints = descriptor.get("endpoints")
+        query = endpoints.get("query") if isinstance(endpoints, dict) else None
         if not isinstance(query, str) or not query:
             raise RemoteError(f"Agent '{agent_id}' names no query endpoint in its descriptor.", "protocol")
         self._query = query
         return agent_id, descriptor
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
-        return guarded(self._stream(request, cancel), cancel)
+        guard = self.remote.guard(AGENT_REPLY_CHARS, " in one reply, the most Roundtable keeps from an agent")
+        return guarded(self._stream(request, cancel, guard), cancel, guard, self.remote.secrets())
 
-    def _stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
+    def _stream(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
         if self._query is None:
-            self.agent()
+            self.agent(guard)
         messages = [m for m in (_wire(m) for m in request.messages) if m is not None]
         widgets = [_widget(THREAD_WIDGET, "Roundtable thread", "The conversation so far, with every message's author.")]
         if request.documents:
             about = "Passages of the workspace's documents that match the question, with where each is from."
             widgets.append(_widget(DOCUMENTS_WIDGET, "Workspace documents", about))
         for _ in range(MAX_FUNCTION_CALLS + 1):
-            call = yield from self._one_query(messages, widgets, cancel)
+            call = yield from self._one_query(messages, widgets, cancel, guard)
             if cancel.cancelled:
                 return
             if call is None:
@@ -106,7 +141,9 @@ class OpenBBProvider:
             yield Status(f"Sharing {call.get('function')} with the agent")
         yield Error(f"The agent asked for data more than {MAX_FUNCTION_CALLS} times in one reply.", "protocol")
 
-    def _one_query(self, messages: list[dict], widgets: list[dict], cancel: CancelToken) -> Iterator[Event]:
+    def _one_query(
+        self, messages: list[dict], widgets: list[dict], cancel: CancelToken, guard: ReplyGuard
+    ) -> Iterator[Event]:
         """POST the conversation; yield its events; return a function call the agent asked for, if any."""
         assert self._query is not None
         body: dict[str, Any] = {"messages": messages}
@@ -116,7 +153,8 @@ class OpenBBProvider:
             body["widgets"] = {"primary": widgets, "secondary": [], "extra": []}
             body["timezone"] = "UTC"
         call = None
-        for name, data in sse_events(self.remote.stream_lines(self._query, body, cancel)):
+        lines = self.remote.stream_lines(self._query, body, cancel, guard)
+        for name, data in sse_events(lines, self.remote.base_url):
             if name not in _KNOWN:
                 continue  # newer event types are ignored, as the protocol allows
             payload = parse_event_json(data, self.remote.base_url)
@@ -124,15 +162,17 @@ class OpenBBProvider:
                 continue
             if name == "copilotMessageChunk":
                 yield TextDelta(str(payload.get("delta", "")))
-            elif name == "copilotStatusUpdate":
-                yield Status(str(payload.get("message", "")))
+            elif name == "copilotStatusUpdate" and payload.get("message"):
+                yield Status(str(payload["message"]))
             elif name == "copilotCitationCollection":
-                for citation in payload.get("citations") or []:
-                    info = citation.get("source_info") or {}
+                for citation in _dicts(payload.get("citations")):
+                    info = citation.get("source_info")
+                    info = info if isinstance(info, dict) else {}
+                    widget_id = info.get("widget_id")
                     yield Citation(
                         str(info.get("name") or info.get("type") or "source"),
                         json.dumps(citation.get("details") or []),
-                        info.get("widget_id"),
+                        widget_id if isinstance(widget_id, str) else None,
                     )
             elif name == "copilotMessageArtifact":
                 yield TextDelta(_artifact_text(payload))
@@ -148,6 +188,11 @@ _KNOWN = {
     "copilotMessageArtifact",
     "copilotFunctionCall",
 }
+
+
+def _dicts(value: Any) -> list[dict]:
+    """The objects of a list an agent sent; anything else in their place is skipped."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _wire(message: ChatMessage) -> dict[str, Any] | None:
@@ -194,7 +239,8 @@ def _shared(widget_id: Any, request: ChatRequest) -> tuple[str, bool]:
 def _answer_call(call: dict, request: ChatRequest, legacy: bool) -> list[dict]:
     """The `ai` message echoing the agent's call and the `tool` message with its result."""
     function = call.get("function")
-    arguments = call.get("input_arguments") or {}
+    arguments = call.get("input_arguments")
+    arguments = arguments if isinstance(arguments, dict) else {}
     echo = {"role": "ai", "content": json.dumps({"function": function, "input_arguments": arguments})}
     if function != "get_widget_data":
         error = {"error_type": "unsupported", "content": f"Roundtable does not offer '{function}'."}
@@ -203,7 +249,7 @@ def _answer_call(call: dict, request: ChatRequest, legacy: bool) -> list[dict]:
         content, _citable = _shared(arguments.get("widget_uuid"), request)
         return [echo, {"role": "tool", "function": function, "data": {"content": content}}]
     items = []
-    for source in arguments.get("data_sources") or [{}]:
+    for source in _dicts(arguments.get("data_sources")) or [{}]:
         content, citable = _shared(source.get("widget_id") or source.get("id") or source.get("widget_uuid"), request)
         items.append(
             {"content": content, "data_format": {"data_type": "object", "parse_as": "text"}, "citable": citable}

@@ -1,24 +1,22 @@
 """Carrying a workspace to another machine: export to one zip file, import into a new workspace with new ids;
-and one thread as Markdown. Archives hold key names, never keys (manifests never hold values)."""
+and one thread as Markdown. Archives hold key names, never keys (manifests never hold values); an imported copilot
+gets neither key name nor tools, and waits for the user's review (app/core/crew/trust.py)."""
 
 from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app import __version__
+from app.core.crew.trust import imported_copilot, is_remote, read_copilots
 from app.core.errors import UsageError
+from app.core.store.archive_checks import FORMAT, TABLES, VERSION, ArchiveError, read_archive
 from app.core.store.records import new_id, now
 
-FORMAT = "roundtable-workspace"  # stored on disk: never change
-VERSION = 1  # the archive layout; a newer one is refused
-_TABLES = ("threads", "messages", "events", "tasks", "documents", "chunks")
-
-
-class ArchiveError(UsageError):
-    """An archive that is damaged, foreign, or from a newer Roundtable."""
+__all__ = ["ArchiveError", "ImportReport", "export_workspace", "import_workspace", "read_archive", "thread_markdown"]
 
 
 def export_workspace(store: Any, workspace_id: str, target: Path) -> dict[str, int]:
@@ -33,10 +31,12 @@ def export_workspace(store: Any, workspace_id: str, target: Path) -> dict[str, i
     documents = read("SELECT * FROM documents WHERE workspace_id = ?", [workspace["id"]])
     doc_marks = ",".join("?" * len(documents)) or "NULL"
     roster = store.roster(workspace["id"])
+    # only valid manifests travel (a damaged row would make the archive refused on import)
+    copilots = [c.model_dump() for c in read_copilots(store.copilot_rows()).copilots if c.id in roster or not roster]
     content = {
         "workspace": workspace,
-        "roster": roster,
-        "copilots": [c for c in store.copilots() if c["id"] in roster or not roster],
+        "roster": [copilot_id for copilot_id in roster if copilot_id in {c["id"] for c in copilots}],
+        "copilots": copilots,
         "threads": threads,
         "messages": read(f"SELECT * FROM messages WHERE thread_id IN ({marks})", ids),
         "events": read(f"SELECT * FROM events WHERE thread_id IN ({marks}) ORDER BY seq", ids),
@@ -52,40 +52,31 @@ def export_workspace(store: Any, workspace_id: str, target: Path) -> dict[str, i
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
         archive.writestr("workspace.json", json.dumps(content))
     partial.replace(target)
-    return {table: len(content[table]) for table in _TABLES}
+    return {table: len(content[table]) for table in TABLES}
 
 
-def read_archive(path: Path) -> dict[str, Any]:
-    """The archive's content, checked; ArchiveError saying what is wrong with it otherwise."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read("manifest.json"))
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise ArchiveError(f"{path.name} is not a Roundtable workspace archive.")
-            if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
-                raise ArchiveError(
-                    f"{path.name} was exported by a newer Roundtable ({manifest.get('roundtable', '?')}, archive "
-                    f"version {manifest.get('version')}): update Roundtable to import it."
-                )
-            content = json.loads(archive.read("workspace.json"))
-    except ArchiveError:
-        raise
-    except FileNotFoundError as exc:
-        raise ArchiveError(f"No file {path}.") from exc
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise ArchiveError(f"{path.name} is not a Roundtable workspace archive (or it is damaged): {exc}.") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.LargeZipFile, OSError) as exc:
-        raise ArchiveError(f"{path.name} is damaged ({exc}): export the workspace again.") from exc
-    missing = [key for key in ("workspace", *_TABLES) if not isinstance(content.get(key), dict | list)]
-    if missing:
-        raise ArchiveError(f"{path.name} is damaged: it has no {', '.join(missing)}.")
-    return content
+@dataclass
+class ImportReport:
+    """What an import did.
+
+    Attributes:
+        workspace: the new workspace's id.
+        counts: rows imported per table.
+        needs_review: copilots added from the archive, each stripped of keys, tools and approvals and marked
+            *imported, needs review* (remote ones run only once the user confirms their endpoint).
+        kept: copilots of the archive already here: the local one is used, the archive's is ignored.
+    """
+
+    workspace: str
+    counts: dict[str, int]
+    needs_review: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
-def import_workspace(store: Any, path: Path, name: str | None = None) -> tuple[str, dict[str, int]]:
-    """Import into a new workspace, every id new; copilots not yet here are added. All or nothing."""
+def import_workspace(store: Any, path: Path, name: str | None = None) -> ImportReport:
+    """Import into a new workspace, every id new; copilots not yet here are added, untrusted. All or nothing."""
     content = read_archive(path)
-    title = name or content["workspace"].get("name") or "Imported"
+    title = name or content.workspace.name or "Imported"
     if store.find_workspace(title):
         title = f"{title} (imported)"
     ids: dict[str, str] = {}
@@ -95,92 +86,91 @@ def import_workspace(store: Any, path: Path, name: str | None = None) -> tuple[s
             return None
         return ids.setdefault(str(old), new_id())
 
-    known = {c["id"] for c in store.copilots()}
-    try:
-        with store.conn.transaction() as db:
-            workspace_id = _new_workspace_id(store, title)
-            db.execute("INSERT INTO workspaces (id, name, created_at) VALUES (?,?,?)", [workspace_id, title, now()])
-            for copilot in content["copilots"]:
-                if copilot.get("id") not in known:
-                    db.execute(
-                        "INSERT INTO copilots (id, name, manifest, created_at, updated_at) VALUES (?,?,?,?,?)",
-                        [copilot["id"], copilot.get("name", copilot["id"]), json.dumps(copilot), now(), now()],
-                    )
-            for position, copilot_id in enumerate(content["roster"]):
-                db.execute("INSERT INTO workspace_copilots VALUES (?,?,?)", [workspace_id, copilot_id, position])
-            for t in content["threads"]:
-                db.execute(
-                    "INSERT INTO threads (id, workspace_id, title, created_at, updated_at) VALUES (?,?,?,?,?)",
-                    [fresh(t["id"]), workspace_id, t["title"], t["created_at"], t["updated_at"]],
-                )
-            for m in content["messages"]:
-                db.execute(
-                    "INSERT INTO messages (id, thread_id, author, role, status, text, created_at, updated_at, data)"
-                    " VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        fresh(m["id"]),
-                        fresh(m["thread_id"]),
-                        m["author"],
-                        m["role"],
-                        m["status"],
-                        m["text"],
-                        m["created_at"],
-                        m["updated_at"],
-                        m.get("data"),
-                    ],
-                )
-            for e in content["events"]:
-                db.execute(
-                    "INSERT INTO events (thread_id, type, message_id, author, created_at, data) VALUES (?,?,?,?,?,?)",
-                    [
-                        fresh(e["thread_id"]),
-                        e["type"],
-                        fresh(e.get("message_id")),
-                        e.get("author"),
-                        e["created_at"],
-                        _remap(e.get("data"), fresh),
-                    ],
-                )
-            for k in content["tasks"]:
-                db.execute(
-                    "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        fresh(k["id"]),
-                        workspace_id,
-                        fresh(k["thread_id"]),
-                        k["from_copilot"],
-                        k["to_copilot"],
-                        k["task"],
-                        k.get("context"),
-                        k["status"],
-                        fresh(k.get("result_message_id")),
-                        k["created_at"],
-                        k["updated_at"],
-                    ],
-                )
-            for d in content["documents"]:
-                db.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        fresh(d["id"]),
-                        workspace_id,
-                        d["path"],
-                        d["name"],
-                        d["kind"],
-                        d["sha256"],
-                        d["size_bytes"],
-                        d["chunk_count"],
-                        d["added_at"],
-                    ],
-                )
-            for c in content["chunks"]:
-                db.execute(
-                    "INSERT INTO chunks (document_id, position, location, text) VALUES (?,?,?,?)",
-                    [fresh(c["document_id"]), c["position"], c.get("location"), c["text"]],
-                )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ArchiveError(f"{path.name} is damaged (a record lacks {exc}): nothing was imported.") from exc
-    return workspace_id, {table: len(content[table]) for table in _TABLES}
+    known = {row["id"] for row in store.copilot_rows()}
+    review = f"imported from {path.name} on {now()[:10]}"
+    report = ImportReport("", {table: len(getattr(content, table)) for table in TABLES})
+    copilots = []
+    for index, data in enumerate(content.copilots):
+        # the same parser as `roundtable copilots import`; keys, tools and approvals never come along
+        copilot = imported_copilot(data, f"{path.name}, copilots.{index}")
+        if copilot.id in known:
+            report.kept.append(copilot.id)
+        elif copilot.id not in {c.id for c in copilots}:
+            copilots.append(copilot)
+    available = known | {c.id for c in copilots}
+    missing = [copilot_id for copilot_id in content.roster if copilot_id not in available]
+    if missing:
+        raise ArchiveError(
+            f"{path.name} cannot be imported: its roster names copilots it does not hold ({', '.join(missing)}); "
+            "nothing was imported."
+        )
+    with store.conn.transaction() as db:
+        workspace_id = _new_workspace_id(store, title)
+        db.execute("INSERT INTO workspaces (id, name, created_at) VALUES (?,?,?)", [workspace_id, title, now()])
+        for copilot in copilots:
+            db.execute(
+                "INSERT INTO copilots (id, name, manifest, created_at, updated_at, review) VALUES (?,?,?,?,?,?)",
+                [copilot.id, copilot.name, json.dumps(copilot.model_dump()), now(), now(), review],
+            )
+            # no approval survives for an id the archive chose (left over from a copilot deleted long ago)
+            db.execute("DELETE FROM tool_approvals WHERE copilot_id = ?", [copilot.id])
+            report.needs_review.append(
+                {
+                    "id": copilot.id,
+                    "provider": copilot.provider,
+                    "endpoint": copilot.endpoint,
+                    "remote": is_remote(copilot),
+                }
+            )
+        db.execute("DELETE FROM tool_approvals WHERE workspace_id = ?", [workspace_id])
+        for position, copilot_id in enumerate(content.roster):
+            db.execute("INSERT INTO workspace_copilots VALUES (?,?,?)", [workspace_id, copilot_id, position])
+        for t in content.threads:
+            db.execute(
+                "INSERT INTO threads (id, workspace_id, title, created_at, updated_at) VALUES (?,?,?,?,?)",
+                [fresh(t.id), workspace_id, t.title, t.created_at, t.updated_at],
+            )
+        for m in content.messages:
+            status = "interrupted" if m.status == "streaming" else m.status  # nobody is writing it here
+            db.execute(
+                "INSERT INTO messages (id, thread_id, author, role, status, text, created_at, updated_at, data)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [fresh(m.id), fresh(m.thread_id), m.author, m.role, status, m.text, m.created_at, m.updated_at, m.data],
+            )
+        for e in content.events:
+            db.execute(
+                "INSERT INTO events (thread_id, type, message_id, author, created_at, data) VALUES (?,?,?,?,?,?)",
+                [fresh(e.thread_id), e.type, fresh(e.message_id), e.author, e.created_at, _remap(e.data, fresh)],
+            )
+        for k in content.tasks:
+            db.execute(
+                "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    fresh(k.id),
+                    workspace_id,
+                    fresh(k.thread_id),
+                    k.from_copilot,
+                    k.to_copilot,
+                    k.task,
+                    k.context,
+                    k.status,
+                    fresh(k.result_message_id),
+                    k.created_at,
+                    k.updated_at,
+                ],
+            )
+        for d in content.documents:
+            db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                [fresh(d.id), workspace_id, d.path, d.name, d.kind, d.sha256, d.size_bytes, d.chunk_count, d.added_at],
+            )
+        for c in content.chunks:
+            db.execute(
+                "INSERT INTO chunks (document_id, position, location, text) VALUES (?,?,?,?)",
+                [fresh(c.document_id), c.position, c.location, c.text],
+            )
+    report.workspace = workspace_id
+    return report
 
 
 def _new_workspace_id(store: Any, name: str) -> str:
@@ -191,11 +181,11 @@ def _new_workspace_id(store: Any, name: str) -> str:
     return candidate
 
 
-def _remap(data: Any, fresh: Any) -> str | None:
+def _remap(data: str | None, fresh: Any) -> str | None:
     """An event's JSON data with the ids it names (tasks, messages) mapped to the new ones."""
     if data is None:
         return None
-    parsed = json.loads(data) if isinstance(data, str) else data
+    parsed = json.loads(data)  # checked to be a JSON object by read_archive
     if isinstance(parsed, dict):
         for key in ("task_id", "message_id", "result_message_id"):
             if parsed.get(key):

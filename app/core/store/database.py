@@ -13,9 +13,11 @@ import psutil
 from sqlite_utils import Database
 
 from app.core.errors import StoreError
+from app.core.private import create_private_file, tighten
 from app.core.store.migrations import MIGRATIONS, migrate, schema_version
 
 _BUSY_TIMEOUT_S = 10
+_SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite gives these the database file's mode when it creates them
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -48,6 +50,7 @@ class Connection:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        _make_private(path)
         try:
             conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -111,6 +114,17 @@ class Connection:
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file private to the user, or tighten the one (and its -wal, -shm) an older version
+    made with the umask; SQLite then creates its side files with the same private mode."""
+    try:
+        create_private_file(path)
+    except OSError:
+        return  # a missing or read-only folder: sqlite3.connect says so in words the user can act on
+    for suffix in _SIDE_FILES:
+        tighten(path.with_name(path.name + suffix))
 
 
 def writer_identity() -> tuple[int, float]:

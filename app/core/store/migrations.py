@@ -143,3 +143,23 @@ def m005_documents_search(db: Database) -> None:
             f" INSERT INTO {table}_fts (rowid, text) VALUES (new.{key}, new.text); END"
         )
     db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")  # the messages already stored
+
+
+@migration
+def m006_tool_approvals_per_copilot(db: Database) -> None:
+    # An approval is now the user's "always allow" for one copilot, tool and workspace, so revoking a copilot's
+    # grant (or removing the copilot) can take its approvals with it. Older rows name no copilot and include
+    # every `--yes` run, which was saved by accident: they are dropped, and each tool asks once more.
+    db.execute("DROP TABLE tool_approvals")
+    db.execute(
+        "CREATE TABLE tool_approvals (workspace_id TEXT NOT NULL, copilot_id TEXT NOT NULL, tool TEXT NOT NULL,"
+        " approved_at TEXT NOT NULL, PRIMARY KEY (workspace_id, copilot_id, tool))"
+    )
+    db.execute("CREATE INDEX tool_approvals_by_copilot ON tool_approvals (copilot_id, tool)")
+
+
+@migration
+def m007_copilot_review(db: Database) -> None:
+    # Why a copilot waits for the user's review (e.g. it came in a workspace archive); NULL: the user's own.
+    # Kept beside the manifest, never in it: an archive or a TOML file cannot say it was reviewed.
+    db.execute("ALTER TABLE copilots ADD COLUMN review TEXT")

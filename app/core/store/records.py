@@ -16,8 +16,20 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+# Row ids are random: 128 bits, so ids made on two machines never meet when a workspace is imported (at 32 bits,
+# a 50k-message archive into a 50k-message database collided more often than not). Older, shorter ids stay valid.
+ID_BYTES = 16
+
+
 def new_id() -> str:
-    return secrets.token_hex(4)
+    """A new random row id (hex)."""
+    return secrets.token_hex(ID_BYTES)
+
+
+def _approvals_of(tool: str) -> tuple[str, list[str]]:
+    """The one test of which approvals `tool` names: the tool `server.tool`, or, for a bare `server`, every tool
+    of it (a SQL clause and its parameters; no LIKE: '_' in a server name is not a wildcard)."""
+    return "(tool = ? OR (instr(?, '.') = 0 AND substr(tool, 1, length(?) + 1) = ? || '.'))", [tool] * 4
 
 
 def append_event(
@@ -77,7 +89,9 @@ class CopilotRecords:
     conn: Connection
 
     def save_copilot(self, copilot_id: str, name: str, manifest: dict) -> None:
+        """Store a manifest; approvals for tools it no longer grants go with it, so a grant back asks again."""
         stamp = now()
+        grants = list(manifest.get("tools") or [])
         with self.conn.transaction() as db:
             db.execute(
                 "INSERT INTO copilots (id, name, manifest, created_at, updated_at) VALUES (?,?,?,?,?)"
@@ -85,15 +99,34 @@ class CopilotRecords:
                 " updated_at = excluded.updated_at",
                 [copilot_id, name, json.dumps(manifest), stamp, stamp],
             )
+            # a grant is a `server` or a `server.tool`: the same test as revoking approvals by tool
+            granted = [_approvals_of(grant) for grant in grants]
+            still_granted = " OR ".join(clause for clause, _ in granted) or "0"
+            db.execute(
+                f"DELETE FROM tool_approvals WHERE copilot_id = ? AND NOT ({still_granted})",
+                [copilot_id, *(param for _, params in granted for param in params)],
+            )
 
-    def copilots(self) -> list[dict]:
-        rows = self.conn.read("SELECT * FROM copilots ORDER BY created_at, id")
-        return [json.loads(row["manifest"]) for row in rows]
+    def copilot_rows(self) -> list[dict]:
+        """Every copilot row: id, manifest (parsed, or the raw text when it is not JSON) and review (None: trusted)."""
+        rows = self.conn.read("SELECT id, manifest, review FROM copilots ORDER BY created_at, id")
+        for row in rows:
+            try:
+                row["manifest"] = json.loads(row["manifest"])
+            except (TypeError, ValueError):
+                pass  # a hand-written or older row: the caller says it is damaged instead of failing
+        return rows
+
+    def set_copilot_review(self, copilot_id: str, review: str | None) -> bool:
+        """Mark a copilot as waiting for review (why), or as reviewed (None); False if there is no such copilot."""
+        with self.conn.transaction() as db:
+            return db.execute("UPDATE copilots SET review = ? WHERE id = ?", [review, copilot_id]).rowcount > 0
 
     def delete_copilot(self, copilot_id: str) -> None:
         with self.conn.transaction() as db:
             db.execute("DELETE FROM copilots WHERE id = ?", [copilot_id])
             db.execute("DELETE FROM workspace_copilots WHERE copilot_id = ?", [copilot_id])
+            db.execute("DELETE FROM tool_approvals WHERE copilot_id = ?", [copilot_id])
 
 
 class ToolRecords:
@@ -114,14 +147,52 @@ class ToolRecords:
         return {row["name"]: json.loads(row["command"]) for row in rows}
 
     def remove_tool_server(self, name: str) -> None:
+        """Forget a server and every approval of its tools (first: a server added back under its name asks again)."""
+        self.revoke_tool_approvals(tool=name)
         with self.conn.transaction() as db:
             db.execute("DELETE FROM tool_servers WHERE name = ?", [name])
-            db.execute("DELETE FROM tool_approvals WHERE tool = ? OR tool LIKE ? || '.%'", [name, name])
 
-    def tool_approved(self, workspace_id: str, tool: str) -> bool:
-        rows = self.conn.read("SELECT 1 FROM tool_approvals WHERE workspace_id = ? AND tool = ?", [workspace_id, tool])
+    def tool_approved(self, workspace_id: str, copilot_id: str, tool: str) -> bool:
+        """Whether the user chose "always allow" for this copilot's use of `tool` in this workspace."""
+        rows = self.conn.read(
+            "SELECT 1 FROM tool_approvals WHERE workspace_id = ? AND copilot_id = ? AND tool = ?",
+            [workspace_id, copilot_id, tool],
+        )
         return bool(rows)
 
-    def approve_tool(self, workspace_id: str, tool: str) -> None:
+    def approve_tool(self, workspace_id: str, copilot_id: str, tool: str) -> None:
+        """Save an "always allow" answer (only that answer is ever saved)."""
         with self.conn.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO tool_approvals VALUES (?,?,?)", [workspace_id, tool, now()])
+            db.execute(
+                "INSERT OR IGNORE INTO tool_approvals (workspace_id, copilot_id, tool, approved_at) VALUES (?,?,?,?)",
+                [workspace_id, copilot_id, tool, now()],
+            )
+
+    def tool_approvals(self, workspace_id: str | None = None) -> list[dict]:
+        """The saved "always allow" answers (of one workspace, or all), with each workspace's name."""
+        where, params = ("WHERE a.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
+        return self.conn.read(
+            "SELECT a.workspace_id, coalesce(w.name, a.workspace_id) AS workspace, a.copilot_id, a.tool,"
+            " a.approved_at FROM tool_approvals a LEFT JOIN workspaces w ON w.id = a.workspace_id"
+            f" {where} ORDER BY workspace, a.copilot_id, a.tool",
+            params,
+        )
+
+    def revoke_tool_approvals(
+        self, workspace_id: str | None = None, tool: str | None = None, copilot_id: str | None = None
+    ) -> int:
+        """Forget saved answers matching every filter given (`tool` may name a whole server); returns how many."""
+        clauses, params = [], []
+        if workspace_id is not None:
+            clauses.append("workspace_id = ?")
+            params.append(workspace_id)
+        if copilot_id is not None:
+            clauses.append("copilot_id = ?")
+            params.append(copilot_id)
+        if tool is not None:
+            clause, tool_params = _approvals_of(tool)
+            clauses.append(clause)
+            params += tool_params
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.conn.transaction() as db:
+            return db.execute(f"DELETE FROM tool_approvals{where}", params).rowcount

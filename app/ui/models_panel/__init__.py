@@ -7,7 +7,7 @@ from typing import Any
 from app.ui.models_panel.downloads import DownloadQueue
 from app.ui.models_panel.installed import InstalledSection, LoadedSection
 from app.ui.models_panel.search import SearchSection
-from app.ui.qt import QDialog, QGroupBox, QLabel, QTabWidget, QVBoxLayout, QWidget, Signal
+from app.ui.qt import QDialog, QGroupBox, QLabel, Qt, QTabWidget, QVBoxLayout, QWidget, Signal
 from app.ui.workers import run_in_background
 
 
@@ -46,6 +46,7 @@ class ModelsPanel(QDialog):
         self.tabs.addTab(on_disk, "On this machine")
         layout.addWidget(self.tabs, 1)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes Hub and download errors
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         for section in (self.search, self.downloads, self.installed):

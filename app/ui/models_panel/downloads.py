@@ -9,7 +9,8 @@ from typing import Any
 
 from app.core.hub.download import Progress, RepoCache
 from app.core.hub.installed import pull_model
-from app.ui.qt import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget, Signal
+from app.ui.qt import QHBoxLayout, QLabel, QProgressBar, QPushButton, Qt, QVBoxLayout, QWidget, Signal
+from app.ui.reply_view import plain_tooltip
 from app.ui.workers import BackgroundTask
 
 # stored on disk: never change or reuse values
@@ -48,9 +49,11 @@ class DownloadRow(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel(f"{entry.repo} / {entry.filename}")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # names from a Hub mirror are data
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.info = QLabel("waiting")
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
         self.info.setMinimumWidth(180)
         self.pause = QPushButton("Pause")
         self.cancel = QPushButton("Cancel")
@@ -70,7 +73,7 @@ class DownloadRow(QWidget):
             self.info.setText("paused")
         elif entry.state == FAILED:
             self.info.setText("failed")
-            self.info.setToolTip(entry.error or "")
+            self.info.setToolTip(plain_tooltip(entry.error) if entry.error else "")  # it may quote the Hub
 
 
 class DownloadQueue(QWidget):

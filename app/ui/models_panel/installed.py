@@ -14,11 +14,13 @@ from app.ui.qt import (
     QHBoxLayout,
     QMessageBox,
     QPushButton,
+    Qt,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     Signal,
 )
+from app.ui.reply_view import plain_tooltip
 from app.ui.workers import run_in_background
 
 
@@ -71,7 +73,7 @@ class InstalledSection(QWidget):
             ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(model.path)
+                item.setToolTip(plain_tooltip(model.path))  # the path holds a Hub filename
                 self.table.setItem(row, column, item)
 
     def _selected(self) -> Any | None:
@@ -114,12 +116,16 @@ class InstalledSection(QWidget):
             return
         force = False
         if model.used_by:
-            answer = QMessageBox.question(
-                self,
+            buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+            question = QMessageBox(
+                QMessageBox.Icon.Question,
                 "Model in use",
                 f"{', '.join(model.used_by)} use {model.id}. Move them to the starter model and delete it?",
+                buttons,
+                self,
             )
-            if answer != QMessageBox.StandardButton.Yes:
+            question.setTextFormat(Qt.TextFormat.PlainText)  # the model's id holds a Hub filename
+            if question.exec() != QMessageBox.StandardButton.Yes:
                 return
             force = True
 

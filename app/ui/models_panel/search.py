@@ -12,6 +12,7 @@ from app.ui.qt import (
     QLabel,
     QLineEdit,
     QPushButton,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -70,6 +71,7 @@ class SearchSection(QWidget):
         self.results.setMaximumHeight(180)
         layout.addWidget(self.results)
         self.files_label = QLabel("Pick a repository to see its files and whether they fit.")
+        self.files_label.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the search and Hub errors
         layout.addWidget(self.files_label)
         self.files_table = _table(["File", "Quant", "Size", "Fit", "Needs"])
         layout.addWidget(self.files_table, 1)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
+import time
 from collections.abc import Callable
 from typing import Any
 
 from app.core.store.workspaces import QUICK_ASK_WORKSPACE
 from app.ui.composer import PromptEdit
-from app.ui.markdown_view import to_html
+from app.ui.endpoint_dialog import answer_worker_question, confirm_in_gui, copilots_of_ask
 from app.ui.qt import (
     QComboBox,
     QCursor,
@@ -20,19 +20,22 @@ from app.ui.qt import (
     QLabel,
     QObject,
     QPushButton,
+    QScrollArea,
     Qt,
-    QTextBrowser,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from app.ui.workers import BackgroundTask, ToolApproval, ask_about_tool, gui_approver, run_in_background
+from app.ui.reply_view import ReplyView
+from app.ui.workers import BackgroundTask, gui_approver, run_in_background
 
 TITLE = "Roundtable quick ask"  # the window's name: window managers and `xdotool search` see it
 LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
 _PREFILL_LIMIT = 20_000
-_RENDER_MS = 33
+_RENDER_MS = 33  # streamed text is shown at most this often; each time only its open Markdown block is re-rendered
+_RENDER_SHARE = 4  # the next render waits at least this many times as long as the last one took
+_GRAY, _RED = "color: gray", "color: #d9534f"
 _ACTIVATE_EVERY_MS = 100
 _ACTIVATE_TRIES = 50  # a loaded machine's window manager may take seconds to map a window
 _WIDTH = 640
@@ -47,7 +50,8 @@ class Overlay(QWidget):
     Attributes:
         thread_id: the thread of the exchange shown, once the first answer has started.
         question: the latest question.
-        answer: the text of its answer.
+        answer: the text of its answer (as `answer_view` holds it).
+        answer_view: the answer, rendered as it streams.
         run_task: the answer being generated, if any.
 
     Signals:
@@ -68,7 +72,6 @@ class Overlay(QWidget):
         self.workspace = workspace
         self.prefill = prefill
         self.thread_id: str | None = None
-        self.answer = ""
         self.question = ""
         self.run_task: BackgroundTask | None = None
         self._fresh = True
@@ -100,15 +103,35 @@ class Overlay(QWidget):
         self.prompt.setMaximumHeight(90)
         layout.addWidget(self.prompt)
 
-        self.answer_view = QTextBrowser()
-        self.answer_view.setOpenExternalLinks(True)
-        self.answer_view.setMinimumHeight(220)
-        self.answer_view.hide()
-        layout.addWidget(self.answer_view, 1)
+        # the question, and the answer as data: Markdown without raw HTML or images, links only through our
+        # handler with the target shown on hover (see reply_view); a streamed answer re-renders its open block only
+        self.asked = QLabel()
+        self.asked.setTextFormat(Qt.TextFormat.PlainText)
+        self.asked.setStyleSheet(_GRAY)
+        self.asked.setWordWrap(True)
+        self.asked.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.answer_view = ReplyView()
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(4, 4, 4, 4)
+        content_layout.addWidget(self.asked)
+        content_layout.addWidget(self.answer_view)
+        content_layout.addStretch()
+        self.answer_area = QScrollArea()
+        self.answer_area.setWidgetResizable(True)
+        self.answer_area.setWidget(content)
+        self.answer_area.setMinimumHeight(220)
+        self.answer_area.hide()
+        layout.addWidget(self.answer_area, 1)
+        self._follow = True  # keep the end of the answer in view, until the user scrolls up
+        bar = self.answer_area.verticalScrollBar()
+        bar.valueChanged.connect(lambda value: setattr(self, "_follow", value >= bar.maximum() - 4))
+        bar.rangeChanged.connect(lambda _low, high: bar.setValue(high) if self._follow else None)
 
         bottom = QHBoxLayout()
         self.status = QLabel()
-        self.status.setStyleSheet("color: gray")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes agents' status lines and errors
+        self.status.setStyleSheet(_GRAY)
         self.status.setWordWrap(True)
         self.copy_button = QPushButton("Copy")
         self.open_button = QPushButton("Open in Roundtable")
@@ -128,8 +151,8 @@ class Overlay(QWidget):
         self.prompt.submitted.connect(self.ask)
         self.copy_button.clicked.connect(self.copy_answer)
         self.open_button.clicked.connect(self.open_in_roundtable)
-        for widget in (self.prompt, self.answer_view):
-            widget.installEventFilter(self)
+        self.prompt.installEventFilter(self)
+        self.answer_view.watch_pieces(self)
         self.resize(_WIDTH, 150)
         self.load_copilots()
 
@@ -191,12 +214,13 @@ class Overlay(QWidget):
 
     def _new_exchange(self) -> None:
         self.thread_id = None
-        self.answer = ""
         self._fresh = True
         self.prompt.clear()
-        self.answer_view.clear()
-        self.answer_view.hide()
+        self.asked.clear()
+        self.answer_view.begin("")
+        self.answer_area.hide()
         self.status.clear()
+        self.status.setStyleSheet(_GRAY)
         self.copy_button.setEnabled(False)
         self.open_button.setEnabled(False)
         self.layout().activate()
@@ -234,6 +258,10 @@ class Overlay(QWidget):
 
     # -- asking ------------------------------------------------------------------------------------------------
 
+    @property
+    def answer(self) -> str:
+        return self.answer_view.text
+
     def ask(self) -> None:
         text = self.prompt.toPlainText().strip()
         copilot_id = self.copilot.currentData()
@@ -244,10 +272,13 @@ class Overlay(QWidget):
         ctx, thread_id = self.ctx, self.thread_id
         self._fresh = False
         self.prompt.clear()
-        self.answer = ""
         self.question = text
-        self.answer_view.clear()
-        self.answer_view.show()
+        self.asked.setText(text)
+        self.answer_view.dark = bool(self.palette().window().color().lightness() < 128)
+        self.answer_view.begin()
+        self._follow = True
+        self.answer_area.show()
+        self.status.setStyleSheet(_GRAY)
         self.status.setText("Thinking…")
         self.copy_button.setEnabled(False)
         self.open_button.setEnabled(False)
@@ -255,6 +286,8 @@ class Overlay(QWidget):
 
         def work(emit: Callable[[Any], None], cancel: Any) -> None:
             ctx.store.set_meta(LAST_COPILOT_KEY, copilot_id)
+            # an imported remote copilot is sent nothing until the user confirms its endpoint, as in the window
+            confirm_in_gui(ctx, copilots_of_ask(ctx, copilot_id, text), emit, cancel)
             events = ask(
                 ctx,
                 text,
@@ -274,10 +307,10 @@ class Overlay(QWidget):
         self.run_task = task.start()
 
     def _on_event(self, event: Any) -> None:
-        if isinstance(event, ToolApproval):
-            ask_about_tool(self, event)
-        elif event.type == "text":
-            self.answer += event.delta
+        if answer_worker_question(self, event):  # a tool call or an imported endpoint: the window's dialogs
+            return
+        if event.type == "text":
+            self.answer_view.append(event.delta)
             if not self.render_timer.isActive():
                 self.render_timer.start()
         elif event.type == "status":
@@ -299,19 +332,22 @@ class Overlay(QWidget):
 
     def _finished(self) -> None:
         self.run_task = None
-        self._render()
+        self.render_timer.stop()
+        self._render(final=True)
         self.copy_button.setEnabled(bool(self.answer))
         self.open_button.setEnabled(self.thread_id is not None)
 
-    def _render(self) -> None:
-        dark = bool(self.palette().window().color().lightness() < 128)
-        asked = f"<p style='color:gray'>{html.escape(self.question)}</p>"
-        self.answer_view.setHtml(asked + (to_html(self.answer, dark) if self.answer else ""))
-        bar = self.answer_view.verticalScrollBar()
-        bar.setValue(bar.maximum())
+    def _render(self, final: bool = False) -> None:
+        """Show what arrived since the last call (`final`: the answer is complete; close its last block)."""
+        started = time.perf_counter()
+        self.answer_view.render(final)
+        # each render costs about the same at any length; should one be slow, the next waits longer
+        took_ms = (time.perf_counter() - started) * 1000
+        self.render_timer.setInterval(max(_RENDER_MS, int(took_ms * _RENDER_SHARE)))
 
     def _show_problem(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#d9534f'>{message}</span>")
+        self.status.setStyleSheet(_RED)
+        self.status.setText(message)
 
     # -- copying and moving -----------------------------------------------------------------------------
 
