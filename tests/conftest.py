@@ -60,7 +60,7 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(
-    *args: str, input: str | None = None, timeout: float = 120, env: dict | None = None, **kwargs
+    *args: str, input: str | None = None, timeout: float = 600, env: dict | None = None, **kwargs
 ) -> subprocess.CompletedProcess:
     """Run `roundtable ARGS` in a subprocess with the test's environment (or `env`)."""
     return subprocess.run(

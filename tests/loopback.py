@@ -45,15 +45,21 @@ Handler = Callable[[Request], Response]
 
 
 class LoopbackServer:
-    """Serves `routes` on 127.0.0.1 until closed; `requests` records what arrived."""
+    """Serves `routes` on 127.0.0.1 until closed; `requests` records what arrived, `connections` counts the
+    connections it was sent on (HTTP/1.1 keep-alive: a JSON answer leaves its connection open)."""
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests: list[Request] = []
+        self.connections = 0
         owner = self
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                owner.connections += 1
 
             def log_message(self, *_args: Any) -> None:
                 pass

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from app import __version__
 from app.cli import chat, crew, knowledge, models
-from app.cli.chat import EXIT_INTERRUPTED
-from app.core.errors import RoundtableError
+from app.core.errors import ExitCode, RoundtableError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +48,10 @@ def run(argv: list[str] | None) -> int:
     if getattr(args, "needs_context", True) is False:
         return int(args.handler(args, None))
     from app.core.context import AppContext
+    from app.core.logs import configure_logging
+    from app.core.settings import Paths
 
+    configure_logging(Paths.from_environment())  # once, before any work; `--version` and `overlay` stay fast
     with AppContext() as ctx:
         return int(args.handler(args, ctx))
 
@@ -65,6 +68,7 @@ def _open_desktop_app(command: str = "show") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every error ends as one line on standard error and an exit status from `ExitCode`."""
     try:
         return run(argv)
     except RoundtableError as exc:
@@ -74,6 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\nroundtable: interrupted\n")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
+    except Exception as exc:  # a bug: the traceback goes to the log file, the terminal gets one line
+        from app.cli.output import terminal_safe
+        from app.core.logs import log_unexpected
+
+        summary = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        try:
+            where = f"details in {log_unexpected(exc, 'the command line')}"
+        except OSError as log_error:  # no writable data folder: the traceback has nowhere else to go
+            traceback.print_exception(exc)
+            where = f"the log file could not be written: {log_error}"
+        sys.stderr.write(f"roundtable: unexpected error ({terminal_safe(summary)}); {terminal_safe(where)}\n")
+        return ExitCode.INTERNAL

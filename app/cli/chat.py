@@ -3,68 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from app import __version__
 from app.cli.output import ctrl_c_cancels, print_json, terminal_safe
-
-# Exit statuses beyond RoundtableError.exit_code: a reply that failed, and one stopped with Ctrl+C.
-EXIT_REPLY_FAILED = 1
-EXIT_INTERRUPTED = 130
-_ERROR_EXIT = {"model_file": 4, "crashed": 5, "context": 2}
-_ERROR_EXIT |= dict.fromkeys(("auth", "network", "timeout", "not_found", "rate_limit", "server", "protocol"), 8)
-_ERROR_EXIT |= dict.fromkeys(("remote", "rejected", "tool"), 8)
+from app.core.errors import ExitCode, exit_code_for_kind
 
 
 def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bool = False) -> tuple[int, str | None]:
-    """Print a run's events as they come; returns the exit status and the thread they went to.
+    """Print a run's events as they come (or one JSON line each); returns the exit status and the thread."""
+    from app.cli.terminal import TerminalRenderer
+    from app.core.crew.events import CrewError, RunDone
+    from app.core.crew.transcript import render
 
-    `headers` puts each copilot's name above its message (crew runs); a plain `ask` prints only the answer.
-    """
     status = 0
     thread_id = None
     err = sys.stderr
-
-    def say(text: str) -> None:
-        # everything below quotes a model, agent, tool or copilot manifest -> no control characters reach the tty
-        sys.stdout.write(terminal_safe(text))
+    terminal = TerminalRenderer(headers)
     with ctrl_c_cancels(cancel):
         for event in events:
             if as_json:
                 print_json(event.to_dict())
-            if event.type in ("done", "error"):
+            if isinstance(event, CrewError | RunDone):
                 thread_id = event.thread_id
-            if event.type == "error":
+            if isinstance(event, CrewError):
                 err.write(f"roundtable: {terminal_safe(event.message)}\n")
-                status = _ERROR_EXIT.get(event.kind, EXIT_REPLY_FAILED)
-            elif event.type == "done" and event.status == "interrupted" and status == 0:
+                status = exit_code_for_kind(event.kind)
+            elif isinstance(event, RunDone) and event.status == "interrupted" and status == 0:
                 err.write(f"[stopped; partial reply kept in thread {event.thread_id}]\n")
-                status = EXIT_INTERRUPTED
-            if as_json:
-                continue
-            if event.type == "text":
-                say(event.delta)
-                sys.stdout.flush()
-            elif event.type == "status" and err.isatty():
-                err.write(f"[{terminal_safe(event.message)}…]\r")
-            elif event.type == "message" and event.status == "streaming" and headers:
-                say(f"\n── {event.author} ──\n")
-            elif event.type == "message" and event.status != "streaming":
-                say("\n")
-            elif event.type == "route" and headers:
-                say(f"[router → {event.copilot}: {event.reason}]\n")
-            elif event.type == "tool" and event.status != "called":
-                outcome = " ".join((event.result or "").split())[:160]
-                say(f"[tool {event.tool} by {event.author}, {event.status}: {outcome}]\n")
-            elif event.type == "handoff":
-                if event.status == "accepted":
-                    say(f"[handoff {event.from_} → {event.to}: {event.task}]\n")
-                else:
-                    say(f"[handoff {event.from_} → {event.to} not followed: {event.reason}]\n")
-            sys.stdout.flush()
+                status = ExitCode.INTERRUPTED
+            if not as_json:
+                render(terminal, event)
     return status, thread_id
 
 
@@ -174,35 +145,26 @@ def cmd_threads_ls(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def cmd_threads_show(args: argparse.Namespace, ctx: Any) -> int:
+    from app.cli.terminal import TerminalRenderer
+    from app.core.crew.events import LOGGED
+    from app.core.crew.transcript import render_all
+
     thread = ctx.store.get_thread(args.id)
     timeline = ctx.store.timeline(thread.id)
     if args.json:
-        messages = [vars(item["message"]) for item in timeline if item["kind"] == "message"]
-        cards = [item for item in timeline if item["kind"] != "message"]
         print_json(
             {
                 "thread": vars(thread),
-                "messages": messages,
-                "events": cards,
+                "messages": [vars(message) for message in ctx.store.messages(thread.id)],
+                "events": [{"kind": event.type, **event.fields()} for event in timeline if event.type in LOGGED],
                 "tasks": [vars(t) for t in ctx.store.tasks(thread_id=thread.id)],
             }
         )
         return 0
     # a stored thread holds replies, tool results and (imported) names -> printed through terminal_safe
-    say = _safe_print
-    say(f"# {thread.title}  ({thread.id})")
-    for item in timeline:
-        if item["kind"] == "route" and item.get("by") != "asked":
-            say(f"\n[router → {item['copilot']}: {item['reason']}]")
-        elif item["kind"] == "handoff":
-            outcome = f": {item['task']}" if item["status"] == "accepted" else f" not followed: {item['reason']}"
-            say(f"\n[handoff {item['from']} → {item['to']}{outcome}]")
-        elif item["kind"] == "tool" and item["status"] != "called":
-            result = " ".join((item.get("result") or "").split())[:300]
-            arguments = json.dumps(item.get("arguments"))
-            say(f"\n[tool {item['tool']} by {item['author']} {arguments}, {item['status']}: {result}]")
-        elif item["kind"] == "message":
-            _print_message(item["message"], args.trace)
+    _safe_print(f"# {thread.title}  ({thread.id})")
+    traces = {m.id: m.data.get("trace") for m in ctx.store.messages(thread.id)} if args.trace else None
+    render_all(TerminalRenderer(headers=True, stored=True, traces=traces), timeline, detail=True)
     return 0
 
 
@@ -223,21 +185,6 @@ def cmd_threads_export(args: argparse.Namespace, ctx: Any) -> int:
 def _safe_print(text: str) -> None:
     """print() for text that quotes a model, agent, tool or document."""
     print(terminal_safe(text))
-
-
-def _print_message(message: Any, with_trace: bool) -> None:
-    say = _safe_print
-    flag = "" if message.status == "complete" else f"  [{message.status}]"
-    say(f"\n## {message.author}{flag}\n{message.text}")
-    if message.error:
-        say(f"(error: {message.error})")
-    for source in message.data.get("citations") or []:
-        where = f", {source['location']}" if source.get("location") else ""
-        say(f"  [{source.get('number', '·')}] {source['source']}{where}")
-    trace = message.data.get("trace")
-    if with_trace and trace:
-        fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")
-        say(f"  trace: {fields}; sampling={trace.get('sampling')}")
 
 
 def register(commands: Any) -> None:

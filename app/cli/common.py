@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:  # a type only: importing the context here would load all of core at start-up
+    from app.core.context import AppContext
 
 
-def workspace_id(ctx: Any, ref: str | None, default: str | None = None) -> str | None:
+@overload
+def workspace_id(ctx: AppContext, ref: str | None, default: str) -> str: ...
+
+
+@overload
+def workspace_id(ctx: AppContext, ref: str | None, default: None = None) -> str | None: ...
+
+
+def workspace_id(ctx: AppContext, ref: str | None, default: str | None = None) -> str | None:
     """The id of a workspace given by id or name; `default` when none is given (None: every workspace)."""
     from app.core.store.workspaces import unknown_workspace
 
@@ -14,7 +25,7 @@ def workspace_id(ctx: Any, ref: str | None, default: str | None = None) -> str |
     found = ctx.store.find_workspace(ref)
     if found is None:
         raise unknown_workspace(ref)
-    return found["id"]
+    return str(found["id"])
 
 
 def default_workspace() -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.cli.common import default_workspace, workspace_id
 from app.cli.output import ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
-from app.core.errors import UsageError
+from app.core.errors import ExitCode, UsageError
 
 
 def cmd_docs_add(args: argparse.Namespace, ctx: Any) -> int:
@@ -40,8 +40,8 @@ def cmd_docs_add(args: argparse.Namespace, ctx: Any) -> int:
         for _path, reason in report.failed:
             err.write(f"roundtable: not added: {terminal_safe(reason)}\n")
     if cancel.cancelled:
-        return 130
-    return 2 if report.failed and not (report.added or report.updated or report.unchanged) else 0
+        return ExitCode.INTERRUPTED
+    return ExitCode.USAGE if report.failed and not (report.added or report.updated or report.unchanged) else 0
 
 
 def cmd_docs_ls(args: argparse.Namespace, ctx: Any) -> int:

@@ -6,9 +6,13 @@ import argparse
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
+
+if TYPE_CHECKING:
+    from app.core.hub.download import Progress
+    from app.core.hub.queue import DownloadEntry
 
 _FIT_WORDS = {"gpu": "fits on GPU", "partial": "partial", "cpu": "CPU", "no": "won't fit"}
 
@@ -89,20 +93,20 @@ def cmd_files(args: argparse.Namespace, _ctx: Any) -> int:
     return 0
 
 
-def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
-    from app.core.hub.download import Progress
-    from app.core.hub.installed import pull_model
-    from app.core.providers.base import CancelToken
+class _PullProgress:
+    """Progress of a download on the terminal: a bar per file, or a JSON line every half second with --json."""
 
-    cancel = CancelToken()
-    bars: dict[str, ProgressBar] = {}
-    last_json = [0.0]
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.bars: dict[str, ProgressBar] = {}
+        self.last_json = 0.0
 
-    def report(progress: Progress) -> None:
-        if args.json:
+    def __call__(self, progress: Progress) -> None:
+        finished = progress.done_bytes == progress.total_bytes
+        if self.as_json:
             now = time.monotonic()
-            if now - last_json[0] >= 0.5 or progress.done_bytes == progress.total_bytes:
-                last_json[0] = now
+            if now - self.last_json >= 0.5 or finished:
+                self.last_json = now
                 print_json(
                     {
                         "type": "progress",
@@ -114,23 +118,27 @@ def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
                     }
                 )
             return
-        bar = bars.setdefault(progress.filename, ProgressBar(progress.filename))
-        bar.update(
-            progress.done_bytes,
-            progress.total_bytes,
-            progress.speed_bps,
-            progress.eta_s,
-            force=progress.done_bytes == progress.total_bytes,
-        )
+        bar = self.bars.setdefault(progress.filename, ProgressBar(progress.filename))
+        bar.update(progress.done_bytes, progress.total_bytes, progress.speed_bps, progress.eta_s, force=finished)
 
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
+    from app.core.hub.installed import pull_model
+    from app.core.providers.base import CancelToken
+
+    cancel = CancelToken()
+    report = _PullProgress(args.json)
     try:
         with ctrl_c_cancels(cancel):
             model_id, chosen = pull_model(
                 ctx, args.repo, quant=args.quant, filename=args.file, progress=report, cancel=cancel
             )
     finally:
-        for bar in bars.values():
-            bar.close()
+        report.close()
     if args.json:
         print_json(
             {
@@ -143,8 +151,65 @@ def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
         )
     else:
         installed = terminal_safe(f"Installed {chosen.filename} as '{model_id}'.")  # the Hub listing named the file
-        print(f"{installed} Try: roundtable ask --model {model_id} \"Hello\"")
+        print(f'{installed} Try: roundtable ask --model {model_id} "Hello"')
     return 0
+
+
+def cmd_downloads(args: argparse.Namespace, ctx: Any) -> int:
+    """`models downloads [pause|resume|cancel ID]`: the download queue the window shows, and steering it."""
+    from app.core.hub import queue
+
+    downloads = queue.DownloadQueue.of(ctx)
+    action = args.downloads_command
+    if action is None:
+        entries = downloads.entries()
+        if args.json:
+            print_json([e.to_dict() for e in entries])
+        elif not entries:
+            print("No downloads. Start one with `roundtable models pull REPO` or from the window's model manager.")
+        else:
+            table(
+                ["ID", "STATE", "DONE", "SIZE", "REPO", "FILE", "NOTE"],
+                [
+                    [e.id, e.state, f"{e.fraction:.0%}", human_bytes(e.size_bytes), e.repo, e.filename, _note(e)]
+                    for e in entries
+                ],
+            )
+        return 0
+    if action == "pause":
+        entry = downloads.pause(args.id)
+        paused = terminal_safe(f"Paused download {entry.id} ({entry.filename}): it stops at its next block;")
+        print(f"{paused} resume it with `roundtable models downloads resume {entry.id}` or the window's Resume button.")
+        return 0
+    if action == "cancel":
+        entry = downloads.cancel(args.id)
+        print(terminal_safe(f"Cancelled download {entry.id} ({entry.filename}) and removed it from the queue."))
+        return 0
+    from app.core.providers.base import CancelToken
+
+    cancel = CancelToken()
+    report = _PullProgress(args.json)
+    try:
+        with ctrl_c_cancels(cancel):  # Ctrl+C pauses again: the partial file stays
+            model_id = queue.resume(ctx, args.id, progress=report, cancel=cancel)
+    finally:
+        report.close()
+    if args.json:
+        print_json({"type": "done", "id": args.id, "model_id": model_id})
+    else:
+        print(f"Installed download {args.id} as '{model_id}'. Try: roundtable ask --model {model_id} \"Hello\"")
+    return 0
+
+
+def _note(entry: DownloadEntry) -> str:
+    """The queue table's last column: who downloads it, or why it failed (`table` makes a Hub error inert)."""
+    from app.core.hub.queue import FAILED, RUNNING
+
+    if entry.state == RUNNING:
+        return f"process {entry.owner_pid}"
+    if entry.state == FAILED:
+        return (entry.error or "")[:100]
+    return f"installed as '{entry.model_id}'" if entry.model_id else ""
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
@@ -216,6 +281,21 @@ def register(commands: Any) -> None:
     choice.add_argument("--file", help="an exact file name from `models files`")
     pull.add_argument("--json", action="store_true")
     pull.set_defaults(handler=cmd_pull)
+
+    downloads = actions.add_parser(
+        "downloads", help="the download queue (the same one the window shows); pause, resume or cancel one"
+    )
+    downloads.add_argument("--json", action="store_true")
+    steer = downloads.add_subparsers(dest="downloads_command", metavar="ACTION")
+    for name, text in (
+        ("pause", "stop a download at its next block, keeping what was verified (also one running elsewhere)"),
+        ("resume", "continue a paused or failed download here, from its partial file (Ctrl+C pauses it again)"),
+        ("cancel", "remove a download from the queue and delete its partial file"),
+    ):
+        step = steer.add_parser(name, help=text)
+        step.add_argument("id", type=int, help="the ID `roundtable models downloads` shows")
+        step.add_argument("--json", action="store_true")
+    downloads.set_defaults(handler=cmd_downloads)
 
     ls = actions.add_parser("ls", help="installed models, their size and which copilots use them")
     ls.add_argument("--json", action="store_true")

@@ -8,7 +8,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # a type only: `--version` and `overlay` never load core's providers
+    from app.core.providers.base import CancelToken
 
 # C0 controls, DEL and C1 controls (CSI \x9b, OSC \x9d, ...) move the cursor, clear the screen, retitle the window
 # or feed a terminal's escape parser; newline and tab are the only ones text needs.
@@ -68,7 +72,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> None:
 class ProgressBar:
     """A one-line bar on stderr with bytes, speed and ETA, redrawn at most ten times a second."""
 
-    def __init__(self, label: str, stream: Any = None) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = terminal_safe(label)  # a file name from a Hub listing
         self.stream = stream or sys.stderr
         self.last_draw = 0.0
@@ -96,10 +100,10 @@ class ProgressBar:
 
 
 @contextmanager
-def ctrl_c_cancels(cancel: Any) -> Iterator[None]:
+def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
     """First Ctrl+C stops generation and keeps the partial reply; a second one quits at once."""
 
-    def handler(_signum: int, _frame: Any) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
         if cancel.cancelled:
             raise KeyboardInterrupt
         cancel.cancel()

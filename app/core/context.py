@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.core.crew.copilots import Copilot, load_manifest_file
+from app.core.crew.copilots import Copilot, get_copilot, load_manifest_file
 from app.core.crew.trust import CopilotList, UnconfirmedEndpoint, is_remote, read_copilots
 from app.core.errors import ModelFileError, UsageError
 from app.core.hardware import memory
@@ -97,14 +97,8 @@ class AppContext:
                 raise UnconfirmedEndpoint(copilot)
 
     def copilot(self, copilot_id: str | None = None) -> Copilot:
-        """A copilot by id or name (case-insensitive); the default copilot when None."""
-        wanted = (copilot_id or self.settings.default_copilot).lower()
-        copilots = self.copilots()
-        for copilot in copilots:
-            if wanted in (copilot.id, copilot.name.lower()):
-                return copilot
-        known = ", ".join(c.id for c in copilots) or "none"
-        raise UsageError(f"No copilot '{wanted}' (known: {known}).")
+        """A copilot by `find_copilot`'s rule (its id, else its id or name loosely); the default copilot when None."""
+        return get_copilot(self.copilots(), copilot_id or self.settings.default_copilot)
 
     def resolve_model(self, ref: str | None) -> Path:
         """An installed model id, or a path to a .gguf file, to the file's path; None = the starter."""

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -45,7 +46,7 @@ class Hardware:
         """Memory free for model layers across GPUs (0 when llama.cpp cannot offload)."""
         return sum(gpu.free_bytes for gpu in self.gpus) if self.backend != "cpu" else 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "gpu_free_bytes": self.gpu_free_bytes}
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core.errors import RoundtableError, UsageError
+from app.core.errors import ExitCode, RoundtableError, UsageError
+
+if TYPE_CHECKING:  # a type only: importing the store here would load it with this module
+    from app.core.store import Store
 
 SERVICE = "roundtable"  # the keychain service name: stored on disk (in the keychain), never change
 ENV_PREFIX = "env:"
@@ -23,7 +26,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class KeychainError(RoundtableError):
     """No usable keychain, or the key asked for is not in it."""
 
-    exit_code = 7
+    exit_code = ExitCode.KEYCHAIN
 
 
 def check_name(name: str) -> str:
@@ -56,7 +59,7 @@ def keychain() -> Any:
     return backend
 
 
-def set_key(store: Any, name: str, value: str) -> None:
+def set_key(store: Store, name: str, value: str) -> None:
     """Save a key in the keychain under `name` (not for env: references, which live in the environment)."""
     check_name(name)
     if name.startswith(ENV_PREFIX):
@@ -90,12 +93,12 @@ def get_key(name: str) -> str:
         raise
     except Exception as exc:
         raise KeychainError(f"The keychain could not be read for '{name}' ({type(exc).__name__}): unlock it.") from exc
-    if not value:
+    if not isinstance(value, str) or not value:
         raise KeychainError(f"No key named '{name}' in the keychain: save it with `roundtable keys set {name}`.")
     return value
 
 
-def delete_key(store: Any, name: str) -> None:
+def delete_key(store: Store, name: str) -> None:
     check_name(name)
     names = set(store.get_meta(_NAMES_KEY, []))
     try:
@@ -108,7 +111,7 @@ def delete_key(store: Any, name: str) -> None:
     store.set_meta(_NAMES_KEY, sorted(names - {name}))
 
 
-def key_names(store: Any) -> list[str]:
+def key_names(store: Store) -> list[str]:
     """The names of the keys saved through Roundtable (never their values)."""
     return list(store.get_meta(_NAMES_KEY, []))
 

@@ -59,6 +59,11 @@ class Paths:
         return self.data_dir / DATABASE_FILENAME
 
     @property
+    def log_dir(self) -> Path:
+        """`logs/` in the data folder: roundtable.log and its rotated copies (`app.core.logs`)."""
+        return self.data_dir / "logs"
+
+    @property
     def settings_file(self) -> Path:
         return self.config_dir / SETTINGS_FILENAME
 

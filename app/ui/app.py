@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from app import __version__
+from app.core.errors import ExitCode
 from app.core.instance import send_command
 from app.core.settings import Paths
 
@@ -25,17 +26,23 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
     if reply is not None:
         if reply != "ok":
             sys.stderr.write(f"roundtable: the running Roundtable answered: {reply}\n")
-            return 1
+            return ExitCode.FAILED
         if command == "show":
             print("Roundtable is already running: its window is in front now.")
-        return 0
+        return ExitCode.OK
 
     from app.core.context import AppContext
+    from app.core.logs import configure_logging, install_excepthook
     from app.ui.qt import QApplication
+
+    configure_logging(paths)  # a desktop launch has no terminal: warnings and tracebacks go to the log file
+    install_excepthook(paths, "the desktop app")
     from app.ui.theme import apply_theme
     from app.ui.tray import app_icon
 
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    # `instance()` is typed as the base QCoreApplication; in this process it is only ever the QApplication above
+    assert isinstance(app, QApplication)
     app.setApplicationName("Roundtable")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("roundtable")
@@ -144,10 +151,23 @@ class Desktop:
         if not (self.ctx.settings.close_to_tray and self.tray.available):
             QApplication.quit()
             return
+        from app.ui.operations import query
+
         event.ignore()
         self.window.hide()
-        if not self.ctx.store.get_meta(TRAY_NOTICE_KEY, False):
-            self.ctx.store.set_meta(TRAY_NOTICE_KEY, True)
+        store = self.ctx.store
+
+        def first_time() -> bool:
+            """Whether the notice is due, marking it shown (one job on the database worker: never twice)."""
+            if store.get_meta(TRAY_NOTICE_KEY, False):
+                return False
+            store.set_meta(TRAY_NOTICE_KEY, True)
+            return True
+
+        query(first_time, self._tray_notice, self.window.error)
+
+    def _tray_notice(self, due: bool) -> None:
+        if due:
             self.tray.notify(
                 "Roundtable is still running",
                 "It waits in the tray for the overlay shortcut. Quit from the tray menu, or turn this off in Settings.",

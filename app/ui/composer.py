@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ui.qt import QCompleter, QHBoxLayout, QPlainTextEdit, QPushButton, Qt, QWidget, Signal
+from app.ui.qt import QCompleter, QHBoxLayout, QPlainTextEdit, QPushButton, QStringListModel, Qt, QWidget, Signal
 
 _MAX_DROPPED_BYTES = 512 * 1024
 
@@ -24,14 +24,15 @@ class PromptEdit(QPlainTextEdit):
         super().__init__(parent)
         self.setPlaceholderText("Ask the crew… (@name to pick a copilot, Enter to send, Shift+Enter for a new line)")
         self.setAcceptDrops(True)
-        self.completer = QCompleter([], self)
+        self.names = QStringListModel(self)  # the @names on offer, kept: `completer.model()` is typed as the base model
+        self.completer = QCompleter(self.names, self)
         self.completer.setWidget(self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.activated.connect(self._complete)
         self.setMaximumHeight(110)
 
     def set_names(self, names: list[str]) -> None:
-        self.completer.model().setStringList([f"@{name}" for name in names])
+        self.names.setStringList([f"@{name}" for name in names])
 
     def _word_before_cursor(self) -> str:
         cursor = self.textCursor()
@@ -48,6 +49,7 @@ class PromptEdit(QPlainTextEdit):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         popup = self.completer.popup()
+        assert popup is not None  # QCompleter makes its default popup on first use; never None here
         if popup.isVisible() and event.key() in (Qt.Key.Key_Enter, Qt.Key.Key_Return, Qt.Key.Key_Tab):
             event.ignore()
             return

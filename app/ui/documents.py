@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.ui.operations import Operation, query
 from app.ui.qt import (
     QFileDialog,
     QHBoxLayout,
@@ -24,7 +25,6 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
-from app.ui.workers import BackgroundTask, run_in_background
 
 
 def show_passage(parent: QWidget, source: str, location: str | None, passage: str) -> None:
@@ -52,7 +52,7 @@ class DocumentsPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.workspace = workspace
-        self.task: BackgroundTask | None = None
+        self.task: Operation | None = None
         self.setAcceptDrops(True)
         layout = QVBoxLayout(self)
         self.search = QLineEdit(placeholderText="Search messages and documents…")
@@ -87,8 +87,8 @@ class DocumentsPanel(QWidget):
     # -- the list -------------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        workspace = self.workspace()
-        run_in_background(lambda: self.ctx.store.documents(workspace), self._show_documents, self.message.emit)
+        store, workspace = self.ctx.store, self.workspace()
+        query(lambda: store.documents(workspace), self._show_documents, self.message.emit)
 
     def _show_documents(self, documents: list) -> None:
         self.list.clear()
@@ -105,9 +105,8 @@ class DocumentsPanel(QWidget):
         if item is None:
             return
         document_id = item.data(Qt.ItemDataRole.UserRole)
-        run_in_background(
-            lambda: self.ctx.store.remove_document(document_id), lambda _r: self.refresh(), self.message.emit
-        )
+        store = self.ctx.store
+        query(lambda: store.remove_document(document_id), lambda _r: self.refresh(), self.message.emit)
 
     # -- adding ---------------------------------------------------------------------------------------------
 
@@ -126,15 +125,13 @@ class DocumentsPanel(QWidget):
         from app.core.knowledge.index import add_paths
 
         store, workspace = self.ctx.store, self.workspace()
-        task = BackgroundTask(lambda emit, cancel: add_paths(store, workspace, paths, emit, cancel))
-        task.progress.connect(self._progress)  # queued: runs on the GUI thread
-        task.succeeded.connect(self._added)  # queued: runs on the GUI thread
-        task.failed.connect(self._failed)  # queued: runs on the GUI thread
+        task = Operation(lambda emit, cancel: add_paths(store, workspace, paths, emit, cancel))
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.show()
         self.add_button.setEnabled(False)
-        self.task = task.start()
+        # indexing reads files for a long while: its own thread, so the GUI's queries are not held up behind it
+        self.task = task.with_progress(self._progress).success(self._added).failure(self._failed).run_in_background()
 
     def _progress(self, step: Any) -> None:
         self.progress.setRange(0, max(step.total, 1))
@@ -170,16 +167,16 @@ class DocumentsPanel(QWidget):
     # -- searching ---------------------------------------------------------------------------------------------
 
     def run_search(self) -> None:
-        query, workspace, store = self.search.text().strip(), self.workspace(), self.ctx.store
-        if not query:
+        text, workspace, store = self.search.text().strip(), self.workspace(), self.ctx.store
+        if not text:
             self.results.hide()
             return
 
         def find() -> list:
-            hits = store.search_messages(query, workspace, 20) + store.search_chunks(query, workspace, 20)
+            hits = store.search_messages(text, workspace, 20) + store.search_chunks(text, workspace, 20)
             return sorted(hits, key=lambda hit: hit.score)[:20]
 
-        run_in_background(find, self._show_results, self.message.emit)
+        query(find, self._show_results, self.message.emit)
 
     def _show_results(self, hits: list) -> None:
         self.results.clear()

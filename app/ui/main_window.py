@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from app.core.providers.base import Event
-from app.core.settings import save_settings
+from app.core.crew.tools import Approver
+from app.core.logs import log_folder
+from app.core.providers.base import CancelToken, Event
+from app.core.settings import Settings, save_settings
 from app.ui.composer import Composer
+from app.ui.crew_runner import CrewRunner
 from app.ui.documents import DocumentsPanel
-from app.ui.endpoint_dialog import answer_worker_question, confirm_in_gui, copilots_of_run
+from app.ui.endpoint_dialog import copilots_of_run
+from app.ui.operations import Operation, query
 from app.ui.qt import (
     QAction,
     QApplication,
     QCloseEvent,
+    QDesktopServices,
     QKeySequence,
     QLabel,
     QMainWindow,
@@ -23,6 +28,7 @@ from app.ui.qt import (
     Qt,
     QTabWidget,
     QTimer,
+    QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -32,7 +38,6 @@ from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
 from app.ui.thread_view import ThreadView, show_trace
-from app.ui.workers import BackgroundTask, gui_approver, run_in_background
 
 _UNDO_MS = 8000
 WELCOME = (
@@ -42,6 +47,9 @@ WELCOME = (
     " give it to a copilot. Press Ctrl+Alt+Space anywhere on your desktop to ask a copilot in a small"
     " box without switching windows.</p>"
 )
+
+# opens the log folder (Help menu); tests swap it so nothing is opened
+folder_opener: Callable[[QUrl], Any] = QDesktopServices.openUrl
 
 
 @dataclass
@@ -72,13 +80,13 @@ class MainWindow(QMainWindow):
         self.shortcut_status: Callable[[], str] = lambda: ""
         self.workspace_id = "default"
         self.thread_id: str | None = None
-        self.run_task: BackgroundTask | None = None
+        self.runner = CrewRunner(ctx, self)
         self.models_panel: Any = None
         self.pending_delete: str | None = None
         self.pending_text = ""
         self.setWindowTitle("Roundtable")
         self.resize(1280, 820)
-        self.copilots = {c.id: c for c in ctx.copilots()}
+        self.copilots: dict[str, Any] = {}  # filled by refresh_roster, from the database worker
 
         self.sidebar = Sidebar()
         self.thread_view = ThreadView(self.copilots)
@@ -111,9 +119,20 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.undo_button)
         self._menus()
         self._connect()
-        self.composer.edit.set_names(list(self.copilots))
+        self.welcome.hide()
+        store = ctx.store
+        # queued first on the database worker: the welcome is decided before the roster arrives
+        query(
+            lambda: len(store.models()) <= 1 and not store.get_meta("welcome_dismissed", False),
+            lambda first_run: self.welcome.setVisible(bool(first_run) and self.thread_id is None),
+            self.error,
+        )
         self.refresh_all()
-        self.welcome.setVisible(len(ctx.store.models()) <= 1 and not ctx.store.get_meta("welcome_dismissed", False))
+
+    @property
+    def run_task(self) -> Operation | None:
+        """The crew run in flight, if any."""
+        return self.runner.operation
 
     # -- wiring ---------------------------------------------------------------------------------------------
 
@@ -134,9 +153,15 @@ class MainWindow(QMainWindow):
         models.triggered.connect(self.open_models)
         self.menuBar().addMenu("&Models").addAction(models)
         self.addAction(models)
+        logs = QAction("Open log folder", self)  # the folder is ours (app.core.logs): a local path, never a link
+        logs.triggered.connect(lambda: folder_opener(QUrl.fromLocalFile(str(log_folder(self.ctx.paths)))))
+        self.menuBar().addMenu("&Help").addAction(logs)
 
     def _connect(self) -> None:
         self.composer.send.connect(self.send)
+        self.runner.run_event.connect(self._on_event)
+        self.runner.failed.connect(self.error)
+        self.runner.finished.connect(self._run_finished)
         self.composer.stop.connect(self.stop)
         self.composer.edit.problem.connect(self.statusBar().showMessage)
         self.sidebar.workspace_changed.connect(self._workspace_changed)
@@ -158,8 +183,7 @@ class MainWindow(QMainWindow):
     # -- loading from the store (in workers) ----------------------------------------------------------------
 
     def refresh_all(self) -> None:
-        store = self.ctx.store
-        run_in_background(store.workspaces, lambda w: self.sidebar.set_workspaces(w, self.workspace_id), self.error)
+        query(self.ctx.store.workspaces, lambda w: self.sidebar.set_workspaces(w, self.workspace_id), self.error)
         self.refresh_threads()
         self.refresh_roster()
         self.refresh_tasks()
@@ -172,13 +196,15 @@ class MainWindow(QMainWindow):
         def load() -> list:
             return store.find_threads(text, workspace) if text else store.list_threads(workspace)
 
-        run_in_background(load, lambda threads: self.sidebar.set_threads(threads, self.thread_id), self.error)
+        query(load, lambda threads: self.sidebar.set_threads(threads, self.thread_id), self.error)
 
     def refresh_roster(self) -> None:
+        ctx, workspace = self.ctx, self.workspace_id
+
         def load() -> list:
-            listed = self.ctx.copilot_list()  # a damaged row is skipped and reported, never fatal
+            listed = ctx.copilot_list()  # a damaged row is skipped and reported, never fatal
             everyone = {c.id: c for c in listed.copilots}
-            roster = self.ctx.store.roster(self.workspace_id) or list(everyone)
+            roster = ctx.store.roster(workspace) or list(everyone)
             return [everyone, [everyone[i] for i in roster if i in everyone], listed]
 
         def show(result: list) -> None:
@@ -187,11 +213,11 @@ class MainWindow(QMainWindow):
             self.roster.set_copilots(result[1], result[2].review, result[2].damaged)
             self.composer.edit.set_names(list(result[0]))
 
-        run_in_background(load, show, self.error)
+        query(load, show, self.error)
 
     def refresh_tasks(self) -> None:
-        workspace = self.workspace_id
-        run_in_background(lambda: self.ctx.store.tasks(workspace_id=workspace), self.task_board.set_tasks, self.error)
+        store, workspace = self.ctx.store, self.workspace_id
+        query(lambda: store.tasks(workspace_id=workspace), self.task_board.set_tasks, self.error)
 
     def _workspace_changed(self, workspace_id: str) -> None:
         self.workspace_id = workspace_id
@@ -211,14 +237,15 @@ class MainWindow(QMainWindow):
                 if then:
                     then()
 
-        run_in_background(lambda: self.ctx.store.timeline(thread_id), show, self.error)
+        store = self.ctx.store
+        query(lambda: store.timeline(thread_id), show, self.error)
 
     def _open_task(self, thread_id: str, message_id: str) -> None:
         self.open_thread(thread_id, then=lambda: self.thread_view.scroll_to_message(message_id))
 
     # -- talking to the crew ---------------------------------------------------------------------------------
 
-    def _crew(self, thread_id: str, workspace: str, cancel: Any, emit: Any) -> Any:
+    def _crew(self, thread_id: str, workspace: str, approve: Approver, cancel: CancelToken) -> Any:
         """A crew run in a workspace, with its roster and the settings' hop limit (called from a worker)."""
         from app.core.crew.engine import CrewRun, participants_for
 
@@ -230,54 +257,45 @@ class MainWindow(QMainWindow):
             max_hops=ctx.settings.max_hops,
             cancel=cancel,
             workspace_id=workspace,
-            approve=gui_approver(emit, cancel),
+            approve=approve,
         )
 
     def send(self, text: str) -> None:
         ctx, workspace, thread_id = self.ctx, self.workspace_id, self.thread_id
         self.welcome.hide()
-        ctx.store.set_meta("welcome_dismissed", True)
+        query(lambda: ctx.store.set_meta("welcome_dismissed", True), None, self.error)
 
-        def work(emit, cancel) -> None:
-            # an imported remote copilot is sent nothing until the user confirms its endpoint
-            confirm_in_gui(ctx, copilots_of_run(ctx, workspace, text), emit, cancel)
+        def run(approve: Approver, cancel: CancelToken) -> Iterable[Any]:
             current = thread_id
             if current is None:
                 current = ctx.store.create_thread(text, workspace).id
-                emit(ThreadOpened(current))
-            for event in self._crew(current, workspace, cancel, emit).handle(text):
-                emit(event)
+                yield ThreadOpened(current)
+            yield from self._crew(current, workspace, approve, cancel).handle(text)
 
-        self._start_run(work, text)
+        # an imported remote copilot is sent nothing until the user confirms its endpoint
+        self._start_run(lambda: copilots_of_run(ctx, workspace, text), run, text)
 
     def retry(self, copilot_id: str) -> None:
         ctx, workspace, thread_id = self.ctx, self.workspace_id, self.thread_id
-        if thread_id is None or self.run_task is not None:
+        if thread_id is None or self.runner.busy:
             return
 
-        def work(emit, cancel) -> None:
-            confirm_in_gui(ctx, [ctx.copilot(copilot_id)], emit, cancel)
-            for event in self._crew(thread_id, workspace, cancel, emit).answer(
-                ctx.copilot(copilot_id), "asked again after a crash"
-            ):
-                emit(event)
+        def run(approve: Approver, cancel: CancelToken) -> Iterable[Any]:
+            crew = self._crew(thread_id, workspace, approve, cancel)
+            return crew.answer(ctx.copilot(copilot_id), "asked again after a crash")
 
-        self._start_run(work, None)
+        self._start_run(lambda: [ctx.copilot(copilot_id)], run, None)
 
-    def _start_run(self, work: Any, text: str | None) -> None:
+    def _start_run(
+        self, reaches: Callable[[], list[Any]], run: Callable[[Approver, CancelToken], Iterable[Any]], text: str | None
+    ) -> None:
         self.pending_text = text or ""
         if text is not None and self.thread_id is not None:
             self.thread_view.add_message("pending", "user", text)
         self.composer.set_busy(True)
-        task = BackgroundTask(work)
-        task.progress.connect(self._on_event)  # queued: runs on the GUI thread
-        task.failed.connect(self.error)
-        task.finished.connect(self._run_finished)
-        self.run_task = task.start()
+        self.runner.start(reaches, run)
 
     def _on_event(self, event: Any) -> None:
-        if answer_worker_question(self, event):  # a tool call or an imported endpoint: the same dialogs as the overlay
-            return
         if isinstance(event, ThreadOpened):
             self.thread_id = event.thread_id
             self.thread_view.clear()
@@ -285,44 +303,31 @@ class MainWindow(QMainWindow):
             self.refresh_threads()
             return
         self.thread_view.handle(event)
-        if event.type == "message" and event.status != "streaming" and event.author != "user":
-            self._show_sources(event.message_id)
         if event.type in ("task", "handoff"):
             self.refresh_tasks()
         if event.type == "error":
             self.statusBar().showMessage(event.message, 10000)
 
-    def _show_sources(self, message_id: str) -> None:
-        """A finished reply's citations are stored with it: show them under it."""
-
-        def show(message: Any) -> None:
-            if message.data.get("citations"):
-                self.thread_view.set_sources(message_id, message.data["citations"])
-
-        run_in_background(lambda: self.ctx.store.get_message(message_id), show, self.error)
-
     def _run_finished(self) -> None:
-        self.run_task = None
         self.composer.set_busy(False)
         self.refresh_roster()  # a copilot confirmed for this run is no longer marked
         self.refresh_threads()
         self.refresh_tasks()
 
     def stop(self) -> None:
-        if self.run_task is not None:
-            self.run_task.cancel.cancel()
+        if self.runner.busy:
+            self.runner.stop()
             self.statusBar().showMessage("Stopping…", 3000)
 
     def show_details(self, message_id: str) -> None:
         store = self.ctx.store
-        run_in_background(lambda: store.get_message(message_id), lambda found: show_trace(self, found), self.error)
+        query(lambda: store.get_message(message_id), lambda found: show_trace(self, found), self.error)
 
     # -- threads: rename, delete with undo -------------------------------------------------------------------
 
     def _rename(self, thread_id: str, title: str) -> None:
-        run_in_background(
-            lambda: self.ctx.store.rename_thread(thread_id, title), lambda _r: self.refresh_threads(), self.error
-        )
+        store = self.ctx.store
+        query(lambda: store.rename_thread(thread_id, title), lambda _r: self.refresh_threads(), self.error)
 
     def _delete(self, thread_id: str) -> None:
         """Hide the thread at once; it is deleted for good only if Undo is not pressed in time."""
@@ -350,7 +355,8 @@ class MainWindow(QMainWindow):
         thread_id, self.pending_delete = self.pending_delete, None
         self.undo_button.hide()
         if thread_id:
-            run_in_background(lambda: self.ctx.store.delete_thread(thread_id), None, self.error)
+            store = self.ctx.store
+            query(lambda: store.delete_thread(thread_id), None, self.error)
 
     # -- model manager and settings --------------------------------------------------------------------------
 
@@ -382,15 +388,27 @@ class MainWindow(QMainWindow):
         if dialog.exec() == dialog.DialogCode.Accepted:
             self.apply_settings(dialog.result_settings())
 
-    def apply_settings(self, settings: Any) -> None:
-        save_settings(settings, self.ctx.paths.settings_file)
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings now; `settings_applied` follows once they are saved (on the database worker)."""
+        ctx = self.ctx
         for field in type(settings).model_fields:
-            setattr(self.ctx.settings, field, getattr(settings, field))
-        self.ctx.pool.budget_bytes = (settings.memory_budget_mb or 0) * 1024 * 1024 or self.ctx.pool.budget_bytes
-        apply_theme(QApplication.instance(), settings.theme)
-        if self.thread_id:
-            self.open_thread(self.thread_id)
-        self.settings_applied.emit(settings)
+            setattr(ctx.settings, field, getattr(settings, field))
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)  # typed as the base QCoreApplication: a window needs a QApplication
+        apply_theme(app, settings.theme)
+
+        def save() -> None:
+            # the same worker as every other write the GUI asks for: two quick Saves land in order
+            save_settings(settings, ctx.paths.settings_file)
+            if settings.memory_budget_mb:
+                ctx.pool.set_budget(settings.memory_budget_mb * 1024 * 1024)
+
+        def saved(_result: Any) -> None:
+            if self.thread_id:
+                self.open_thread(self.thread_id)
+            self.settings_applied.emit(settings)
+
+        query(save, saved, self.error)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.on_close is not None:

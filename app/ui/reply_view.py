@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from app.ui.markdown_view import MarkdownBlocks, block_html, safe_link
 from app.ui.qt import (
@@ -20,6 +20,8 @@ from app.ui.qt import (
     QFrame,
     QImage,
     QObject,
+    QPaintDevice,
+    QPainter,
     QSizePolicy,
     Qt,
     QTextBrowser,
@@ -74,10 +76,11 @@ class SafeBrowser(QTextBrowser):
         self.highlighted.connect(self._hovered)
         self.document().setUndoRedoEnabled(False)  # read-only: an undo stack would only grow
 
-    def loadResource(self, kind: int, name: QUrl) -> Any:  # noqa: N802 (Qt's name)
+    def loadResource(self, kind: int, name: QUrl | str) -> Any:  # noqa: N802 (Qt's name)
         # Never null: on a null value QTextDocument reads file: URLs itself, and Qt's image handler loads the
         # image's name as a file path (\\\\host\\share on Windows too) unless it was given an image.
-        self.refused_resources.append(name.toString())
+        # Qt passes a QUrl; the binding also lets Python callers pass a str.
+        self.refused_resources.append(name.toString() if isinstance(name, QUrl) else name)
         if kind == QTextDocument.ResourceType.ImageResource:
             return _NO_IMAGE
         return QByteArray()
@@ -176,8 +179,20 @@ class ReplyView(QWidget):
     def append(self, delta: str) -> None:
         self.blocks.feed(delta)
 
-    def render(self, final: bool = False) -> None:
-        """Show the blocks finished since the last call and the open one (`final`: the reply is complete)."""
+    @overload
+    def render(self, final: bool = False) -> None: ...
+    @overload
+    def render(self, target: QPaintDevice | QPainter, /, *args: Any, **kwargs: Any) -> None: ...
+
+    def render(self, *args: Any, **kwargs: Any) -> None:
+        """Show the blocks finished since the last call and the open one (`final`: the reply is complete).
+
+        The name is QWidget's too: called with a paint device or painter, it is QWidget.render, which still works.
+        """
+        if args and not isinstance(args[0], bool):
+            super().render(*args, **kwargs)
+            return
+        final: bool = args[0] if args else kwargs.get("final", False)
         for block in self.blocks.take(final):
             if self._chars >= self.PIECE_CHARS:
                 self.pieces[-1].setHtml("".join(self._html))  # this piece is full: drop the old open block from it

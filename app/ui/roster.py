@@ -9,6 +9,7 @@ from typing import Any
 from app.core.crew.copilots import Copilot, load_manifest_file, parse_manifest
 from app.core.crew.trust import NEEDS_REVIEW, endpoint_of, is_remote
 from app.core.errors import RoundtableError
+from app.ui.operations import query, run_in_background
 from app.ui.qt import (
     QColor,
     QComboBox,
@@ -36,7 +37,12 @@ STARTER_LABEL = "(starter model)"
 
 
 class CopilotDialog(QDialog):
-    """A form over a copilot's manifest; `manifest()` gives the edited fields as a dict."""
+    """A form over a copilot's manifest; `manifest()` gives the edited fields as a dict.
+
+    Attributes:
+        saved: the checked copilot, once Save was pressed on a valid form (invalid input is explained in the form,
+            which stays open).
+    """
 
     def __init__(
         self, copilot: Copilot | None, models: list[dict], others: list[str], parent: QWidget | None = None
@@ -44,6 +50,8 @@ class CopilotDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Copilot: {copilot.name}" if copilot else "New copilot")
         self.base = copilot.model_dump() if copilot else {}
+        self.taken = [] if copilot else others  # a new copilot may not take an existing id
+        self.saved: Copilot | None = None
         form = QFormLayout(self)
         self.id_edit = QLineEdit(copilot.id if copilot else "")
         self.id_edit.setReadOnly(copilot is not None)
@@ -65,7 +73,8 @@ class CopilotDialog(QDialog):
         self.system_edit.setMaximumHeight(90)
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.1, decimals=2)
         self.temperature.setValue(copilot.sampling.temperature if copilot else 0.7)
-        self.max_tokens = QSpinBox(minimum=0, maximum=32768, specialValueText="default")
+        self.max_tokens = QSpinBox(minimum=0, maximum=32768)
+        self.max_tokens.setSpecialValueText("default")  # a setter: the stubs lack this property as a keyword
         self.max_tokens.setValue((copilot.sampling.max_tokens or 0) if copilot else 0)
         self.handoff_edit = QLineEdit(", ".join(copilot.handoff_to) if copilot else "")
         self.handoff_edit.setPlaceholderText(", ".join(others))
@@ -91,6 +100,17 @@ class CopilotDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def accept(self) -> None:
+        try:
+            saved = parse_manifest(self.manifest(), "from the form")
+            if saved.id in self.taken:
+                raise ValueError(f"a copilot '{saved.id}' exists already")
+        except (RoundtableError, ValueError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.saved = saved
+        super().accept()
 
     def manifest(self) -> dict[str, Any]:
         def words(text: str) -> list[str]:
@@ -131,6 +151,7 @@ class RosterPanel(QWidget):
         self.ctx = ctx
         self.workspace = workspace
         self.copilots = copilots  # the window's id -> Copilot map, kept current by its refresh
+        self.dialog: CopilotDialog | None = None  # the form opened last
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         layout.addWidget(self.list, 1)
@@ -192,40 +213,47 @@ class RosterPanel(QWidget):
         if (copilot_id := self._selected()) is not None:
             self.export_manifest(copilot_id)
 
-    def _save(self, copilot: Copilot) -> None:
-        self.ctx.store.save_copilot(copilot.id, copilot.name, copilot.model_dump())
-        roster = self.ctx.store.roster(self.workspace())
-        if copilot.id not in roster:
-            self.ctx.store.set_roster(self.workspace(), [*roster, copilot.id])
-        self.changed.emit()
+    def _save(self, copilot: Callable[[], Copilot]) -> None:
+        """Store a copilot (made by `copilot()`, on the database worker) and add it to the workspace's roster."""
+        ctx, workspace = self.ctx, self.workspace()
+
+        def save() -> None:
+            saved = copilot()
+            ctx.store.save_copilot(saved.id, saved.name, saved.model_dump())
+            roster = ctx.store.roster(workspace)
+            if saved.id not in roster:
+                ctx.store.set_roster(workspace, [*roster, saved.id])
+
+        query(save, lambda _r: self.changed.emit(), self.message.emit)
 
     def edit(self, copilot_id: str | None) -> None:
-        """The manifest form for a copilot (None: a new one); invalid input is explained in the form."""
+        """The manifest form for a copilot (None: a new one), opened once the installed models are read."""
         copilot = self.copilots.get(copilot_id) if copilot_id else None
-        dialog = CopilotDialog(copilot, self.ctx.store.models(), list(self.copilots), self)
-        while dialog.exec() == QDialog.DialogCode.Accepted:
-            try:
-                saved = parse_manifest(dialog.manifest(), "from the form")
-                if copilot is None and saved.id in self.copilots:
-                    raise ValueError(f"a copilot '{saved.id}' exists already")
-            except (RoundtableError, ValueError) as exc:
-                dialog.error.setText(str(exc))
-                continue
-            self._save(saved)
-            break
+        query(self.ctx.store.models, lambda models: self._open_form(copilot, models), self.message.emit)
+
+    def _open_form(self, copilot: Copilot | None, models: list[dict]) -> None:
+        dialog = self.dialog = CopilotDialog(copilot, models, list(self.copilots), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._form_saved(dialog))
+        dialog.open()  # window-modal, without a nested event loop
+
+    def _form_saved(self, dialog: CopilotDialog) -> None:
+        saved = dialog.saved
+        if saved is not None:
+            self._save(lambda: saved)
 
     def import_manifest(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a copilot", str(Path.home()), "Copilot manifests (*.toml)")
-        if not path:
-            return
-        try:
-            self._save(load_manifest_file(Path(path)))
-        except RoundtableError as exc:
-            self.message.emit(str(exc))
+        if path:
+            self._save(lambda: load_manifest_file(Path(path)))  # read with the save: a file is not read here
 
     def export_manifest(self, copilot_id: str) -> None:
         copilot = self.copilots[copilot_id]
         path, _ = QFileDialog.getSaveFileName(self, "Export copilot", f"{copilot.id}.toml", "TOML (*.toml)")
         if path:
-            Path(path).write_text(copilot.to_toml(), encoding="utf-8")
-            self.message.emit(f"Exported {copilot.name} to {path}.")
+            text = copilot.to_toml()
+            run_in_background(
+                lambda: Path(path).write_text(text, encoding="utf-8"),
+                lambda _r: self.message.emit(f"Exported {copilot.name} to {path}."),
+                self.message.emit,
+            )

@@ -49,15 +49,15 @@ class SettingsDialog(QDialog):
         for label, value in _THEMES:
             self.theme.addItem(label, value)
         self.theme.setCurrentIndex(self.theme.findData(settings.theme))
-        self.budget = QSpinBox(
-            minimum=0, maximum=1_048_576, singleStep=512, suffix=" MB", specialValueText="automatic (60% of RAM)"
-        )
+        self.budget = QSpinBox(minimum=0, maximum=1_048_576, singleStep=512, suffix=" MB")
+        self.budget.setSpecialValueText("automatic (60% of RAM)")  # a setter: the stubs lack it as a keyword
         self.budget.setValue(settings.memory_budget_mb or 0)
         self.default_copilot = QComboBox()
         for copilot_id, name in copilots:
             self.default_copilot.addItem(name, copilot_id)
         self.default_copilot.setCurrentIndex(max(self.default_copilot.findData(settings.default_copilot), 0))
-        self.gpu_layers = QSpinBox(minimum=-2, maximum=999, specialValueText="automatic")
+        self.gpu_layers = QSpinBox(minimum=-2, maximum=999)
+        self.gpu_layers.setSpecialValueText("automatic")
         self.gpu_layers.setValue(-2 if settings.gpu_layers is None else settings.gpu_layers)
         self.gpu_layers.setToolTip("-1 puts every layer on the GPU, 0 none; automatic: all when llama.cpp has a GPU")
         self.shortcut = QKeySequenceEdit(QKeySequence(settings.overlay_shortcut))

@@ -94,7 +94,7 @@ class Sidebar(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
     def start_new(self) -> None:
-        self.threads.setCurrentItem(None)
+        self.threads.setCurrentRow(-1)  # no current thread: what setCurrentItem(None) does, which the stubs refuse
         self.thread_selected.emit(None)
 
     def _picked(self, current: QListWidgetItem | None, _previous: object) -> None:

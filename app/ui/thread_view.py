@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from typing import Any
 
+from app.core.crew.events import CrewError, CrewEvent, CrewText, MessageEvent
+from app.core.crew.transcript import Card as CardText
+from app.core.crew.transcript import Renderer, citation_label, render, render_all, status_word
+from app.core.providers.base import Citation, Event
 from app.ui.qt import (
     QApplication,
     QFrame,
@@ -22,7 +27,6 @@ from app.ui.qt import (
 from app.ui.reply_view import ReplyView
 
 _RENDER_MS = 33  # streamed text is shown at most this often; each time only its open Markdown block is re-rendered
-_STATUS_WORDS = {"streaming": "writing…", "interrupted": "interrupted", "failed": "failed"}
 
 
 class MessageWidget(QFrame):
@@ -69,7 +73,8 @@ class MessageWidget(QFrame):
         header.addWidget(self.status_label)
         header.addStretch()
         if author != "user":
-            self.details_button = QToolButton(text="details")
+            self.details_button = QToolButton()
+            self.details_button.setText("details")
             self.details_button.setAutoRaise(True)
             self.details_button.clicked.connect(lambda: self.details_requested.emit(self.message_id))
             header.addWidget(self.details_button)
@@ -77,7 +82,7 @@ class MessageWidget(QFrame):
         self.body = ReplyView(dark)
         self.body.link_hovered.connect(self.link_hovered)
         layout.addWidget(self.body)
-        self.citations: list[dict] = []
+        self.citations: list[Citation] = []
         self.sources = QLabel()
         self.sources.setObjectName("sources")
         self.sources.setTextFormat(Qt.TextFormat.RichText)
@@ -111,25 +116,22 @@ class MessageWidget(QFrame):
         self.body.append(delta)
         self.dirty = True
 
-    def render(self) -> None:
+    def show_arrived(self) -> None:
         """Show what arrived since the last call; once the reply is no longer streaming, close its last block."""
         self.body.render(final=self.status != "streaming")
         self.dirty = False
 
     def set_status(self, status: str) -> None:
         self.status = status
-        self.status_label.setText(_STATUS_WORDS.get(status, ""))
+        self.status_label.setText(status_word(status))
 
-    def set_sources(self, citations: list[dict]) -> None:
-        """The document passages the reply was given, each a link that shows the passage."""
-        citations = [c for c in citations if isinstance(c, dict)] if isinstance(citations, list) else []
+    def set_sources(self, citations: list[Citation]) -> None:
+        """The passages the reply rests on, each a link that shows the passage."""
         self.citations = citations
-        # every value came with the message (a stored one may come from an imported archive): escaped, so the
-        # only anchors in this rich-text label are our own cite: links
+        # every label quotes the message (a stored one may come from an imported archive): escaped, so the only
+        # anchors in this rich-text label are our own cite: links
         links = [
-            f"<a href='cite:{i}'>[{html.escape(str(c.get('number', i + 1)))}] {html.escape(str(c.get('source', '')))}"
-            f"{html.escape(', ' + str(c['location'])) if c.get('location') else ''}</a>"
-            for i, c in enumerate(citations)
+            f"<a href='cite:{i}'>{html.escape(citation_label(c, i + 1))}</a>" for i, c in enumerate(citations)
         ]
         self.sources.setText("Sources: " + " · ".join(links))
         self.sources.setVisible(bool(citations))
@@ -138,10 +140,7 @@ class MessageWidget(QFrame):
         from app.ui.documents import show_passage
 
         source = self.citations[int(link.removeprefix("cite:"))]
-        location = source.get("location")
-        show_passage(
-            self, str(source.get("source", "")), str(location) if location else None, str(source.get("passage", ""))
-        )
+        show_passage(self, source.source, source.location, source.passage)
 
     def show_error(self, message: str, can_retry: bool) -> None:
         self.banner_label.setText(message)
@@ -159,23 +158,6 @@ class Card(QLabel):
         self.setWordWrap(True)
         self.setObjectName("card")
         self.setStyleSheet("color: gray; font-style: italic; padding: 2px 12px")
-
-
-def route_card(copilot: str, reason: str, by: str) -> str:
-    if by == "mention":
-        return f"→ {copilot} (mentioned)"
-    return f"→ router chose {copilot}: {reason}"
-
-
-def tool_card(author: str, tool: str, status: str, result: str | None) -> str:
-    outcome = " ".join((result or "").split())[:200]
-    return f"⚙ {author} used {tool}: {status}" + (f" — {outcome}" if outcome else "")
-
-
-def handoff_card(source: str, target: str, status: str, task: str, reason: str | None) -> str:
-    if status == "accepted":
-        return f"⇢ handoff {source} → {target}: {task}"
-    return f"⇢ handoff {source} → {target} not followed: {reason}"
 
 
 def show_trace(parent: QWidget, message: Any) -> None:
@@ -200,8 +182,11 @@ def show_trace(parent: QWidget, message: Any) -> None:
     box.open()
 
 
-class ThreadView(QScrollArea):
-    """A thread's timeline; live events from a crew run are added as they arrive.
+class ThreadView(QScrollArea, Renderer):
+    """A thread's timeline, drawn by one `Renderer` whether its events arrive live or are read back.
+
+    `handle` takes a live crew run's events as they arrive; `load` a stored thread's (`Store.timeline`), which
+    are the same typed events: both paths go through `transcript.render`, so they draw the same cards.
 
     Signals:
         details_requested: forwarded from a message (message id).
@@ -229,14 +214,16 @@ class ThreadView(QScrollArea):
 
     @property
     def dark(self) -> bool:
-        return bool(QApplication.instance().property("roundtable_dark"))
+        app = QApplication.instance()
+        return app is not None and bool(app.property("roundtable_dark"))
 
     def clear(self) -> None:
         self.messages.clear()
         while self.layout_.count() > 1:
             item = self.layout_.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
 
     def _add(self, widget: QWidget) -> None:
         at_bottom = self.verticalScrollBar().value() >= self.verticalScrollBar().maximum() - 40
@@ -262,58 +249,52 @@ class ThreadView(QScrollArea):
     def add_card(self, text: str) -> None:
         self._add(Card(text))
 
-    def load(self, timeline: list[dict]) -> None:
+    def load(self, timeline: Iterable[Event]) -> None:
         """Show a stored thread (from Store.timeline)."""
         self.clear()
-        for item in timeline:
-            if item["kind"] == "message":
-                message = item["message"]
-                widget = self.add_message(message.id, message.author, message.text, message.status)
-                if message.data.get("citations"):
-                    widget.set_sources(message.data["citations"])
-                if message.error:
-                    widget.show_error(message.error, can_retry=message.status == "interrupted")
-            elif item["kind"] == "route" and item.get("by") != "asked":
-                self.add_card(route_card(item["copilot"], item.get("reason", ""), item.get("by", "")))
-            elif item["kind"] == "tool" and item["status"] != "called":
-                self.add_card(tool_card(item["author"], item["tool"], item["status"], item.get("result")))
-            elif item["kind"] == "handoff":
-                self.add_card(
-                    handoff_card(item["from"], item["to"], item["status"], item.get("task", ""), item.get("reason"))
-                )
+        render_all(self, timeline)
         QTimer.singleShot(0, self, self.scroll_to_bottom)
 
-    def handle(self, event: Any) -> None:
+    def handle(self, event: Event) -> None:
         """Show one event of a live crew run."""
-        kind = event.type
-        if kind == "route" and event.by != "asked":
-            self.add_card(route_card(event.copilot, event.reason, event.by))
-        elif kind == "message" and event.status == "streaming":
+        render(self, event)
+
+    # -- the Renderer contract: how each kind of event shows here ------------------------------------------------
+
+    def on_message_started(self, event: MessageEvent) -> None:
+        if event.message_id not in self.messages:
             self.add_message(event.message_id, event.author, status="streaming")
             self.timer.start()
-        elif kind == "text" and event.message_id in self.messages:
+
+    def on_text(self, event: CrewText) -> None:
+        if event.message_id in self.messages:
             self.messages[event.message_id].append(event.delta)
-        elif kind == "message" and event.message_id in self.messages:
-            widget = self.messages[event.message_id]
+
+    def on_message_finished(self, event: MessageEvent) -> None:
+        widget = self.messages.get(event.message_id)
+        if widget is not None:
             widget.set_status(event.status)
-            widget.render()
-        elif kind == "handoff":
-            self.add_card(handoff_card(event.from_, event.to, event.status, event.task, event.reason))
-        elif kind == "tool" and event.status != "called":
-            self.add_card(tool_card(event.author, event.tool, event.status, event.result))
-        elif kind == "error" and event.message_id in self.messages:
-            self.messages[event.message_id].show_error(event.message, can_retry=event.kind == "crashed")
+            widget.show_arrived()
+            if event.citations:
+                widget.set_sources(event.citations)
+
+    def on_error(self, event: CrewError) -> None:
+        if event.message_id in self.messages:  # only a cut-off reply can be asked again
+            self.messages[event.message_id].show_error(event.message, can_retry=event.status == "interrupted")
+
+    def on_card(self, event: CrewEvent, shown: CardText) -> None:
+        self.add_card(f"{shown.symbol} {shown.text}")
 
     def _render_dirty(self) -> None:
         dirty = [w for w in self.messages.values() if w.dirty]
         for widget in dirty:
-            widget.render()
+            widget.show_arrived()
         if dirty and self.verticalScrollBar().value() >= self.verticalScrollBar().maximum() - 80:
             self.scroll_to_bottom()
         if not any(w.status == "streaming" for w in self.messages.values()):
             self.timer.stop()
 
-    def set_sources(self, message_id: str, citations: list[dict]) -> None:
+    def set_sources(self, message_id: str, citations: list[Citation]) -> None:
         widget = self.messages.get(message_id)
         if widget is not None:
             widget.set_sources(citations)

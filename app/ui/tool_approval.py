@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.crew.tools import Consent, format_arguments, reveal
+from app.ui.operations import query
 from app.ui.qt import (
     QAbstractItemView,
     QDialog,
@@ -24,7 +25,6 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-from app.ui.workers import run_in_background
 
 
 class ToolApprovalDialog(QDialog):
@@ -139,7 +139,7 @@ class ToolApprovalsList(QWidget):
     def reload(self) -> None:
         self.status.setText("Loading…")
         self.revoke.setEnabled(False)
-        run_in_background(self.store.tool_approvals, self._show, self._failed)
+        query(self.store.tool_approvals, self._show, self._failed)
 
     def _show(self, rows: list[dict]) -> None:
         self.rows = rows
@@ -163,7 +163,7 @@ class ToolApprovalsList(QWidget):
         self.status.setText(f"Revoking {reveal(approval['tool'])}…")
         workspace, tool, copilot = approval["workspace_id"], approval["tool"], approval["copilot_id"]
         store = self.store
-        run_in_background(lambda: store.revoke_tool_approvals(workspace, tool, copilot), self._revoked, self._failed)
+        query(lambda: store.revoke_tool_approvals(workspace, tool, copilot), self._revoked, self._failed)
 
     def _revoked(self, _count: int) -> None:
         self.reload()

@@ -44,7 +44,7 @@ def test_ask_stores_question_and_streamed_answer(ctx) -> None:
     trace = messages[1].data["trace"]
     assert trace["model_file"] == "SmolLM2-135M-Instruct.Q4_1.gguf" and trace["quant"] == "Q4_1"
     assert trace["completion_tokens"] > 0 and trace["decode_tokens_per_s"] > 0
-    assert done.usage["prompt_tokens"] == trace["prompt_tokens"]
+    assert done.usage.prompt_tokens == trace["prompt_tokens"]
 
 
 def test_continuing_a_thread_sends_its_history(ctx) -> None:
@@ -53,7 +53,7 @@ def test_continuing_a_thread_sends_its_history(ctx) -> None:
     assert second.thread_id == first.thread_id
     assert len(ctx.store.messages(first.thread_id)) == 4
     # the second prompt carried the whole history
-    assert second.usage["prompt_tokens"] > first.usage["prompt_tokens"] + 10
+    assert second.usage.prompt_tokens > first.usage.prompt_tokens + 10
 
 
 def test_unknown_copilot_or_thread_stores_nothing(ctx) -> None:
@@ -120,7 +120,7 @@ def test_long_history_is_trimmed_to_fit_instead_of_failing(home: Path) -> None:
             done = last(list(ask(context, "Tell me one fact about the sea. " * 8, thread_id=thread_id)))
             assert isinstance(done, RunDone), done
             thread_id = done.thread_id
-        assert done.usage["prompt_tokens"] < 512
+        assert done.usage.prompt_tokens < 512
 
 
 def test_missing_model_file_is_stored_as_a_failed_reply(ctx, tmp_path: Path) -> None:

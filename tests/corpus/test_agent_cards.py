@@ -13,9 +13,9 @@ from app.core.providers.a2a import A2AProvider
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Error
 from app.core.providers.openbb import OpenBBProvider
 from tests.conftest import run_cli
+from tests.core.providers.a2a_agent import serve_a2a_agent
+from tests.core.providers.openbb_agent import serve_openbb_agent
 from tests.loopback import LoopbackServer, Response
-from tests.providers.a2a_agent import serve_a2a_agent
-from tests.providers.openbb_agent import serve_openbb_agent
 
 CORPUS = Path(__file__).parent / "agent_cards"
 KEY = "sk-CARD-7f3e2d1c0b9a"

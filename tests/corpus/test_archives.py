@@ -1,7 +1,7 @@
 """Malformed workspace archives: each is refused by `roundtable workspaces import` in one line with its reason,
 exit 2, with bounded memory, and the database stays exactly as it was.
 
-The files under archives/ were written with tests/knowledge/archive_builder.py (each is under 5 KB); the zip bomb
+The files under archives/ were written with tests/core/store/archive_builder.py (each is under 5 KB); the zip bomb
 too big to commit is built here at test time (`big_bomb`).
 """
 
@@ -17,8 +17,8 @@ import pytest
 
 from app.core.store.archive_checks import MAX_RATIO, MAX_WORKSPACE_BYTES, ArchiveError, read_archive
 from tests.conftest import run_cli
+from tests.core.store.archive_builder import STAMP, content, write_archive
 from tests.corpus.own_peak_rss import cli_with_peak_rss, db_dump
-from tests.knowledge.archive_builder import STAMP, content, write_archive
 
 CORPUS = Path(__file__).parent / "archives"
 CLI_RSS_CAP = 150 << 20  # a whole `roundtable` process takes about 60 MiB; the big bomb inflated is 256 MiB
@@ -170,7 +170,7 @@ def test_an_archive_with_every_card_a_view_shows_imports_and_shows(tmp_path: Pat
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     for words in (
         "router → analyst: knows bonds",
-        "tool bonds by analyst",
+        "analyst used bonds: ok — 101.5",
         "handoff analyst → writer: Draft it",
         "not followed: no such copilot",
         "[1] zephyr.md",

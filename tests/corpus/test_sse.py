@@ -14,9 +14,9 @@ from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Error
 from app.core.providers.http import MAX_EVENT_BYTES
 from app.core.providers.openai_compat import OpenAICompatProvider
 from app.core.providers.openbb import OpenBBProvider
+from tests.core.providers.a2a_agent import serve_a2a_agent
+from tests.core.providers.openbb_agent import serve_openbb_agent
 from tests.loopback import LoopbackServer, Response, sse
-from tests.providers.a2a_agent import serve_a2a_agent
-from tests.providers.openbb_agent import serve_openbb_agent
 
 CORPUS = Path(__file__).parent / "sse"
 MiB = 1 << 20

@@ -3,7 +3,7 @@ asks the user to confirm its endpoint in a dialog (real widgets, offscreen) befo
 
 import pytest
 
-from tests.knowledge.archive_builder import content, remote_copilot, write_archive
+from tests.core.store.archive_builder import content, remote_copilot, write_archive
 from tests.loopback import LoopbackServer, Response, sse
 
 pytestmark = pytest.mark.gui
@@ -112,21 +112,21 @@ def test_the_overlay_asks_before_an_imported_endpoint_is_used(qtbot, ctx, import
 @pytest.mark.parametrize("how", ["closed", "destroyed"])
 def test_a_question_closed_or_destroyed_unanswered_is_a_no(qtbot, ctx, imported, how) -> None:
     from app.ui.endpoint_dialog import EndpointDialog, answer_worker_question, confirm_in_gui
+    from app.ui.operations import Operation
     from app.ui.qt import QWidget
-    from app.ui.workers import BackgroundTask
 
     server, _workspace = imported
     quant = ctx.copilot("quant")
     parent = QWidget()  # not given to qtbot: one case deletes it
     parent.show()
-    task = BackgroundTask(lambda emit, cancel: confirm_in_gui(ctx, [quant], emit, cancel))
+    task = Operation(lambda emit, cancel: confirm_in_gui(ctx, [quant], emit, cancel))
     task.progress.connect(lambda event: answer_worker_question(parent, event))  # queued: runs on the GUI thread
     failures: list[str] = []
     task.failed.connect(failures.append)
     try:
         # the worker gives up only when answered: without an answer on close or destroy, this wait times out
         with qtbot.waitSignal(task.finished, timeout=30_000):
-            task.start()
+            task.run_in_background()
             qtbot.waitUntil(lambda: parent.findChild(EndpointDialog) is not None, timeout=30_000)
             if how == "closed":
                 parent.findChild(EndpointDialog).close()

@@ -10,7 +10,14 @@ from app.ui.qt import Qt
 from app.ui.thread_view import Card, MessageWidget
 
 pytestmark = pytest.mark.gui
-RUN_MS = 120_000
+RUN_MS = 300_000  # a crew run on the starter model, on a busy 2-core machine: waited for, never timed
+
+
+def cap_reply(ctx, copilot_id: str, tokens: int = 48) -> None:
+    """Short replies where their length does not matter: the test waits on the model for less."""
+    copilot = ctx.copilot(copilot_id)
+    capped = copilot.model_copy(update={"sampling": copilot.sampling.model_copy(update={"max_tokens": tokens})})
+    ctx.store.save_copilot(capped.id, capped.name, capped.model_dump())
 
 
 def send(qtbot, window, text: str) -> None:
@@ -35,6 +42,7 @@ def test_first_run_shows_the_welcome_and_the_starter_crew(window) -> None:
 
 def test_send_a_message_and_see_the_reply_stream_in(qtbot, window, ctx) -> None:
     ctx.settings.max_hops = 0
+    cap_reply(ctx, "generalist")
     seen_while_streaming = []
     window.thread_view.timer.timeout.connect(
         lambda: seen_while_streaming.extend(w.body.toPlainText() for w in replies(window) if w.status == "streaming")
@@ -99,6 +107,7 @@ def test_reply_details_show_the_trace(qtbot, window, ctx) -> None:
     from app.ui.qt import QMessageBox
 
     ctx.settings.max_hops = 0
+    cap_reply(ctx, "analyst")
     send(qtbot, window, "@analyst What is a coupon?")
     qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
     (reply,) = replies(window)
@@ -145,7 +154,8 @@ def test_settings_persist_and_the_theme_changes(qtbot, window, ctx) -> None:
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.budget.setValue(4096)
     dialog.default_copilot.setCurrentIndex(dialog.default_copilot.findData("analyst"))
-    window.apply_settings(dialog.result_settings())
+    with qtbot.waitSignal(window.settings_applied, timeout=30000):  # saved on the database worker
+        window.apply_settings(dialog.result_settings())
     saved = load_settings(ctx.paths.settings_file)
     assert (saved.theme, saved.memory_budget_mb, saved.default_copilot) == ("dark", 4096, "analyst")
     assert QApplication.instance().property("roundtable_dark") is True
@@ -175,33 +185,24 @@ def test_mention_completion_offers_copilot_names(qtbot, window) -> None:
 
 
 def test_add_a_copilot_in_the_form(qtbot, window, ctx) -> None:
-    from app.ui.qt import QApplication, QTimer
-    from app.ui.roster import CopilotDialog
-
-    def fill(dialog_id: str, then_fix: bool) -> None:
-        dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, CopilotDialog)
-        dialog.id_edit.setText(dialog_id)
-        dialog.name_edit.setText("Tax Expert")
-        dialog.description_edit.setText("Knows tax law.")
-        dialog.handoff_edit.setText("writer")
-        dialog.temperature.setValue(0.1)
-        dialog.accept()
-        if then_fix:  # the form stays open with the reason, the user fixes the id
-            QTimer.singleShot(50, lambda: fix(dialog))
-
-    def fix(dialog) -> None:
-        assert "'id'" in dialog.error.text()
-        dialog.id_edit.setText("tax-expert")
-        dialog.accept()
-
-    QTimer.singleShot(50, lambda: fill("Tax Expert!", then_fix=True))
     window.roster.edit(None)
+    qtbot.waitUntil(lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=30000)
+    dialog = window.roster.dialog
+    dialog.id_edit.setText("Tax Expert!")
+    dialog.name_edit.setText("Tax Expert")
+    dialog.description_edit.setText("Knows tax law.")
+    dialog.handoff_edit.setText("writer")
+    dialog.temperature.setValue(0.1)
+    dialog.accept()
+    # the form stays open with the reason, the user fixes the id
+    assert dialog.isVisible() and "'id'" in dialog.error.text()
+    dialog.id_edit.setText("tax-expert")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.roster.list.count() == 5, timeout=30000)
+    assert "tax-expert" in window.copilots
     saved = ctx.copilot("tax-expert")
     assert (saved.name, saved.handoff_to, saved.sampling.temperature) == ("Tax Expert", ["writer"], 0.1)
     assert "tax-expert" in ctx.store.roster("default")
-    qtbot.waitUntil(lambda: window.roster.list.count() == 5)
-    assert "tax-expert" in window.copilots
 
 
 def test_overlay_settings_persist_and_reach_the_running_app(qtbot, window, ctx) -> None:

@@ -1,8 +1,17 @@
 """The model manager panel against the loopback fake Hub: search, quant table, download, bind."""
 
+import json
+import os
+import subprocess
+
 import pytest
 
+from app.core.hub.queue import DONE, PAUSED, RUNNING, DownloadQueue
+from tests.conftest import REPO, cli_command, run_cli
 from tests.fakehub import TEST_REPO
+
+IQ4 = "SmolLM2-135M-Instruct-IQ4_XS.gguf"
+SLOW = 1_000_000  # bytes/s: minutes for the file, so it cannot finish before a loaded machine gets to pause it
 
 pytestmark = pytest.mark.gui
 
@@ -42,44 +51,93 @@ def test_search_files_download_and_bind(qtbot, panel, ctx) -> None:
     installed = []
     panel.downloads.installed.connect(installed.append)
     search.download_button.click()
-    key = f"{TEST_REPO}/SmolLM2-135M-Instruct-Q8_0.gguf"
-    bar = panel.downloads.rows[key].bar
-    bar.valueChanged.connect(progress.append)
     assert panel.tabs.currentWidget() is panel.downloads
+    qtbot.waitUntil(lambda: bool(panel.downloads.rows), timeout=30000)  # queued in the store, off the GUI thread
+    [row] = panel.downloads.rows.values()
+    row.bar.valueChanged.connect(progress.append)
     qtbot.waitUntil(lambda: bool(installed), timeout=60000)
     assert max(progress) == 1000  # the bar reached 100 %
     assert installed == ["smollm2-135m-instruct-q8_0"]
-    assert not panel.downloads.entries  # done downloads leave the queue
+    assert not panel.downloads.entries and not panel.downloads.rows  # done downloads leave the window's list
+    [entry] = DownloadQueue.of(ctx).entries()  # and stay in the store's queue, as `models downloads` shows
+    assert entry.state == DONE and entry.model_id == installed[0]
 
-    panel.installed.bind("writer", installed[0])
+    with qtbot.waitSignal(panel.installed.changed, timeout=30000):  # saved on the database worker
+        panel.installed.bind("writer", installed[0])
     assert ctx.copilot("writer").model == installed[0]
     qtbot.waitUntil(lambda: panel.installed.table.rowCount() == 2)
 
 
 def test_pause_resume_and_a_restart_resumes_the_queue(qtbot, panel, ctx, fake_hub) -> None:
-    from app.ui.models_panel.downloads import PAUSED, DownloadQueue
-
     fake_hub.rate = 10_000_000
-    file = "SmolLM2-135M-Instruct-IQ4_XS.gguf"
-    source = fake_hub.repos[TEST_REPO].files[file]
-    panel.downloads.add(TEST_REPO, file, source.size, source.sha256)
-    key = f"{TEST_REPO}/{file}"
-    row = panel.downloads.rows[key]
+    source = fake_hub.repos[TEST_REPO].files[IQ4]
+    panel.downloads.add(TEST_REPO, IQ4, source.size, source.sha256)
+    qtbot.waitUntil(lambda: bool(panel.downloads.rows), timeout=30000)
+    [(entry_id, row)] = panel.downloads.rows.items()
     qtbot.waitUntil(lambda: row.bar.value() > 50, timeout=30000)
     row.pause.click()
-    qtbot.waitUntil(lambda: panel.downloads.entries[0].state == PAUSED, timeout=30000)
-    assert row.pause.text() == "Resume"
+    qtbot.waitUntil(lambda: panel.downloads.entries[entry_id].state == PAUSED, timeout=30000)
+    assert row.pause.text() == "Resume" and not panel.downloads.tasks
 
-    # a new window (as after a restart) finds the paused download and can resume it
+    # a new window (as after a restart) finds the paused download in the store and can resume it
+    from app.ui.models_panel.downloads import DownloadsSection
+
     fake_hub.rate = None
-    again = DownloadQueue(ctx)
+    again = DownloadsSection(ctx)
     qtbot.addWidget(again)
-    assert [e.state for e in again.entries] == [PAUSED]
+    qtbot.waitUntil(lambda: entry_id in again.rows, timeout=30000)
+    assert again.entries[entry_id].state == PAUSED and again.rows[entry_id].pause.text() == "Resume"
     installed = []
     again.installed.connect(installed.append)
-    again.rows[key].pause.click()
+    again.rows[entry_id].pause.click()
     qtbot.waitUntil(lambda: bool(installed), timeout=60000)
-    assert fake_hub.bytes_served[file] < source.size * 1.5  # resumed, not started over
+    assert fake_hub.bytes_served[IQ4] < source.size * 1.5  # resumed, not started over
+
+
+def test_the_cli_pauses_what_the_window_downloads_and_resumes_it(qtbot, panel, ctx, fake_hub) -> None:
+    fake_hub.rate = SLOW
+    source = fake_hub.repos[TEST_REPO].files[IQ4]
+    installed = []
+    panel.downloads.installed.connect(installed.append)
+    panel.downloads.add(TEST_REPO, IQ4, source.size, source.sha256)
+    qtbot.waitUntil(lambda: bool(panel.downloads.rows), timeout=30000)
+    [(entry_id, row)] = panel.downloads.rows.items()
+    qtbot.waitUntil(lambda: row.bar.value() > 0, timeout=30000)
+
+    listed = json.loads(run_cli("models", "downloads", "--json").stdout)  # the same queue the window shows
+    assert [(e["id"], e["state"], e["owner_pid"]) for e in listed] == [(entry_id, RUNNING, os.getpid())]
+    assert run_cli("models", "downloads", "pause", str(entry_id)).returncode == 0
+    qtbot.waitUntil(lambda: not panel.downloads.tasks, timeout=30000)  # the window's download stopped
+    qtbot.waitUntil(lambda: panel.downloads.entries[entry_id].state == PAUSED, timeout=30000)
+    assert row.pause.text() == "Resume" and "paused from elsewhere" in panel.status.text()
+
+    fake_hub.rate = None
+    resumed = run_cli("models", "downloads", "resume", str(entry_id))  # finishes in the CLI's process
+    assert resumed.returncode == 0, resumed.stderr
+    qtbot.waitUntil(lambda: bool(installed), timeout=30000)  # the window sees it done, and says so
+    assert installed == ["smollm2-135m-instruct-iq4_xs"] and not panel.downloads.rows
+
+
+def test_the_window_pauses_a_pull_the_cli_runs(qtbot, panel, ctx, fake_hub) -> None:
+    fake_hub.rate = SLOW
+    pull = subprocess.Popen(
+        cli_command("models", "pull", TEST_REPO, "--file", IQ4),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        qtbot.waitUntil(lambda: any(e.done_bytes for e in panel.downloads.entries.values()), timeout=60000)
+        [(entry_id, row)] = panel.downloads.rows.items()
+        assert row.info.text() == f"downloading in process {pull.pid}" and row.bar.value() > 0
+        row.pause.click()  # written to the store; the CLI's downloader reads it at its next block
+        _out, err = pull.communicate(timeout=60)
+    finally:
+        pull.kill()
+    assert pull.returncode == 130 and "paused from elsewhere" in err
+    qtbot.waitUntil(lambda: panel.downloads.entries[entry_id].state == PAUSED, timeout=30000)
 
 
 def test_hub_errors_are_shown(qtbot, panel, fake_hub) -> None:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.tools.test_mcp_tools import quant  # noqa: F401 (a fixture: a remote copilot granted the bond tools)
+from tests.core.tools.test_mcp_tools import quant  # noqa: F401 (a fixture: a remote copilot granted the bond tools)
 
 pytestmark = pytest.mark.gui
 

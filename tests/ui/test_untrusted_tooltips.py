@@ -101,7 +101,7 @@ def test_a_stored_messages_citations_and_trace_show_their_markup_as_text(qtbot, 
 
     thread = ctx.store.create_thread("Imported")
     citations = [
-        {"number": markup, "source": markup, "location": markup, "passage": "p"},
+        {"number": 1, "source": markup, "location": markup, "passage": "p"},
         {"number": 2, "source": "notes.md"},
     ]
     trace = {markup: markup, "model": "m"}
@@ -114,7 +114,7 @@ def test_a_stored_messages_citations_and_trace_show_their_markup_as_text(qtbot, 
     plain, links, images = rendered(widget.sources.text(), rich=True)
     assert widget.sources.textFormat() == Qt.TextFormat.RichText
     assert links == ["cite:0", "cite:1"] and images == 0  # our own anchors, nothing else
-    assert plain.count(markup) == 3 and "[2] notes.md" in plain
+    assert plain.count(markup) == 2 and "[2] notes.md" in plain
 
     show_trace(view, ctx.store.messages(thread.id)[0])
     box = view.findChild(QMessageBox)

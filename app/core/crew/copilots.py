@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,7 +49,7 @@ class Copilot(BaseModel):
     lora: str | None = Field(None, description="a LoRA adapter GGUF (installed model id or path) applied to the model")
     lora_scale: float = Field(1.0, ge=0.0, le=4.0)
     system_prompt: str = ""
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig())
     context_size: int | None = Field(None, ge=256)
     handoff_to: list[str] = Field(default_factory=list, description="copilot ids this one may hand tasks to")
     tools: list[str] = Field(default_factory=list)
@@ -58,7 +61,43 @@ class Copilot(BaseModel):
         return tomli_w.dumps(self.model_dump(exclude_none=True))
 
 
-def parse_manifest(data: dict, source: str) -> Copilot:
+def _loose(text: str) -> str:
+    return re.sub(r"[\s_-]+", "", text.casefold())
+
+
+def find_copilot(copilots: Sequence[Copilot], ref: str) -> Copilot | None:
+    """The copilot `ref` names, or None when none does, or several do.
+
+    The one look-up rule, used by the CLI (`--copilot`, `copilots show ID`), @mentions, the router's answer, a
+    handoff's target and a workspace's roster: the copilot whose id is exactly `ref`; else the only one whose
+    id or name equals `ref` with case, spaces, dashes and underscores ignored, so `@Code_Reviewer` and "code
+    reviewer" both find `code-reviewer` (a mention cannot hold a space, a small model rarely spells ids exactly).
+    """
+    exact = next((c for c in copilots if c.id == ref), None)
+    if exact is not None:
+        return exact
+    loose = _loose_matches(copilots, ref)
+    return loose[0] if len(loose) == 1 else None
+
+
+def get_copilot(copilots: Sequence[Copilot], ref: str) -> Copilot:
+    """`find_copilot`, or a UsageError that says what is known (or which copilots `ref` could mean)."""
+    found = find_copilot(copilots, ref)
+    if found is not None:
+        return found
+    several = _loose_matches(copilots, ref)
+    if several:
+        raise UsageError(f"'{ref}' could mean {', '.join(c.id for c in several)}: give the copilot's id.")
+    known = ", ".join(c.id for c in copilots) or "none"
+    raise UsageError(f"No copilot '{ref}' (known: {known}).")
+
+
+def _loose_matches(copilots: Sequence[Copilot], ref: str) -> list[Copilot]:
+    wanted = _loose(ref)
+    return [c for c in copilots if wanted in (_loose(c.id), _loose(c.name))]
+
+
+def parse_manifest(data: dict[str, Any], source: str) -> Copilot:
     """Validate a manifest; the error names the field and where it came from."""
     try:
         return Copilot.model_validate(data)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from app.core.crew.copilots import Copilot
+from app.core.crew.copilots import Copilot, find_copilot
 from app.core.crew.events import (
     CrewError,
     CrewStatus,
@@ -31,9 +31,13 @@ from app.core.crew.routing import mentions, route
 from app.core.crew.tools import MAX_TOOL_ROUNDS, Approver, ToolBox
 from app.core.errors import UsageError
 from app.core.knowledge.retrieval import passages_for, with_passages
-from app.core.providers.base import CancelToken, Event, Status, TextDelta, ToolCall
+from app.core.providers.base import CancelToken, ChatRequest, Event, Provider, Status, TextDelta, ToolCall
 from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
+from app.core.store.knowledge import Hit
 from app.core.store.workspaces import DEFAULT_WORKSPACE, TASK_DONE, TASK_FAILED, TASK_WORKING
+
+if TYPE_CHECKING:  # the context imports the crew: a type only, never at run time
+    from app.core.context import AppContext
 
 ROUTER = "router"
 _log = logging.getLogger(__name__)  # unconfigured -> the message alone, on standard error
@@ -61,7 +65,7 @@ class CrewRun:
 
     def __init__(
         self,
-        ctx: Any,
+        ctx: AppContext,
         thread_id: str,
         participants: list[Copilot],
         *,
@@ -133,16 +137,15 @@ class CrewRun:
         )
 
     def _route(self, copilot: Copilot, reason: str, by: str) -> RouteDecision:
-        self.store.add_event(
-            self.thread_id, "route", author=ROUTER, data={"copilot": copilot.id, "reason": reason, "by": by}
-        )
-        return RouteDecision(ROUTER, copilot.id, reason, by)
+        decision = RouteDecision(ROUTER, copilot.id, reason, by)
+        self.store.record(self.thread_id, decision)
+        return decision
 
-    def _ask_router(self, text: str) -> Iterator[Event]:
+    def _ask_router(self, text: str) -> Generator[Event, None, tuple[Copilot, RouteDecision]]:
         default = self._default_copilot()
         yield CrewStatus(ROUTER, "Choosing a copilot")
         provider = self.ctx.provider_for(default, self.model)
-        if not getattr(provider, "supports_json_schema", True):
+        if not provider.supports_json_schema:
             provider = self.ctx.judge(default)
         for chosen, reason, valid in route(provider, text, self.participants, default, self.cancel):
             decision = self._route(chosen, reason, "router" if valid else "fallback")
@@ -154,7 +157,7 @@ class CrewRun:
         preferred = self.ctx.settings.default_copilot
         return next((c for c in self.participants if c.id == preferred), self.participants[0])
 
-    def _take_turn(self, turn: Turn) -> Iterator[Event]:
+    def _take_turn(self, turn: Turn) -> Generator[Event, None, tuple[MessageEvent, list[ToolCall]]]:
         copilot = turn.copilot
         if turn.task_id:
             self.store.update_task(turn.task_id, TASK_WORKING)
@@ -167,7 +170,7 @@ class CrewRun:
             self.ctx.settings.max_reply_tokens,
             brief=_brief(turn) if turn.handoff else None,
         )
-        sources = []
+        sources: list[Hit] = []
         if copilot.knowledge:
             question = turn.handoff.task if turn.handoff else self.user_request
             budget = copilot.context_size or self.ctx.settings.context_size  # characters: about a quarter of it
@@ -176,7 +179,7 @@ class CrewRun:
                 with_passages(request, sources)
                 yield CrewStatus(copilot.id, f"Read {len(sources)} passages from the workspace's documents")
         provider = self.ctx.provider_for(copilot, self.model)
-        native_tools = getattr(provider, "supports_tools", False)
+        native_tools = provider.supports_tools
         if targets and self.max_hops > 0 and native_tools:
             request.tools = [handoff_tool(targets)]
         toolbox = None
@@ -192,7 +195,7 @@ class CrewRun:
             yield from toolbox.run(used, answer, request, self.thread_id)  # type: ignore[union-attr]
         calls = [c for c in calls if c.name == HANDOFF_TOOL]
         if targets and self.max_hops > 0 and not native_tools and result.status == STATUS_COMPLETE:
-            decider = provider if getattr(provider, "supports_json_schema", True) else self.ctx.judge(copilot)
+            decider = provider if provider.supports_json_schema else self.ctx.judge(copilot)
             call = yield from self._decide(decider, request, answer, targets, copilot)
             calls.extend([call] if call is not None else [])
         if error is not None:
@@ -204,7 +207,9 @@ class CrewRun:
         yield result
         return result, calls
 
-    def _reply(self, copilot: Copilot, provider: Any, request: Any, why: str, sources: list) -> Iterator[Event]:
+    def _reply(
+        self, copilot: Copilot, provider: Provider, request: ChatRequest, why: str, sources: list[Hit]
+    ) -> Generator[Event, None, tuple[MessageEvent, str, list[ToolCall], CrewError | None]]:
         """Stream one reply into the thread; returns its final MessageEvent (held back), text, calls and error."""
         message_id = ""
         answer: list[str] = []
@@ -230,8 +235,8 @@ class CrewRun:
         return result, "".join(answer), calls, error
 
     def _decide(
-        self, provider: Any, request: Any, answer: str, targets: list[Copilot], copilot: Copilot
-    ) -> Iterator[Event]:
+        self, provider: Provider, request: ChatRequest, answer: str, targets: list[Copilot], copilot: Copilot
+    ) -> Generator[Event, None, ToolCall | None]:
         """Run the handoff decision for a backend without native tool calls, its statuses under `copilot`."""
         decision = decide_handoff(provider, request, answer, self.user_request, targets, self.cancel)
         try:
@@ -239,9 +244,12 @@ class CrewRun:
                 event = next(decision)
                 yield CrewStatus(copilot.id, event.message) if isinstance(event, Status) else event
         except StopIteration as stop:
-            return stop.value
+            decided: ToolCall | None = stop.value
+            return decided
 
-    def _follow_handoff(self, source: Copilot, outcome: MessageEvent, tool_calls: list[ToolCall]) -> Iterator[Event]:
+    def _follow_handoff(
+        self, source: Copilot, outcome: MessageEvent, tool_calls: list[ToolCall]
+    ) -> Generator[Event, None, Turn | None]:
         """Turn the reply's first handoff call into a task and the target's turn, or say why not."""
         calls = [c for c in tool_calls if c.name == HANDOFF_TOOL]
         if not calls or outcome.status != STATUS_COMPLETE:
@@ -261,22 +269,21 @@ class CrewRun:
         task_id = self.store.create_task(
             self.workspace_id, self.thread_id, source.id, checked.target.id, checked.task, checked.context
         )
-        self._log_handoff(source, checked.target.id, checked.task, "accepted", context=checked.context, task_id=task_id)
-        yield HandoffEvent(source.id, source.id, checked.target.id, checked.task, "accepted", None, task_id)
+        accepted = HandoffEvent(
+            source.id, source.id, checked.target.id, checked.task, "accepted", task_id=task_id, context=checked.context
+        )
+        self.store.record(self.thread_id, accepted)
+        yield accepted
         yield TaskEvent(source.id, task_id, "pending", source.id, checked.target.id)
         why = f"handoff from {source.id}: {checked.task}"
         return Turn(checked.target, why, checked, task_id, source.id)
 
-    def _log_handoff(self, source: Copilot, to: str, task: str, status: str, **details: Any) -> None:
-        """Append a handoff, followed or not, to the thread's event log."""
-        data = {"from": source.id, "to": to, "task": task, "status": status, **details}
-        self.store.add_event(self.thread_id, "handoff", author=source.id, data=data)
-
     def _reject(self, source: Copilot, call: ToolCall, reason: str, kind: str = "rejected") -> HandoffEvent:
         arguments = call.arguments or {}
         to, task = str(arguments.get("to", "?")), str(arguments.get("task", ""))
-        self._log_handoff(source, to, task, "rejected", reason=reason, kind=kind, raw=call.raw[:400])
-        return HandoffEvent(source.id, source.id, to, task, "rejected", reason)
+        rejected = HandoffEvent(source.id, source.id, to, task, "rejected", reason, refusal=kind, raw=call.raw[:400])
+        self.store.record(self.thread_id, rejected)
+        return rejected
 
 
 def _brief(turn: Turn) -> str:
@@ -287,14 +294,14 @@ def _brief(turn: Turn) -> str:
     return text
 
 
-def participants_for(ctx: Any, workspace_id: str, copilot_ids: list[str] | None) -> list[Copilot]:
+def participants_for(ctx: AppContext, workspace_id: str, copilot_ids: list[str] | None) -> list[Copilot]:
     """The copilots of a run: those named, else the workspace's roster less its damaged rows (each one warned of)."""
     listed = ctx.copilot_list()
     everyone = listed.copilots
     ids = copilot_ids or ctx.store.roster(workspace_id) or [c.id for c in everyone]
     chosen = []
     for ref in ids:
-        copilot = next((c for c in everyone if ref.lower() in (c.id, c.name.lower())), None)
+        copilot = find_copilot(everyone, ref)
         if copilot is not None:
             chosen.append(copilot)
             continue
@@ -315,7 +322,7 @@ def participants_for(ctx: Any, workspace_id: str, copilot_ids: list[str] | None)
 
 
 def ask(
-    ctx: Any,
+    ctx: AppContext,
     prompt: str,
     *,
     copilot_id: str | None = None,
@@ -356,7 +363,7 @@ def ask(
 
 
 def run_task(
-    ctx: Any,
+    ctx: AppContext,
     task: str,
     *,
     workspace: str | None = None,

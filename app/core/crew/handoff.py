@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
-from app.core.crew.copilots import Copilot
-from app.core.crew.routing import find_copilot
+from app.core.crew.copilots import Copilot, find_copilot
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
@@ -91,7 +91,8 @@ _NEXT_STEP = (
 )
 
 
-def decision_schema(targets: list[Copilot]) -> dict:
+def decision_schema(targets: list[Copilot]) -> dict[str, Any]:
+    """The JSON schema of a handoff decision: one of `targets` or nobody, a task and its context."""
     return {
         "type": "object",
         "properties": {
@@ -111,7 +112,7 @@ def decide_handoff(
     user_request: str,
     targets: list[Copilot],
     cancel: CancelToken,
-) -> Iterator[Event]:
+) -> Generator[Event, None, ToolCall | None]:
     """For a backend without native tool calls: after its answer, ask (constrained by a JSON schema) who
     does the next part. Yields a Status, then returns a handoff ToolCall, or None for nobody."""
     yield Status("Deciding the next step")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from app.core.crew.copilots import Copilot
-from app.core.crew.events import CrewError, MessageEvent
+from app.core.crew.events import CrewError, MessageEvent, message_end_data
 from app.core.knowledge.retrieval import citations
 from app.core.providers.base import (
     CancelToken,
@@ -24,6 +23,7 @@ from app.core.providers.base import (
     TextDelta,
     Usage,
 )
+from app.core.providers.speakers import from_copilot
 from app.core.store import STATUS_COMPLETE, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_STREAMING, Store
 from app.core.store.knowledge import Hit
 
@@ -47,7 +47,7 @@ def build_request(
         elif message.author == copilot.id:
             messages.append(ChatMessage("assistant", message.text, name=copilot.id))
         else:
-            messages.append(ChatMessage("user", f"[{message.author}]: {message.text}", name=message.author))
+            messages.append(from_copilot(message.author, message.text))
     if brief:
         messages.append(ChatMessage("user", brief))
     sampling = Sampling(
@@ -67,7 +67,7 @@ class _Outcome:
     error: Error | None = None
     first_text_at: float | None = None
     reasoning: list[str] = field(default_factory=list)
-    citations: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
 
     def status(self) -> str:
         if self.error is not None:
@@ -117,7 +117,7 @@ def run_reply(
             elif isinstance(event, ReasoningDelta):
                 outcome.reasoning.append(event.delta)  # kept with the reply, never shown as its answer
             elif isinstance(event, Citation):
-                outcome.citations.append(event.to_dict())
+                outcome.citations.append(event)
             elif isinstance(event, Usage):
                 outcome.usage = event
             elif isinstance(event, Done):
@@ -137,18 +137,19 @@ def run_reply(
             "wall_ttft_s": (outcome.first_text_at - started) if outcome.first_text_at else None,
             "wall_s": time.perf_counter() - started,
             "why": why,
-            **({k: v for k, v in asdict(outcome.usage).items()} if outcome.usage else {}),
         }
-        data: dict[str, Any] = {"trace": trace}
-        if outcome.error is not None:
-            data["error"] = outcome.error.message
+        found = outcome.citations + [
+            Citation.from_dict(hit) for hit in citations(sources or [], "".join(outcome.text_parts))
+        ]
+        status = outcome.status()
+        final = MessageEvent(copilot.id, message_id, status, outcome.usage, found)
+        error = outcome.error
+        failure = CrewError(copilot.id, error.message, error.kind, thread_id, message_id, status) if error else None
+        data = message_end_data(final, trace, failure)
         if outcome.reasoning:
             data["reasoning"] = "".join(outcome.reasoning)
-        found = outcome.citations + citations(sources or [], "".join(outcome.text_parts))
-        if found:
-            data["citations"] = found
-        store.finish_message(message_id, outcome.status(), data)
-    if outcome.error is not None:
-        error = outcome.error
-        yield CrewError(copilot.id, error.message, error.kind, thread_id, message_id, outcome.status())
-    yield MessageEvent(copilot.id, message_id, outcome.status(), asdict(outcome.usage) if outcome.usage else None)
+        store.finish_message(message_id, status, data)
+    # the same objects the log now holds: `Store.timeline` rebuilds them from the message.end row
+    if failure is not None:
+        yield failure
+    yield final

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
-from app.core.crew.copilots import Copilot
+from app.core.crew.copilots import Copilot, find_copilot
 from app.core.errors import UsageError
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Error, Provider, Sampling, TextDelta
 
@@ -18,16 +19,6 @@ ROUTER_PROMPT = (
     "You route a user's message to the copilot who should act on it first. The copilots:\n{}\n"
     'Reply with JSON: {{"copilot": one id from the list, "reason": one short sentence}}.'
 )
-
-
-def find_copilot(copilots: list[Copilot], ref: str) -> Copilot | None:
-    """A copilot by id or name, ignoring case, spaces, dashes and underscores."""
-
-    def key(text: str) -> str:
-        return re.sub(r"[\s_-]+", "", text.lower())
-
-    wanted = key(ref)
-    return next((c for c in copilots if wanted in (key(c.id), key(c.name))), None)
 
 
 def mentions(text: str, copilots: list[Copilot]) -> list[Copilot]:
@@ -43,7 +34,8 @@ def mentions(text: str, copilots: list[Copilot]) -> list[Copilot]:
     return found
 
 
-def route_schema(copilots: list[Copilot]) -> dict:
+def route_schema(copilots: list[Copilot]) -> dict[str, Any]:
+    """The JSON schema of the router's answer: one of `copilots`' ids and a short reason."""
     return {
         "type": "object",
         "properties": {

@@ -7,13 +7,16 @@ import enum
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot
 from app.core.crew.events import CrewStatus, ToolEvent
 from app.core.providers.base import ChatMessage, ChatRequest, Event, ToolCall, ToolSpec
 from app.core.tools.mcp import McpServer, McpTool, ToolError
+
+if TYPE_CHECKING:
+    from app.core.store import Store
 
 SEPARATOR = "__"  # server__tool: a function name every OpenAI-compatible server accepts
 MAX_TOOL_ROUNDS = 4  # replies that may call tools before the copilot must answer
@@ -72,7 +75,7 @@ class ToolBox:
     """
 
     def __init__(
-        self, store: Any, copilot: Copilot, workspace_id: str, approve: Approver | None, timeout: float
+        self, store: Store, copilot: Copilot, workspace_id: str, approve: Approver | None, timeout: float
     ) -> None:
         self.store = store
         self.timeout = timeout
@@ -82,7 +85,7 @@ class ToolBox:
         self.tools: dict[str, McpTool] = {}
         self.servers: dict[str, McpServer] = {}
 
-    def specs(self) -> Iterator[Event]:
+    def specs(self) -> Generator[Event, None, list[ToolSpec]]:
         """List the granted servers' tools (statuses as it goes); returns their ToolSpecs."""
         registered = self.store.tool_servers()
         wanted: dict[str, set[str] | None] = {}
@@ -103,9 +106,9 @@ class ToolBox:
             except ToolError as exc:
                 yield CrewStatus(self.copilot.id, str(exc))
                 continue
-            for tool in listed:
-                if only is None or tool.name in only:
-                    self.tools[qualified(tool)] = tool
+            for listed_tool in listed:
+                if only is None or listed_tool.name in only:
+                    self.tools[qualified(listed_tool)] = listed_tool
         return [ToolSpec(name, f"[{t.server}] {t.description}", t.parameters) for name, t in self.tools.items()]
 
     def owns(self, call: ToolCall) -> bool:
@@ -143,7 +146,5 @@ class ToolBox:
         return consent in (Consent.ONCE, Consent.ALWAYS)  # a bool or None from an old approver -> denied
 
     def _log(self, thread_id: str, event: ToolEvent) -> ToolEvent:
-        data = {"tool": event.tool, "call_id": event.call_id, "status": event.status, "result": event.result}
-        data["arguments"] = json.loads(json.dumps(event.arguments)) if event.arguments is not None else None
-        self.store.add_event(thread_id, "tool", author=event.author, data=data)
+        self.store.record(thread_id, event)
         return event

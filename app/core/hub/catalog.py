@@ -10,7 +10,7 @@ from typing import Any
 from app.core.hardware import Hardware
 from app.core.hub import client
 from app.core.hub.fit import Architecture, Fit, estimate, recommend
-from app.core.hub.gguf import FILE_TYPES, GGUFFormatError, GGUFInfo, read_header
+from app.core.hub.gguf import GGUFFormatError, GGUFInfo, file_type_name, read_header
 
 _SHARD = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 _QUANT = re.compile(
@@ -298,17 +298,18 @@ def list_files(repo_id: str, hardware: Hardware, context: int = 4096) -> RepoFil
         )
     # Quants of one model share its architecture: one header (the smallest file's) sizes them all.
     smallest = min(models, key=lambda f: f.size_bytes, default=None)
-    header = remote_header(repo_id, smallest.filename, info.sha or "main") if smallest else None
+    header_name = smallest.filename if smallest else ""
+    header = remote_header(repo_id, header_name, info.sha or "main") if smallest else None
     try:
         arch = Architecture.from_metadata(header.metadata) if header else None
     except GGUFFormatError as exc:
         raise client.HubError(
-            f"{smallest.filename} in '{repo_id}' is not a valid GGUF file ({exc}): choose another file or repo."
+            f"{header_name} in '{repo_id}' is not a valid GGUF file ({exc}): choose another file or repo."
         ) from exc
     for file in files:
         if file.quant is None and file.kind == "model":
             own = remote_header(repo_id, file.filename, info.sha or "main")
-            file.quant = FILE_TYPES.get(own.metadata.get("general.file_type", -1))
+            file.quant = file_type_name(own.metadata.get("general.file_type"))
     if arch is not None:
         fits: list[tuple[str | None, int, Fit]] = []
         for file in models:

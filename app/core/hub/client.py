@@ -12,9 +12,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from app.core.errors import RoundtableError
+from app.core.errors import ExitCode, RoundtableError
+
+if TYPE_CHECKING:
+    import httpx2  # huggingface_hub's own fork of httpx, which its session and errors use
+    from huggingface_hub import HfApi
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TIMEOUT_S = 20
@@ -23,7 +28,7 @@ _TIMEOUT_S = 20
 class HubError(RoundtableError):
     """The Hub could not give what was asked (unreachable, unknown repo, gated, offline)."""
 
-    exit_code = 6
+    exit_code = ExitCode.HUB
 
 
 def endpoint() -> str:
@@ -53,7 +58,7 @@ def token() -> str | None:
     return os.environ.get("HF_TOKEN") or get_token()
 
 
-def api():
+def api() -> HfApi:
     """An HfApi bound to the current endpoint and token."""
     from huggingface_hub import HfApi
 
@@ -155,7 +160,7 @@ def auth_headers() -> dict[str, str]:
     return build_hf_headers(token=token(), library_name="roundtable")
 
 
-def http_client():
+def http_client() -> httpx2.Client:
     """huggingface_hub's own HTTP session (proxies, user agent and retries as the user configured)."""
     from huggingface_hub import get_session
 

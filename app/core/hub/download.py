@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import os
 import shutil
@@ -22,6 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import filelock
+
+from app.core.errors import ExitCode
 from app.core.hub import client
 from app.core.hub.catalog import RemoteModelFile, RemotePart, check_commit, check_filename, check_sha256
 from app.core.providers.base import CancelToken
@@ -29,12 +31,13 @@ from app.core.providers.base import CancelToken
 CHUNK = 1 << 20  # the most a kill -9 or dropped connection may cost (a network read in flight is far less)
 _RETRIES = 4
 _DISK_MARGIN = 64 << 20
+_LOCK_FILE_MODE = 0o664  # as huggingface_hub makes them: users sharing a cache can wait on each other's locks
 
 
 class DownloadCancelled(client.HubError):
     """The user stopped the download; the partial file is kept for resuming."""
 
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
 
 class DiskError(client.HubError):
@@ -113,6 +116,15 @@ class RepoCache:
     def blob(self, sha256: str) -> Path:
         return self.blobs / check_sha256(self.repo_id, "a file", sha256)
 
+    def partial(self, sha256: str) -> Path:
+        """Where a blob grows while it downloads (the name huggingface_hub uses too)."""
+        return self.blobs / f"{check_sha256(self.repo_id, 'a file', sha256)}.incomplete"
+
+    def lock(self, sha256: str) -> Path:
+        """huggingface_hub's lock for a blob: `<cache>/.locks/<repo folder>/<sha256>.lock` (an LFS file's etag is
+        its sha256), so holding it keeps `hf download` of the same file out, and it keeps us out."""
+        return self.folder.parent / ".locks" / self.folder.name / f"{check_sha256(self.repo_id, 'a file', sha256)}.lock"
+
     def snapshot(self, commit: str, filename: str) -> Path:
         """Where `filename` of `commit` is linked; refuses names and commits that would land elsewhere."""
         root = self.folder / "snapshots" / check_commit(self.repo_id, commit)
@@ -152,16 +164,26 @@ def _sha256_of(path: Path) -> hashlib._Hash:
 
 
 @contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise client.HubError(
-                f"{lock_path.name[:-5]} is already being downloaded by another program: wait for it to finish."
-            ) from None
+def exclusive(cache: RepoCache, sha256: str) -> Iterator[None]:
+    """Hold huggingface_hub's own lock on one blob, so `hf download` and we never write the same file at once.
+
+    Refuses at once rather than waiting: a download that sits silently behind another program looks hung.
+    """
+    lock_path = cache.lock(sha256)
+    with _on_disk(lock_path):
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(lock_path, mode=_LOCK_FILE_MODE)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise client.HubError(
+            f"{sha256[:12]}… of '{cache.repo_id}' is being downloaded by another program (it holds {lock_path}): "
+            "wait for it to finish, then run the command again."
+        ) from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def check_disk_space(folder: Path, needed: int) -> None:
@@ -182,11 +204,17 @@ class _Transfer:
     """
 
     def __init__(
-        self, cache: RepoCache, part: RemotePart, url: str, progress: ProgressCallback | None, cancel: CancelToken
+        self,
+        cache: RepoCache,
+        part: RemotePart,
+        sha256: str,
+        url: str,
+        progress: ProgressCallback | None,
+        cancel: CancelToken,
     ) -> None:
-        self.cache, self.part, self.url = cache, part, url
+        self.cache, self.part, self.sha256, self.url = cache, part, sha256, url
         self.progress, self.cancel = progress, cancel
-        self.partial = cache.blobs / f"{part.sha256}.incomplete"
+        self.partial = cache.partial(sha256)
 
     def run(self) -> Path:
         with _on_disk(self.partial):
@@ -218,13 +246,13 @@ class _Transfer:
             self._cut_back()
             # the whole file as it lies on disk, not the bytes as they arrived: what is stored is what is checked
             digest = _sha256_of(self.partial).hexdigest()
-            if digest != self.part.sha256:
+            if digest != self.sha256:
                 self.partial.unlink(missing_ok=True)
                 raise client.HubError(
                     f"Checksum mismatch for {self.part.filename}: the downloaded bytes are not the file the Hub "
                     "lists, so they were deleted. Run the command again; if it repeats, the server sends bad data."
                 )
-            blob = self.cache.blob(self.part.sha256)
+            blob = self.cache.blob(self.sha256)
             self.partial.replace(blob)
         return blob
 
@@ -303,28 +331,28 @@ def pull(
             f"The Hub lists no checksum for {model.filename}: it cannot be verified, so it is not downloaded."
         )
     check_commit(repo_id, commit)  # everything from the listing that becomes a path, before the disk is touched
+    sha256 = {part.filename: check_sha256(repo_id, part.filename, part.sha256 or "") for part in model.parts}
     for part in model.parts:
         check_filename(repo_id, part.filename)
-        check_sha256(repo_id, part.filename, part.sha256)
-    missing = [p for p in model.parts if not cache.blob(p.sha256).is_file()]
-    needed = sum(p.size_bytes - _partial_size(cache, p) for p in missing)
+    missing = [p for p in model.parts if not cache.blob(sha256[p.filename]).is_file()]
+    needed = sum(p.size_bytes - _partial_size(cache, sha256[p.filename]) for p in missing)
     if missing:
         client.require_online()
         check_disk_space(cache.blobs, needed)
     paths = []
     for part in model.parts:
         if part in missing:
-            with _exclusive(cache.blobs / f"{part.sha256}.lock"):
-                if not cache.blob(part.sha256).is_file():
+            with exclusive(cache, sha256[part.filename]):
+                if not cache.blob(sha256[part.filename]).is_file():
                     url = client.file_url(repo_id, part.filename, commit)
-                    _Transfer(cache, part, url, progress, cancel).run()
+                    _Transfer(cache, part, sha256[part.filename], url, progress, cancel).run()
         elif progress:
             progress(Progress(part.filename, part.size_bytes, part.size_bytes, 0.0, part.size_bytes))
         with _on_disk(cache.folder):
-            paths.append(cache.link(commit, part.filename, part.sha256))
+            paths.append(cache.link(commit, part.filename, sha256[part.filename]))
     return paths
 
 
-def _partial_size(cache: RepoCache, part: RemotePart) -> int:
-    partial = cache.blobs / f"{part.sha256}.incomplete"
+def _partial_size(cache: RepoCache, sha256: str) -> int:
+    partial = cache.partial(sha256)
     return partial.stat().st_size if partial.exists() else 0

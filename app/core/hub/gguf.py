@@ -6,11 +6,12 @@ and sized up before it is loaded or even downloaded.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from app.core.errors import ModelFileError
 
@@ -30,78 +31,42 @@ _MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # name length, dimensions, type, offset
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 
-# ggml tensor type -> (elements per block, bytes per block); from ggml's type traits.
-GGML_BLOCKS: dict[int, tuple[int, int]] = {
-    0: (1, 4),
-    1: (1, 2),
-    2: (32, 18),
-    3: (32, 20),
-    6: (32, 22),
-    7: (32, 24),
-    8: (32, 34),
-    9: (32, 36),
-    10: (256, 84),
-    11: (256, 110),
-    12: (256, 144),
-    13: (256, 176),
-    14: (256, 210),
-    15: (256, 292),
-    16: (256, 66),
-    17: (256, 74),
-    18: (256, 98),
-    19: (256, 50),
-    20: (32, 18),
-    21: (256, 110),
-    22: (256, 82),
-    23: (256, 136),
-    24: (1, 1),
-    25: (1, 2),
-    26: (1, 4),
-    27: (1, 8),
-    28: (1, 8),
-    29: (256, 56),
-    30: (1, 2),
-    34: (256, 54),
-    35: (256, 66),
-    39: (32, 17),
-}
 
-# llama.cpp's LLAMA_FTYPE values (general.file_type) -> the quant name people use.
-FILE_TYPES = {
-    0: "F32",
-    1: "F16",
-    2: "Q4_0",
-    3: "Q4_1",
-    7: "Q8_0",
-    8: "Q5_0",
-    9: "Q5_1",
-    10: "Q2_K",
-    11: "Q3_K_S",
-    12: "Q3_K_M",
-    13: "Q3_K_L",
-    14: "Q4_K_S",
-    15: "Q4_K_M",
-    16: "Q5_K_S",
-    17: "Q5_K_M",
-    18: "Q6_K",
-    19: "IQ2_XXS",
-    20: "IQ2_XS",
-    21: "Q2_K_S",
-    22: "IQ3_XS",
-    23: "IQ3_XXS",
-    24: "IQ1_S",
-    25: "IQ4_NL",
-    26: "IQ3_S",
-    27: "IQ3_M",
-    28: "IQ2_S",
-    29: "IQ2_M",
-    30: "IQ4_XS",
-    31: "IQ1_M",
-    32: "BF16",
-    36: "TQ1_0",
-    37: "TQ2_0",
-    38: "MXFP4",
-}
+@functools.cache
+def _gguf_tables() -> tuple[dict[int, tuple[int, int]], dict[int, str]]:
+    """ggml's tensor types -> (elements, bytes) per block, and llama.cpp's file types -> quant names.
+
+    Taken from the `gguf` package (ggml's own Python tables), so a new quant type arrives with an update instead
+    of silently disabling the truncation check. Imported on first use: `import gguf` pulls in numpy (~0.1 s),
+    which the CLI's start-up should not pay.
+    """
+    from gguf.constants import GGML_QUANT_SIZES, LlamaFileType
+
+    blocks = {int(kind): (int(size[0]), int(size[1])) for kind, size in GGML_QUANT_SIZES.items()}
+    names = {
+        int(kind): kind.name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        for kind in LlamaFileType
+        if kind is not LlamaFileType.GUESSED
+    }
+    return blocks, names
+
+
+def block_size(ggml_type: int) -> tuple[int, int] | None:
+    """(elements, bytes) of one block of a ggml tensor type, or None for a type ggml does not list."""
+    return _gguf_tables()[0].get(ggml_type)
+
+
+def file_type_name(file_type: Any) -> str | None:
+    """The quant name people use for a `general.file_type` value (15 -> "Q4_K_M"), or None."""
+    if not isinstance(file_type, int) or isinstance(file_type, bool):
+        return None
+    return _gguf_tables()[1].get(file_type)
+
+
+class ByteSource(Protocol):
+    """What the reader needs: a local file opened "rb", or a ranged HTTP reader."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 class GGUFFormatError(ValueError):
@@ -122,7 +87,7 @@ class TensorInfo:
     @property
     def nbytes(self) -> int | None:
         """Size of the tensor's data, or None for a type this reader does not know."""
-        block = GGML_BLOCKS.get(self.ggml_type)
+        block = block_size(self.ggml_type)
         if block is None:
             return None
         count = 1
@@ -156,8 +121,7 @@ class GGUFInfo:
 
     @property
     def quant(self) -> str | None:
-        file_type = self.metadata.get("general.file_type")
-        return FILE_TYPES.get(file_type) if isinstance(file_type, int) else None
+        return file_type_name(self.metadata.get("general.file_type"))
 
     @property
     def has_chat_template(self) -> bool:
@@ -212,7 +176,7 @@ class _Reader:
 
     _BLOCK = 1 << 20
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: ByteSource) -> None:
         self.stream = stream
         self.pos = 0  # bytes consumed from the start of the file
         self.buffer = b""
@@ -255,7 +219,7 @@ class _Reader:
 
     def length(self) -> int:
         """A string's byte length, checked before the string is read."""
-        length = self.unpack("<Q")
+        length: int = self.unpack("<Q")
         if length > _MAX_STRING:
             raise GGUFFormatError(f"a header string claims {length:,} bytes")
         return length
@@ -297,18 +261,19 @@ class _Reader:
         raise GGUFFormatError(f"unknown metadata value type {kind}")
 
 
-def _stream_size(stream: BinaryIO) -> int | None:
+def _stream_size(stream: ByteSource) -> int | None:
     """The whole file's size when the stream knows it (a local file, a ranged reader that saw it)."""
     size = getattr(stream, "total_size", None)
     if isinstance(size, int):
         return size
+    fileno = getattr(stream, "fileno", None)  # a ranged reader has none
     try:
-        return os.fstat(stream.fileno()).st_size
-    except (AttributeError, OSError, ValueError):
+        return os.fstat(fileno()).st_size if fileno is not None else None
+    except (OSError, ValueError):
         return None
 
 
-def read_header(stream: BinaryIO) -> GGUFInfo:
+def read_header(stream: ByteSource) -> GGUFInfo:
     """Parse a GGUF header from the start of `stream`; raises GGUFFormatError."""
     reader = _Reader(stream)
     if reader.take(4) != GGUF_MAGIC:

@@ -14,6 +14,7 @@ from app.core.hub import download
 from app.core.hub.catalog import RemoteModelFile, list_files
 from app.core.hub.download import ProgressCallback, RepoCache
 from app.core.hub.gguf import inspect_model_file, read_header
+from app.core.hub.queue import DownloadQueue
 from app.core.hub.starter import STARTER_MODEL_ID
 from app.core.providers.base import CancelToken
 from app.core.runtime.probe import check_loadable
@@ -183,5 +184,8 @@ def pull_model(
     listing = list_files(repo_id, probe(), ctx.settings.context_size)
     chosen = choose_file(listing.files, repo_id, quant, filename)
     commit = listing.revision or ""  # no commit id: pull refuses it, as it names the snapshot folder
-    paths = download.pull(repo_id, chosen, commit, progress, cancel)
-    return register_pulled(ctx, repo_id, chosen, commit, paths), chosen
+    # through the queue: the window and `models downloads` see it, and either can pause it
+    with DownloadQueue.of(ctx).running(repo_id, chosen, cancel) as run:
+        paths = download.pull(repo_id, chosen, commit, run.progress(progress), run)
+        run.model_id = model_id = register_pulled(ctx, repo_id, chosen, commit, paths)
+    return model_id, chosen

@@ -10,11 +10,15 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.core.errors import UsageError
 from app.core.knowledge.readers import DocumentError, Section, document_kind, read_sections
 from app.core.providers.base import CancelToken
+from app.core.store.knowledge import Chunk
+
+if TYPE_CHECKING:  # a type only: importing the store here would load it with this module
+    from app.core.store import Store
 
 CHUNK_CHARS = 1200
 OVERLAP_CHARS = 200
@@ -43,7 +47,7 @@ class Progress:
 
 def chunk_sections(
     sections: Iterable[Section], size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS
-) -> Iterator[tuple]:
+) -> Iterator[Chunk]:
     """(location, text) passages of about `size` characters, each repeating the end of the one before,
     cut at paragraph or sentence ends where there is one; streamed, so memory stays bounded.
 
@@ -103,7 +107,7 @@ def file_sha256(path: Path) -> str:
 
 
 def add_paths(
-    store: Any,
+    store: Store,
     workspace_id: str,
     paths: Iterable[Path],
     progress: Callable[[Progress], None] | None = None,
@@ -131,7 +135,7 @@ def add_paths(
     return report
 
 
-def _add_file(store: Any, workspace_id: str, path: Path) -> str:
+def _add_file(store: Store, workspace_id: str, path: Path) -> str:
     if not path.is_file():
         raise DocumentError(f"{path} is not there (moved or deleted?).")
     size = path.stat().st_size
@@ -150,6 +154,6 @@ def _add_file(store: Any, workspace_id: str, path: Path) -> str:
     return "added" if earlier is None else "updated"
 
 
-def _prepend(first: tuple, rest: Iterator[tuple]) -> Iterator[tuple]:
+def _prepend(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
     yield first
     yield from rest

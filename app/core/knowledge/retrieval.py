@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.providers.base import ChatMessage, ChatRequest
 from app.core.store.knowledge import Hit
+
+if TYPE_CHECKING:  # a type only: importing the store here would load it with this module
+    from app.core.store import Store
 
 _STOPWORDS = set(
     "a an and are as at be by can do does for from has have how i in is it its me my of on or so that the their"
@@ -15,7 +18,7 @@ _STOPWORDS = set(
 _CANDIDATES = 8
 
 
-def passages_for(store: Any, workspace_id: str, question: str, budget_chars: int) -> list[Hit]:
+def passages_for(store: Store, workspace_id: str, question: str, budget_chars: int) -> list[Hit]:
     """The best passages for `question` (BM25 over any of its words), as many as fit in `budget_chars`."""
     words = " ".join(w for w in re.findall(r"\w+", question.lower()) if w not in _STOPWORDS)
     chosen: list[Hit] = []

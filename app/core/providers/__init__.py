@@ -7,8 +7,8 @@ package adds a backend by declaring an entry point to a class with `from_config(
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
-from typing import Any
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Protocol
 
 from app.core.errors import UsageError
 from app.core.providers.base import Provider
@@ -25,12 +25,6 @@ _BUILT_IN = {
     "openbb": "app.core.providers.openbb:OpenBBProvider",
     "a2a": "app.core.providers.a2a:A2AProvider",
 }
-_REGISTERED: dict[str, type] = {}
-
-
-def register_provider(kind: str, provider_class: type) -> None:
-    """Add a provider kind at run time (for code loaded without package metadata)."""
-    _REGISTERED[kind] = provider_class
 
 
 @dataclass
@@ -41,11 +35,26 @@ class ProviderServices:
     pool: HostPool
 
 
-def provider_kinds() -> dict[str, Any]:
-    """Every installed provider kind -> its entry point (loaded lazily)."""
-    from importlib.metadata import EntryPoint
+class ProviderClass(Protocol):
+    """What a provider kind registers: a class that builds its `Provider` from a copilot's configuration."""
 
-    found: dict[str, Any] = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in _BUILT_IN.items()}
+    @classmethod
+    def from_config(cls, config: dict[str, Any], services: ProviderServices, /) -> Provider:
+        """Build the provider; positional-only, so implementations may name the parameters as they like."""
+        ...
+
+
+_REGISTERED: dict[str, type[ProviderClass]] = {}
+
+
+def register_provider(kind: str, provider_class: type[ProviderClass]) -> None:
+    """Add a provider kind at run time (for code loaded without package metadata)."""
+    _REGISTERED[kind] = provider_class
+
+
+def provider_kinds() -> dict[str, EntryPoint]:
+    """Every installed provider kind -> its entry point (loaded lazily)."""
+    found = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in _BUILT_IN.items()}
     found.update({ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)})
     return found
 
@@ -58,5 +67,6 @@ def create_provider(kind: str, config: dict[str, Any], services: ProviderService
     if kind not in kinds:
         known = ", ".join(sorted([*kinds, *_REGISTERED])) or "none"
         raise UsageError(f"Unknown provider kind '{kind}' (installed: {known}).")
-    provider_class = kinds[kind].load()
+    # an entry point loads an untyped object: the group's contract is that it names a ProviderClass
+    provider_class: type[ProviderClass] = kinds[kind].load()
     return provider_class.from_config(config, services)

@@ -22,6 +22,7 @@ from app.core.providers.http import (
     reply_deadline,
     sse_events,
 )
+from app.core.providers.speakers import HUMAN, lines, sentence
 from app.core.secrets import auth_headers
 
 CARD_PATHS = (".well-known/agent-card.json", ".well-known/agent.json")
@@ -55,16 +56,26 @@ def read_card(remote: Remote, guard: ReplyGuard | None = None) -> dict[str, Any]
 
 
 def card_endpoint(card: dict[str, Any]) -> tuple[str, str]:
-    """(JSON-RPC URL, protocol version) from a 0.3 or 1.0 card; RemoteError naming the missing field."""
+    """(JSON-RPC URL, protocol version) from a 0.3 or 1.0 card; RemoteError naming the missing field.
+
+    A 1.0 card lists its interfaces in the agent's order of preference, each with its own `protocolVersion`:
+    the first JSON-RPC one at a version Roundtable speaks is used, at that version."""
     interfaces = card.get("supportedInterfaces")
     if isinstance(interfaces, list):
-        for interface in interfaces:
-            if (
-                isinstance(interface, dict)
-                and interface.get("protocolBinding", "JSONRPC") == "JSONRPC"
-                and _is_http_url(interface.get("url"))
-            ):
-                return interface["url"], "1.0"
+        offered = []
+        for interface in _dicts(interfaces):
+            if interface.get("protocolBinding", "JSONRPC") != "JSONRPC" or not _is_http_url(interface.get("url")):
+                continue
+            version = _version(interface.get("protocolVersion", "1.0"))
+            if version in _METHODS:
+                return interface["url"], version
+            offered.append(one_line(interface.get("protocolVersion"), 20))
+        if offered:
+            raise RemoteError(
+                f"The agent card of '{card['name'][:80]}' offers JSON-RPC only at A2A {', '.join(offered)};"
+                f" Roundtable speaks {' and '.join(_METHODS)}.",
+                "protocol",
+            )
         raise RemoteError(
             f"The agent card of '{card['name'][:80]}' lists no JSON-RPC interface with a 'url' (http or https).",
             "protocol",
@@ -74,6 +85,16 @@ def card_endpoint(card: dict[str, Any]) -> tuple[str, str]:
             f"The agent card of '{card['name'][:80]}' has no 'url' (http or https) to send messages to.", "protocol"
         )
     return card["url"], "0.3"
+
+
+def _version(value: Any) -> str:
+    """A protocol version as major.minor ("0.3.0" -> "0.3", "1.0.1" -> "1.0"): patch releases speak alike."""
+    return ".".join(str(value).strip().split(".")[:2])
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list an agent sent; anything else in their place is skipped."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _is_http_url(value: Any) -> bool:
@@ -174,24 +195,21 @@ class A2AProvider:
             yield from tracker.finish()
 
     def _message(self, request: ChatRequest, version: str) -> dict[str, Any]:
-        """The conversation as one user message: A2A agents keep no transcript of ours."""
-        lines = [
-            m.content if m.role == "user" and not m.name else f"{m.name or m.role}: {m.content}"
-            for m in request.messages
-            if m.role != "system" and m.content
-        ]
-        text = (
-            lines[-1]
-            if len(lines) == 1
-            else "Conversation so far:\n" + "\n\n".join(lines[:-1]) + f"\n\nNow: {lines[-1]}"
-        )
+        """The conversation as one user message, since A2A agents keep no transcript of ours: the question
+        (the last line) as it was asked, in the last text part; the lines before it, each under its author's
+        name once, in a text part ahead of it."""
+        said = lines(request.messages)
+        texts = [said[-1].text] if said else [""]
+        if len(said) > 1:
+            earlier = "\n\n".join(f"{line.author or HUMAN}: {line.text}" for line in said[:-1])
+            texts.insert(0, f"Earlier in this conversation:\n\n{earlier}\n")
         if version == "1.0":
-            return {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": text}]}
+            return {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": t} for t in texts]}
         return {
             "kind": "message",
             "messageId": str(uuid.uuid4()),
             "role": "user",
-            "parts": [{"kind": "text", "text": text}],
+            "parts": [{"kind": "text", "text": t} for t in texts],
         }
 
     def _cancel_task(self, rpc: Remote, version: str, task_id: str | None) -> None:
@@ -221,8 +239,8 @@ class _Tracker:
         if kind in ("task",):
             self._task(body.get("id"))
             self._status(body.get("status"))
-            for artifact in body.get("artifacts") if isinstance(body.get("artifacts"), list) else []:
-                yield from self._text(_text(_obj(artifact).get("parts")))
+            for artifact in _dicts(body.get("artifacts")):
+                yield from self._text(_text(artifact.get("parts")))
         elif kind == "message":
             yield from self._text(_text(body.get("parts")))
             self.state = self.state or _DONE
@@ -254,7 +272,7 @@ class _Tracker:
     def finish(self) -> Iterator[Event]:
         if self.state in _FAILED:
             reason = one_line(self.final_message) or "no reason given"
-            yield Error(f"The agent's task {self.state}: {reason}.", "remote")
+            yield Error(sentence(f"The agent's task {self.state}: {reason}"), "remote")
             return
         if self.state == _CANCELED:
             yield Done("cancelled")

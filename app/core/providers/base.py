@@ -7,9 +7,22 @@ The crew engine only ever sees these types.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
+from typing import (
+    Any,
+    ClassVar,
+    Literal,
+    Protocol,
+    Self,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    runtime_checkable,
+)
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -62,12 +75,112 @@ class ChatRequest:
 
 @dataclass
 class Event:
-    """Something a provider reports while answering; `type` names it on the wire and in JSON output."""
+    """Something a provider or a crew run reports; `type` names it on the wire and in JSON output.
+
+    `to_dict` and `from_dict` are each other's inverse, so an event written anywhere (a JSON line, the event
+    log, an archive) reads back as the same typed object.
+    """
 
     type: ClassVar[str] = "event"
+    # field -> its JSON name, where a Python keyword is in the way (`from`)
+    json_names: ClassVar[dict[str, str]] = {}
+
+    def fields(self) -> dict[str, Any]:
+        """The event's fields under their JSON names, without `type`."""
+        return {self.json_names.get(name, name): value for name, value in asdict(self).items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        return {"type": self.type, **self.fields()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The event whose fields `data` holds (under their JSON names; `type` and unknown keys are ignored).
+
+        Raises FieldError when a field without a default is missing or a value is not of its field's type:
+        the data may come from an imported archive.
+        """
+        values: dict[str, Any] = {}
+        owner: type[Event] = cls
+        required = _required(owner)
+        for name, hint in _field_hints(owner).items():
+            key = cls.json_names.get(name, name)
+            if key in data:
+                values[name] = _typed(key, hint, data[key], name in required)
+            elif name in required:
+                raise FieldError(key, f"missing or not {_word(hint)}")
+        return cls(**values)
+
+
+class FieldError(ValueError):
+    """A stored or received event's field that is missing or of the wrong type; `key` is its path."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"'{key}' is {problem}")
+        self.key = key
+        self.problem = problem
+
+
+_HINTS: dict[type[Event], dict[str, Any]] = {}  # resolved once per class: a thread's timeline reads many events
+
+
+def _field_hints(cls: type[Event]) -> dict[str, Any]:
+    if cls not in _HINTS:
+        hints = get_type_hints(cls)
+        _HINTS[cls] = {f.name: hints[f.name] for f in dataclass_fields(cls)}
+    return _HINTS[cls]
+
+
+def _required(cls: type[Event]) -> set[str]:
+    return {f.name for f in dataclass_fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+
+
+_WORDS: dict[type, str] = {str: "text", list: "a list", dict: "an object", int: "a number", float: "a number"}
+
+
+def _word(hint: Any) -> str:
+    """What a field of type `hint` holds, in words (the first of a union's types that is not None)."""
+    options = [option for option in get_args(hint) if option is not type(None)] or [hint]
+    first = get_origin(options[0]) or options[0]
+    if isinstance(first, type) and issubclass(first, Event):
+        return "an object"
+    return _WORDS.get(first, "true or false" if first is bool else str(first))
+
+
+def _typed(key: str, hint: Any, value: Any, required: bool = True) -> Any:
+    """`value` as a field of type `hint` (an event inside is rebuilt from its dict); FieldError if it is not one."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        for option in args:
+            try:
+                return _typed(key, option, value)
+            except FieldError as exc:
+                if exc.key != key:  # the value was of this type, but something inside it is wrong
+                    raise
+    elif hint is type(None):
+        if value is None:
+            return None
+    elif isinstance(hint, type) and issubclass(hint, Event):
+        if isinstance(value, hint):
+            return value
+        if isinstance(value, dict):
+            try:
+                return hint.from_dict(value)
+            except FieldError as exc:
+                raise FieldError(f"{key}.{exc.key}", exc.problem) from None
+    elif origin is list and isinstance(value, list):
+        return [_typed(f"{key}.{n}", args[0], item) for n, item in enumerate(value)] if args else list(value)
+    elif origin is dict and isinstance(value, dict):
+        return value
+    elif hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    elif isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise FieldError(key, f"{'missing or ' if required else ''}not {_word(hint)}")
+
+
+# -- provider events ----------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -103,10 +216,18 @@ class Status(Event):
 
 @dataclass
 class Citation(Event):
+    """A passage a reply rests on: from the agent itself, or a workspace document the request carried.
+
+    `number` is the [n] the answer may name, `cited` whether it did; `chunk_id` points into the document index.
+    """
+
     type: ClassVar[str] = "citation"
     source: str
-    passage: str
+    passage: str = ""
     location: str | None = None
+    number: int | None = None
+    chunk_id: int | None = None
+    cited: bool | None = None
 
 
 @dataclass
@@ -154,25 +275,37 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
-    def on_cancel(self, callback: Callable[[], None]) -> None:
-        """Run `callback` on cancel (at once if already cancelled)."""
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run `callback` on cancel (at once if already cancelled); what it returns takes the callback back, for
+        work that ends before the token does (one request of a reply)."""
         with self._lock:
             if not self._event.is_set():
                 self._callbacks.append(callback)
-                return
+                return lambda: self._forget(callback)
         callback()
+        return lambda: None
+
+    def _forget(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks = [c for c in self._callbacks if c is not callback]
 
 
 @runtime_checkable
 class Provider(Protocol):
     """A copilot backend. `stream` yields events and ends with exactly one Done or Error.
 
+    Every capability the crew reads is declared here, and every provider sets each one: the engine reads them
+    as attributes, never with a default.
+
     Attributes:
         supports_tools: whether it emits ToolCall events for `request.tools` (native tool calling); for one
             that does not, the crew asks for decisions such as handoffs with a `json_schema` request instead.
+        supports_json_schema: whether it honours `request.json_schema` (constrained output); for one that does
+            not, the crew asks a local judge model (`AppContext.judge`) to route and to decide handoffs.
     """
 
     supports_tools: bool
+    supports_json_schema: bool
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]: ...
 

@@ -1,18 +1,22 @@
-"""HTTP for remote copilots: JSON requests and server-sent event streams, with timeouts, bounded retries on
-429, cancellation from another thread, and errors that say what to do. Plain `http.client`: the socket is
-ours to close when the user presses Stop.
+"""HTTP for remote copilots: JSON requests and server-sent event streams over one `httpx.Client` (a keep-alive
+pool; proxies and the CA bundle from the environment, as httpx's `trust_env` reads them), with connect and read
+timeouts, bounded retries on 429, redirects within the same origin only, cancellation from another thread, and
+errors that say what to do. Only the remote providers import this module, when a remote copilot is first built
+(they are entry points): the CLI and the overlay start without httpx.
 
 A remote server is untrusted input: every read is bounded (line, event and JSON body sizes), every reply runs
 under a `ReplyGuard` (an overall deadline and a stall clock that only reply content resets), and nothing (the
 conversation, the key's Authorization header) goes to an origin other than the one the user configured, unless
 the user agreed (`trust_card_origins`): an agent card or agents.json may not send the thread to a host the user
-never named."""
+never named, and a redirect may not either."""
 
 from __future__ import annotations
 
-import http.client
 import json
+import os
 import socket
+import ssl
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +25,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from app.core.errors import RoundtableError
+import httpx
+
+# WORKAROUND for httpx-sse's `EventSource.iter_sse` reading lines through httpx's line decoder, which holds a line
+# of any length: its decoder is fed our lines instead, each already bounded by `_lines`
+from httpx_sse._decoders import SSEDecoder
+
+from app import __version__
+from app.core.errors import ExitCode, RoundtableError
 from app.core.providers.base import CancelToken
 
 CONNECT_TIMEOUT_S = 10.0
@@ -32,14 +43,14 @@ MAX_RETRY_WAIT_S = 20.0
 MAX_LINE_BYTES = 1 << 20  # one SSE line; real servers send a few KiB at most
 MAX_EVENT_BYTES = 8 << 20  # one SSE event's data lines together
 MAX_JSON_BYTES = 8 << 20  # a whole JSON answer: an agent card, agents.json, a non-streamed reply
-_READ_CHUNK = 64 * 1024  # what one socket read may return; lines are split from these pieces
+MAX_REDIRECTS = 5  # within one origin; a server that redirects more is going round in circles
 _ERROR_BODY_LIMIT = 2000
 
 
 class RemoteError(RoundtableError):
     """A remote copilot's request failed; `kind` is the Error event's stable word."""
 
-    exit_code = 8
+    exit_code = ExitCode.REMOTE
 
     def __init__(self, message: str, kind: str = "network", status: int | None = None) -> None:
         super().__init__(message)
@@ -97,30 +108,30 @@ class Remote:
 
     def get_json(self, path: str, timeout: float = CONNECT_TIMEOUT_S, guard: ReplyGuard | None = None) -> Any:
         guard = guard or ReplyGuard(self.base_url, timeout, self.deadline_s)
-        with self.open("GET", path, None, None, timeout=timeout) as reading:
-            return _parse_json(reading.json_bytes(guard, self.url(path)), self.url(path))
+        with self.open("GET", path, None, None, timeout=timeout, guard=guard) as reading:
+            return _parse_json(reading.json_bytes(guard), self.url(path))
 
     def post_json(
         self, path: str, body: Any, cancel: CancelToken | None = None, guard: ReplyGuard | None = None
     ) -> Any:
         guard = guard or self.guard()
-        with self.open("POST", path, body, cancel) as reading:
-            return _parse_json(reading.json_bytes(guard, self.url(path)), self.url(path))
+        with self.open("POST", path, body, cancel, guard=guard) as reading:
+            return _parse_json(reading.json_bytes(guard), self.url(path))
 
     def stream_lines(self, path: str, body: Any, cancel: CancelToken, guard: ReplyGuard | None = None) -> Iterator[str]:
         """POST `body` and yield the response's lines as they arrive (without line endings), each at most
         MAX_LINE_BYTES, under `guard`'s clocks."""
         guard = guard or self.guard()
-        with self.open("POST", path, body, cancel, accept="text/event-stream") as reading:
+        with self.open("POST", path, body, cancel, accept="text/event-stream", guard=guard) as reading:
             try:
                 for line in _lines(reading.pieces(guard), self.base_url):
                     if cancel.cancelled:
                         return
                     guard.check()  # keep-alives arrive in time yet are no content: the stall clock runs on
                     yield line.decode("utf-8", errors="replace").rstrip("\r")
-            except (OSError, http.client.HTTPException) as exc:
+            except httpx.TransportError as exc:
                 if cancel.cancelled:
-                    return
+                    return  # Stop shut the socket down under the read
                 raise RemoteError(f"The connection to {self.base_url} broke mid-reply ({exc}).") from exc
 
     @contextmanager
@@ -133,59 +144,106 @@ class Remote:
         *,
         accept: str = "application/json",
         timeout: float | None = None,
+        guard: ReplyGuard | None = None,
     ) -> Iterator[_Reading]:
-        """Send the request (retrying 429 a bounded number of times) and yield a 2xx response to read."""
+        """Send the request (retrying 429 a bounded number of times, following redirects within its origin) and
+        yield a 2xx response to read. Stop, from any thread, breaks off the response being read."""
         url = self.url(path)
         self._check_origin(url)
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": accept, **self.headers}
-        if payload is not None:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise RemoteError(f"'{url}' is not an http(s) URL.", "rejected")
+        # httpx holds one read timeout for a whole response: the guard's clocks as they stand when it is sent
+        wait = min(timeout or self.read_timeout, guard.wait_s() if guard else self.read_timeout)
+        headers = {"Accept": accept, "Accept-Encoding": "identity", **self.headers}  # no gzip: bounds hold on bytes
+        if body is not None:
             headers["Content-Type"] = "application/json"
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            connection = _connection(url, timeout or self.read_timeout)
-            try:
-                connection.connect()
-                # kept here: http.client lets go of `connection.sock` once a response will close the connection,
-                # and Stop and the reply's clocks must still reach the socket then
-                sock = connection.sock
-                sock.settimeout(timeout or self.read_timeout)
-                if cancel is not None:
-                    cancel.on_cancel(lambda s=sock: _abort(s))
-                parts = urlsplit(url)
-                target = parts.path or "/"
-                if parts.query:
-                    target += "?" + parts.query
-                connection.request(method, target, body=payload, headers=headers)
-                response = connection.getresponse()
-            except (ConnectionRefusedError, socket.gaierror) as exc:
-                connection.close()
-                raise RemoteError(
-                    f"Cannot reach {self.base_url} ({exc.strerror or exc}): is the server running?"
-                ) from exc
-            except TimeoutError as exc:
-                connection.close()
-                raise RemoteError(f"{self.base_url} did not answer in time.", "timeout") from exc
-            except (OSError, http.client.HTTPException) as exc:
-                connection.close()
-                if cancel is not None and cancel.cancelled:
-                    raise RemoteError("Stopped.", "cancelled") from exc
-                raise RemoteError(f"The connection to {self.base_url} failed ({exc}).") from exc
-            if response.status < 300:
+        request = _client().build_request(
+            method,
+            url,
+            content=None if body is None else json.dumps(body).encode(),
+            headers=headers,
+            timeout=httpx.Timeout(wait, connect=min(CONNECT_TIMEOUT_S, wait)),
+        )
+        stop = _Stop()
+        forget = cancel.on_cancel(stop) if cancel is not None else _nothing
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                response = self._send(request, url, stop, cancel)
                 try:
-                    yield _Reading(response, sock)
+                    if response.status_code < 300:
+                        yield _Reading(response, url)
+                        return
+                    detail = _start_of(response)
                 finally:
-                    response.close()
-                    connection.close()
-                return
-            detail = response.read(_ERROR_BODY_LIMIT).decode("utf-8", errors="replace")
-            connection.close()
-            wait = _retry_after(response)
-            if response.status in (429, 503) and wait is not None and attempt < MAX_ATTEMPTS:
-                if _sleep(min(wait, MAX_RETRY_WAIT_S), cancel):
-                    raise RemoteError("Stopped.", "cancelled")
-                continue
-            raise self._explain(response.status, detail, url)
+                    stop.close(response)
+                retry = _retry_after(response)
+                if response.status_code in (429, 503) and retry is not None and attempt < MAX_ATTEMPTS:
+                    if _sleep(min(retry, MAX_RETRY_WAIT_S), cancel):
+                        raise RemoteError("Stopped.", "cancelled")
+                    continue
+                raise self._explain(response.status_code, detail, url)
+        finally:
+            forget()  # the token outlives this request: it must not keep (or later break) this response
         raise AssertionError("unreachable: the loop returns or raises")
+
+    def _send(self, request: httpx.Request, url: str, stop: _Stop, cancel: CancelToken | None) -> httpx.Response:
+        """One attempt: the response to `request` once its headers are in, redirects within `url`'s origin
+        followed; transport failures as RemoteErrors that say what to do."""
+        try:
+            for _hop in range(MAX_REDIRECTS + 1):
+                response = _client().send(request, stream=True)
+                stop.watch(response)
+                if cancel is not None and cancel.cancelled:  # after `watch`: a later Stop reaches the socket
+                    stop.close(response)
+                    raise RemoteError("Stopped.", "cancelled")
+                if response.next_request is None:
+                    return self._plain(response, stop)
+                stop.close(response)
+                request = response.next_request
+                if origin(str(request.url)) != origin(url):
+                    raise self._redirected(url, str(request.url))
+            raise RemoteError(f"{url} redirected more than {MAX_REDIRECTS} times: check the URL.", "rejected")
+        except httpx.TransportError as exc:
+            raise self._failed(exc, cancel) from exc
+
+    def _plain(self, response: httpx.Response, stop: _Stop) -> httpx.Response:
+        """The response, unless its body is compressed: sizes are bounded on the bytes that arrive, and a
+        compressed body would expand past them unseen (identity was asked for)."""
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("", "identity"):
+            return response
+        stop.close(response)
+        raise RemoteError(
+            f"{self.base_url} sent a compressed answer ({encoding[:20]}) although none was asked for: refused.",
+            "protocol",
+        )
+
+    def _redirected(self, url: str, target: str) -> RemoteError:
+        withheld = f"your messages and your key '{self.key_name}' were" if self.key_name else "your messages were"
+        return RemoteError(
+            f"{url} redirected to another origin, {origin(target)}: {withheld} not sent there. "
+            "Point the copilot at the URL the server redirects to if you trust it.",
+            "rejected",
+        )
+
+    def _failed(self, exc: Exception, cancel: CancelToken | None) -> RemoteError:
+        """What a transport failure before the answer means to the user."""
+        if cancel is not None and cancel.cancelled:
+            return RemoteError("Stopped.", "cancelled")
+        if isinstance(exc, httpx.ProxyError):
+            return RemoteError(
+                f"The proxy refused to reach {self.base_url} ({exc}): check HTTPS_PROXY, HTTP_PROXY and NO_PROXY."
+            )
+        if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
+            return RemoteError(
+                f"{self.base_url} could not be verified ({exc}): behind a company proxy or with your own "
+                "certificate authority, point SSL_CERT_FILE at its CA bundle."
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return RemoteError(f"Cannot reach {self.base_url} ({exc}): is the server running?")
+        if isinstance(exc, httpx.TimeoutException):
+            return RemoteError(f"{self.base_url} did not answer in time.", "timeout")
+        return RemoteError(f"The connection to {self.base_url} failed ({exc}).")
 
     def _check_origin(self, url: str) -> None:
         """Requests go only to the origin the user configured, unless they agreed to more.
@@ -290,40 +348,41 @@ class ReplyGuard:
         )
 
     def wait_s(self) -> float:
-        """How long the next socket read may wait before one of the clocks runs out."""
+        """How long a read may wait from now before one of the clocks runs out."""
         now = time.monotonic()
         return max(0.01, min(self.started + self.deadline_s, self.last_content + self.stall_s) - now)
 
 
 @dataclass
 class _Reading:
-    """A 2xx response and its socket, read in pieces whose waits the reply's clocks bound."""
+    """A 2xx response, read in pieces as they arrive, under a reply's clocks."""
 
-    response: http.client.HTTPResponse
-    sock: socket.socket | None
+    response: httpx.Response
+    url: str
 
     def pieces(self, guard: ReplyGuard) -> Iterator[bytes]:
-        """The body as it arrives, at most _READ_CHUNK bytes a piece; RemoteError when a clock runs out."""
+        """The body as it arrives (what one socket read returned, up to 64 KiB); RemoteError when a clock runs
+        out. The read timeout the request was sent with bounds a silent server; the clocks are checked as each
+        piece arrives, so a server trickling bytes cannot outlast them either."""
+        raw = self.response.iter_raw()
         while True:
             guard.check()
-            if self.sock is not None:
-                self.sock.settimeout(guard.wait_s())
             try:
-                piece = self.response.read1(_READ_CHUNK)
-            except TimeoutError as exc:
+                piece = next(raw, b"")
+            except httpx.ReadTimeout as exc:
                 guard.check()
                 raise guard.stalled() from exc
             if not piece:
                 return
             yield piece
 
-    def json_bytes(self, guard: ReplyGuard, url: str) -> bytes:
+    def json_bytes(self, guard: ReplyGuard) -> bytes:
         """The whole body, refused past MAX_JSON_BYTES (before reading it when the server says its length)."""
         too_big = RemoteError(
-            f"{url} answered with more than {MAX_JSON_BYTES >> 20} MiB of JSON: refused (is this the right URL?).",
+            f"{self.url} answered with more than {MAX_JSON_BYTES >> 20} MiB of JSON: refused (is this the right URL?).",
             "protocol",
         )
-        length = self.response.getheader("Content-Length") or ""
+        length = self.response.headers.get("Content-Length") or ""
         if length.strip().isdigit() and int(length) > MAX_JSON_BYTES:
             raise too_big
         body = bytearray()
@@ -333,9 +392,36 @@ class _Reading:
                 body += piece
                 if len(body) > MAX_JSON_BYTES:
                     raise too_big
-        except (OSError, http.client.HTTPException) as exc:
-            raise RemoteError(f"The connection to {url} broke mid-answer ({exc}).") from exc
+        except httpx.TransportError as exc:
+            raise RemoteError(f"The connection to {self.url} broke mid-answer ({exc}).") from exc
         return bytes(body)
+
+
+class _Stop:
+    """What Stop breaks off, from any thread: the socket of the response being read. Shutting it down ends a
+    read that waits on a silent server at once; the reading thread then closes the response itself (httpx's
+    response is not for two threads to close)."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+
+    def watch(self, response: httpx.Response) -> None:
+        """Stop from now on breaks off `response`."""
+        stream = response.extensions.get("network_stream")
+        self._sock = stream.get_extra_info("socket") if stream is not None else None
+
+    def close(self, response: httpx.Response) -> None:
+        """Close `response` once Stop no longer reaches its socket: the connection may go back to the pool and
+        carry another thread's request next."""
+        self._sock = None
+        response.close()
+
+    def __call__(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _lines(pieces: Iterator[bytes], where: str) -> Iterator[bytes]:
@@ -361,32 +447,32 @@ def _lines(pieces: Iterator[bytes], where: str) -> Iterator[bytes]:
 
 
 def sse_events(lines: Iterator[str], where: str = "The server") -> Iterator[tuple[str, str]]:
-    """Server-sent events as (event name, data); the name is "message" when the server gives none.
-    One event's data may hold at most MAX_EVENT_BYTES (characters, as decoded)."""
-    name, data, size = "", [], 0
-    for line in lines:
+    """Server-sent events as (event name, data); the name is "message" when the server gives none. An event
+    without data is none (as the SSE spec says). One event's data may hold at most MAX_EVENT_BYTES (characters,
+    as decoded)."""
+    decoder, size = SSEDecoder(), 0
+    for line in _ending(lines):
+        field, _, value = line.partition(":")
         if not line:
-            if data:
-                yield name or "message", "\n".join(data)
-            name, data, size = "", [], 0
-        elif line.startswith(":"):
-            continue  # a comment / keep-alive
-        else:
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "event":
-                name = value
-            elif field == "data":
-                size += len(value) + 1
-                if size > MAX_EVENT_BYTES:
-                    raise RemoteError(
-                        f"{where} sent one event over {MAX_EVENT_BYTES >> 20} MiB: the reply was stopped (what "
-                        "arrived is kept); the server is misbehaving, check the endpoint.",
-                        "protocol",
-                    )
-                data.append(value)
-    if data:  # a stream that ends without the blank line still delivered its last event
-        yield name or "message", "\n".join(data)
+            size = 0
+        elif field == "data":
+            size += len(value) + 1
+            if size > MAX_EVENT_BYTES:
+                raise RemoteError(
+                    f"{where} sent one event over {MAX_EVENT_BYTES >> 20} MiB: the reply was stopped (what "
+                    "arrived is kept); the server is misbehaving, check the endpoint.",
+                    "protocol",
+                )
+        event = decoder.decode(line)
+        if event is not None and event.data:
+            yield event.event, event.data
+
+
+def _ending(lines: Iterator[str]) -> Iterator[str]:
+    """The lines and one blank line after them: a stream that ends without the blank line still delivered its
+    last event."""
+    yield from lines
+    yield ""
 
 
 def one_line(text: Any, limit: int = 300) -> str:
@@ -425,24 +511,56 @@ def origin(url: str) -> str:
     return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-def _connection(url: str, timeout: float) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RemoteError(f"'{url}' is not an http(s) URL.", "rejected")
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    return kind(parts.hostname, parts.port, timeout=min(CONNECT_TIMEOUT_S, timeout))
+_clients: dict[tuple[tuple[str, str], ...], httpx.Client] = {}
+_clients_lock = threading.Lock()
+_ENVIRONMENT = ("SSL_CERT_FILE", "SSL_CERT_DIR")  # with every *_proxy variable: what httpx reads at start
 
 
-def _abort(sock: socket.socket) -> None:
-    """Break a request off from another thread: the reader's read (a waiting one too) ends at once."""
+def _client() -> httpx.Client:
+    """The process's HTTP client: one keep-alive pool for every remote copilot, made when first needed and made
+    again when the proxy or CA variables change (httpx reads them once, when a client is made)."""
+    environment = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.lower().endswith("_proxy") or k in _ENVIRONMENT)
+    )
+    with _clients_lock:
+        client = _clients.get(environment)
+        if client is None:
+            _clients.clear()  # the old pool's idle connections close with it; a reply still reading keeps its own
+            client = _clients[environment] = httpx.Client(
+                trust_env=True, follow_redirects=False, headers={"User-Agent": f"Roundtable/{__version__}"}
+            )
+        return client
+
+
+def _nothing() -> None:
+    """What there is to take back when no cancel token was given."""
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is somewhere in the chain of causes of `exc` (httpx wraps the ssl error twice)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _start_of(response: httpx.Response) -> str:
+    """The start of an error answer's body, for the message; what cannot be read in time is left out."""
+    detail = bytearray()
     try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
+        for piece in response.iter_raw():
+            detail += piece
+            if len(detail) >= _ERROR_BODY_LIMIT:
+                break
+    except httpx.TransportError:
         pass
+    return detail[:_ERROR_BODY_LIMIT].decode("utf-8", errors="replace")
 
 
-def _retry_after(response: http.client.HTTPResponse) -> float | None:
-    value = response.getheader("Retry-After")
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:

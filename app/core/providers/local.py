@@ -116,6 +116,7 @@ class LocalProvider:
         }
 
     supports_tools = False  # the crew decides handoffs for local models with a JSON-schema-constrained step
+    supports_json_schema = True  # llama.cpp constrains the reply to the schema with a grammar
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
         try:

@@ -209,7 +209,7 @@ class OpenAICompatProvider:
         yield Done("tool_calls" if calls else finish)
 
 
-_NAMES = {dict: "an object", list: "a list", str: "a string"}
+_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 
 def _typed(value: Any, kind: type, field_name: str, where: str) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from app.core.providers.base import (
@@ -30,6 +30,7 @@ from app.core.providers.http import (
     reply_deadline,
     sse_events,
 )
+from app.core.providers.speakers import HUMAN, Line, lines
 from app.core.secrets import auth_headers
 
 MAX_FUNCTION_CALLS = 4  # round trips per reply; the protocol sets no cap
@@ -85,6 +86,7 @@ class OpenBBProvider:
             copilot_id=copilot_id,
         )
         self.agent_id = agent_id
+        self._answering: str | None = None  # the agent that answers: agent_id, or the server's first one
         self._query: str | None = None
         self._legacy = False
 
@@ -116,6 +118,7 @@ class OpenBBProvider:
         if not isinstance(query, str) or not query:
             raise RemoteError(f"Agent '{agent_id}' names no query endpoint in its descriptor.", "protocol")
         self._query = query
+        self._answering = agent_id
         return agent_id, descriptor
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
@@ -123,9 +126,10 @@ class OpenBBProvider:
         return guarded(self._stream(request, cancel, guard), cancel, guard, self.remote.secrets())
 
     def _stream(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
-        if self._query is None:
+        if self._query is None or self._answering is None:
             self.agent(guard)
-        messages = [m for m in (_wire(m) for m in request.messages) if m is not None]
+        assert self._answering is not None
+        messages = [_wire(line, self._answering) for line in lines(request.messages)]
         widgets = [_widget(THREAD_WIDGET, "Roundtable thread", "The conversation so far, with every message's author.")]
         if request.documents:
             about = "Passages of the workspace's documents that match the question, with where each is from."
@@ -142,8 +146,8 @@ class OpenBBProvider:
         yield Error(f"The agent asked for data more than {MAX_FUNCTION_CALLS} times in one reply.", "protocol")
 
     def _one_query(
-        self, messages: list[dict], widgets: list[dict], cancel: CancelToken, guard: ReplyGuard
-    ) -> Iterator[Event]:
+        self, messages: list[dict[str, Any]], widgets: list[dict[str, Any]], cancel: CancelToken, guard: ReplyGuard
+    ) -> Generator[Event, None, dict[str, Any] | None]:
         """POST the conversation; yield its events; return a function call the agent asked for, if any."""
         assert self._query is not None
         body: dict[str, Any] = {"messages": messages}
@@ -166,14 +170,7 @@ class OpenBBProvider:
                 yield Status(str(payload["message"]))
             elif name == "copilotCitationCollection":
                 for citation in _dicts(payload.get("citations")):
-                    info = citation.get("source_info")
-                    info = info if isinstance(info, dict) else {}
-                    widget_id = info.get("widget_id")
-                    yield Citation(
-                        str(info.get("name") or info.get("type") or "source"),
-                        json.dumps(citation.get("details") or []),
-                        widget_id if isinstance(widget_id, str) else None,
-                    )
+                    yield _citation(citation)
             elif name == "copilotMessageArtifact":
                 yield TextDelta(_artifact_text(payload))
             elif name == "copilotFunctionCall":
@@ -190,23 +187,54 @@ _KNOWN = {
 }
 
 
-def _dicts(value: Any) -> list[dict]:
+def _dicts(value: Any) -> list[dict[str, Any]]:
     """The objects of a list an agent sent; anything else in their place is skipped."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _wire(message: ChatMessage) -> dict[str, Any] | None:
-    """A message as OpenBB's `LlmClientMessage`; system prompts stay with us (the agent has its own)."""
-    if message.role == "system" or not message.content:
-        return None
-    if message.role == "assistant":
-        return {"role": "ai", "content": message.content, "agent_id": message.name}
-    return {"role": "human", "content": message.content}
+def _wire(line: Line, agent_id: str) -> dict[str, Any]:
+    """A transcript line as OpenBB's `LlmClientMessage`: copilots' replies are `ai` messages with their author's
+    agent id (the agent's own earlier replies with its own id, as Workspace sends them); the rest is `human`."""
+    if line.speaker == "self":
+        return {"role": "ai", "content": line.text, "agent_id": agent_id}
+    if line.speaker == "copilot":
+        return {"role": "ai", "content": line.text, "agent_id": line.author}
+    return {"role": "human", "content": line.text}
+
+
+_OUR_WIDGETS = {THREAD_WIDGET: "Roundtable thread", DOCUMENTS_WIDGET: "Workspace documents"}
+
+
+def _citation(citation: dict[str, Any]) -> Citation:
+    """A citation labelled from what it names: its source's name, else the widget it cites (ours by their
+    names, others by id or origin), else its kind of source."""
+    info = _obj(citation.get("source_info"))
+    widget_id = info.get("widget_id") if isinstance(info.get("widget_id"), str) else None
+    ours = _OUR_WIDGETS.get(widget_id or "") or _OUR_WIDGETS.get(_widget_ids().get(str(info.get("uuid")), ""))
+    label = next(
+        (str(v) for v in (info.get("name"), ours, widget_id, info.get("origin"), info.get("type")) if v),
+        "source",
+    )
+    return Citation(label[:200], json.dumps(citation.get("details") or []), widget_id)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object; an agent's wrong type reads as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _widget_ids() -> dict[str, str]:
+    """Our widgets' ids by the uuid we give them."""
+    return {_uuid(w): w for w in _OUR_WIDGETS}
+
+
+def _uuid(widget_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, widget_id))
 
 
 def _widget(widget_id: str, name: str, description: str) -> dict[str, Any]:
     return {
-        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, widget_id)),
+        "uuid": _uuid(widget_id),
         "origin": "Roundtable",
         "widget_id": widget_id,
         "name": name,
@@ -217,14 +245,13 @@ def _widget(widget_id: str, name: str, description: str) -> dict[str, Any]:
 
 
 def _excerpt(messages: list[ChatMessage]) -> str:
-    lines = [f"{m.name or m.role}: {m.content}" for m in messages if m.role != "system" and m.content]
-    return "\n\n".join(lines)[-_EXCERPT_CHARS:]
+    """The thread as the thread widget's data: each line once under its author's name."""
+    return "\n\n".join(f"{line.author or HUMAN}: {line.text}" for line in lines(messages))[-_EXCERPT_CHARS:]
 
 
 def _shared(widget_id: Any, request: ChatRequest) -> tuple[str, bool]:
     """What Roundtable shares for a widget the agent asked for, and whether it may be cited."""
-    by_uuid = {str(uuid.uuid5(uuid.NAMESPACE_URL, w)): w for w in (THREAD_WIDGET, DOCUMENTS_WIDGET)}
-    widget_id = by_uuid.get(str(widget_id), widget_id)
+    widget_id = _widget_ids().get(str(widget_id), widget_id)
     if widget_id in (THREAD_WIDGET, None):
         return _excerpt(request.messages), True
     if widget_id == DOCUMENTS_WIDGET and request.documents:
@@ -236,7 +263,7 @@ def _shared(widget_id: Any, request: ChatRequest) -> tuple[str, bool]:
     return f"No widget '{widget_id}' is shared by Roundtable.", False
 
 
-def _answer_call(call: dict, request: ChatRequest, legacy: bool) -> list[dict]:
+def _answer_call(call: dict[str, Any], request: ChatRequest, legacy: bool) -> list[dict[str, Any]]:
     """The `ai` message echoing the agent's call and the `tool` message with its result."""
     function = call.get("function")
     arguments = call.get("input_arguments")
@@ -258,13 +285,41 @@ def _answer_call(call: dict, request: ChatRequest, legacy: bool) -> list[dict]:
     return [echo, {**result, "extra_state": call.get("extra_state") or {}}]
 
 
-def _artifact_text(artifact: dict) -> str:
-    """A table or text artifact as Markdown, so every view can show it."""
-    name = artifact.get("name") or "Artifact"
+def _artifact_text(artifact: dict[str, Any]) -> str:
+    """A table, chart or text artifact as Markdown, so every view can show it: rows as a table (a chart says
+    what it plots above its data), text as it is; an artifact of another shape is named only."""
+    name = _cell(artifact.get("name") or "Artifact")
     content = artifact.get("content")
-    if artifact.get("type") == "table" and isinstance(content, list) and content and isinstance(content[0], dict):
-        columns = list(content[0])
-        rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        rows += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in content]
-        return f"\n\n**{name}**\n\n" + "\n".join(rows) + "\n"
-    return f"\n\n**{name}**\n\n{content}\n" if content else ""
+    rows = _dicts(content)
+    if isinstance(content, list) and rows:
+        plots = _plots(_obj(artifact.get("chart_params"))) if artifact.get("type") == "chart" else ""
+        return f"\n\n**{name}**{plots}\n\n{_table(rows)}\n"
+    if isinstance(content, str) and content:
+        return f"\n\n**{name}**\n\n{content}\n"
+    return ""
+
+
+def _plots(params: dict[str, Any]) -> str:
+    """What a chart plots, in words: "line chart of coupon by bond"."""
+    kind = _cell(params.get("chartType") or "")
+    measures = params.get("yKey")
+    measured = ", ".join(_cell(m) for m in (measures if isinstance(measures, list) else [params.get("angleKey")]) if m)
+    against = params.get("xKey") or params.get("calloutLabelKey")
+    if not kind:
+        return " (chart)"
+    of = f" of {measured}" if measured else ""
+    by = f" by {_cell(against)}" if against else ""
+    return f" ({kind} chart{of}{by})"
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a Markdown table, with every column any row has."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    """A value on one line of a Markdown table: line breaks collapsed, pipes escaped."""
+    return " ".join(str(value).split()).replace("|", "\\|")

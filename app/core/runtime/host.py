@@ -105,13 +105,14 @@ class ModelHost:
             raise HostCrashed(str(message))
         self.n_ctx = first["n_ctx"]
 
-    def _receive(self, timeout: float) -> dict | None:
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
         """The next message from the child; raises HostCrashed when it died. None on timeout."""
         waited = 0.0
         while waited < timeout:
             try:
                 if self._conn.poll(_POLL_S):
-                    return self._conn.recv()
+                    received: dict[str, Any] = self._conn.recv()
+                    return received
             except (EOFError, OSError):
                 break
             if not self._process.is_alive() and not self._conn.poll(0):
@@ -124,6 +125,11 @@ class ModelHost:
         self._discard()
         raise HostCrashed(f"The model host {describe_exit(exitcode)}")
 
+    def _cancel_current(self, cancel: CancelToken) -> None:
+        # a late cancel of an earlier request must not stop this one
+        if self._current is cancel:
+            self._cancel_flag.set()
+
     def _discard(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -133,7 +139,7 @@ class ModelHost:
         self._process = None
         self._conn = None
 
-    def chat(self, request: dict[str, Any], cancel: CancelToken) -> Iterator[dict]:
+    def chat(self, request: dict[str, Any], cancel: CancelToken) -> Iterator[dict[str, Any]]:
         """Send one chat request; yield the child's events until `done` or `error`.
 
         Starts the process on first use (and again after a crash). Raises HostCrashed if it dies.
@@ -145,8 +151,7 @@ class ModelHost:
                 self._start()
             self._cancel_flag.clear()
             self._current = cancel
-            # a late cancel of an earlier request must not stop this one
-            cancel.on_cancel(lambda: self._current is cancel and self._cancel_flag.set())
+            cancel.on_cancel(lambda: self._cancel_current(cancel))
             finished = False
             try:
                 self._conn.send({"op": "chat", **request})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+from typing import Any
 
 import psutil
 
@@ -26,6 +27,11 @@ class HostPool:
         self._last_used: dict[HostSpec, float] = {}
         self._lock = threading.Lock()
         atexit.register(self.shutdown)
+
+    def set_budget(self, budget_bytes: int) -> None:
+        """A new memory budget (from Settings), for the next `make_room`."""
+        with self._lock:  # make_room reads it while it unloads
+            self.budget_bytes = budget_bytes
 
     def host_for(self, spec: HostSpec) -> ModelHost:
         with self._lock:
@@ -56,7 +62,7 @@ class HostPool:
             self.hosts[victim].stop()
         return evicted
 
-    def loaded(self) -> list[dict]:
+    def loaded(self) -> list[dict[str, Any]]:
         """Live hosts: their spec, estimated memory and the memory their process really holds now."""
         result = []
         for spec, host in list(self.hosts.items()):

@@ -93,7 +93,9 @@ def _describe(exc: Exception, llm: Any) -> str:
     return f"Generation failed: {exc}"
 
 
-def _fit_to_context(llm: Any, messages: list[dict], max_tokens: int) -> tuple[list[dict], int]:
+def _fit_to_context(
+    llm: Any, messages: list[dict[str, Any]], max_tokens: int
+) -> tuple[list[dict[str, Any]], int]:
     """Drop the oldest turns until the prompt leaves room for a reply; returns messages and the reply cap."""
     n_ctx = llm.n_ctx()
     sizes = [len(llm.tokenize(m["content"].encode(), add_bos=False)) + _PER_MESSAGE_OVERHEAD for m in messages]

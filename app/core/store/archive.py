@@ -8,18 +8,23 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
+from app.core.crew.transcript import markdown
 from app.core.crew.trust import imported_copilot, is_remote, read_copilots
 from app.core.errors import UsageError
 from app.core.store.archive_checks import FORMAT, TABLES, VERSION, ArchiveError, read_archive
 from app.core.store.records import new_id, now
 
+if TYPE_CHECKING:  # the store imports nothing of this module; a type only
+    from app.core.crew.copilots import Copilot
+    from app.core.store import Store
+
 __all__ = ["ArchiveError", "ImportReport", "export_workspace", "import_workspace", "read_archive", "thread_markdown"]
 
 
-def export_workspace(store: Any, workspace_id: str, target: Path) -> dict[str, int]:
+def export_workspace(store: Store, workspace_id: str, target: Path) -> dict[str, int]:
     """Write the workspace to `target` (written beside it first, then moved: never half a file)."""
     workspace = store.find_workspace(workspace_id)
     if workspace is None:
@@ -73,7 +78,7 @@ class ImportReport:
     kept: list[str] = field(default_factory=list)
 
 
-def import_workspace(store: Any, path: Path, name: str | None = None) -> ImportReport:
+def import_workspace(store: Store, path: Path, name: str | None = None) -> ImportReport:
     """Import into a new workspace, every id new; copilots not yet here are added, untrusted. All or nothing."""
     content = read_archive(path)
     title = name or content.workspace.name or "Imported"
@@ -89,7 +94,7 @@ def import_workspace(store: Any, path: Path, name: str | None = None) -> ImportR
     known = {row["id"] for row in store.copilot_rows()}
     review = f"imported from {path.name} on {now()[:10]}"
     report = ImportReport("", {table: len(getattr(content, table)) for table in TABLES})
-    copilots = []
+    copilots: list[Copilot] = []
     for index, data in enumerate(content.copilots):
         # the same parser as `roundtable copilots import`; keys, tools and approvals never come along
         copilot = imported_copilot(data, f"{path.name}, copilots.{index}")
@@ -173,7 +178,7 @@ def import_workspace(store: Any, path: Path, name: str | None = None) -> ImportR
     return report
 
 
-def _new_workspace_id(store: Any, name: str) -> str:
+def _new_workspace_id(store: Store, name: str) -> str:
     base = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "imported"
     candidate = base
     while store.find_workspace(candidate):
@@ -196,19 +201,5 @@ def _remap(data: str | None, fresh: Any) -> str | None:
 def thread_markdown(store: Any, thread_id: str) -> str:
     """One thread as Markdown: each message under its author, with its sources, and the cards between."""
     thread = store.get_thread(thread_id)
-    lines = [f"# {thread.title}", "", f"*Exported from Roundtable {__version__} on {now()[:10]}.*", ""]
-    for item in store.timeline(thread.id):
-        if item["kind"] == "message":
-            message = item["message"]
-            status = "" if message.status == "complete" else f" ({message.status})"
-            lines += [f"## {message.author}{status}", "", message.text.strip() or "*(no text)*", ""]
-            for source in message.data.get("citations") or []:
-                where = f", {source['location']}" if source.get("location") else ""
-                lines.append(f"> [{source.get('number', '·')}] {source['source']}{where}")
-            if message.data.get("citations"):
-                lines.append("")
-        elif item["kind"] == "handoff" and item.get("status") == "accepted":
-            lines += [f"*Handoff {item['from']} → {item['to']}: {item.get('task', '')}*", ""]
-        elif item["kind"] == "tool" and item.get("status") not in (None, "called"):
-            lines += [f"*{item['author']} used {item['tool']}: {item['status']}*", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    header = [f"# {thread.title}", "", f"*Exported from Roundtable {__version__} on {now()[:10]}.*", ""]
+    return markdown(store.timeline(thread.id), header)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from app.core.crew.events import events_from_row, message_events
 from app.core.errors import UsageError
+from app.core.providers.base import Citation, FieldError
 
 FORMAT = "roundtable-workspace"  # stored on disk: never change
 VERSION = 1  # the archive layout; a newer one is refused
@@ -29,24 +32,17 @@ RATIO_FLOOR = 1024 * 1024  # below this, any ratio is harmless
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _MESSAGE_STATUSES = ("complete", "interrupted", "failed", "streaming")
 
-# What the views read from a row's JSON data without looking twice (store.timeline -> thread_view, `threads show`,
-# the Markdown export): field -> (the types it may have, whether it must be there). Checked at import, so a
-# stored thread can always be shown.
+# What the views read from a message row's JSON data without looking twice (the thread view, `threads show`, the
+# Markdown export): field -> (the types it may have, whether it must be there). Checked at import, so a stored
+# thread can always be shown. Citations and logged events are checked by building their typed events.
 _Fields = dict[str, tuple[tuple[type, ...], bool]]
-_TEXT: tuple[tuple[type, ...], bool] = ((str,), True)
 _OPTIONAL_TEXT: tuple[tuple[type, ...], bool] = ((str, type(None)), False)
-_CARD_FIELDS: dict[str, _Fields] = {
-    "route": {"copilot": _TEXT, "reason": _TEXT},
-    "tool": {"tool": _TEXT, "status": _TEXT, "result": _OPTIONAL_TEXT},
-    "handoff": {"from": _TEXT, "to": _TEXT, "status": _TEXT, "task": _TEXT},
-}
 _MESSAGE_FIELDS: _Fields = {
     "error": _OPTIONAL_TEXT,
     "citations": ((list, type(None)), False),
     "trace": ((dict, type(None)), False),
 }
-_CITATION_FIELDS: _Fields = {"source": _TEXT, "location": _OPTIONAL_TEXT, "passage": ((str,), False)}
-_TYPE_WORDS = {str: "text", list: "a list", dict: "an object"}
+_TYPE_WORDS: dict[type, str] = {str: "text", list: "a list", dict: "an object"}
 
 
 class ArchiveError(UsageError):
@@ -254,17 +250,30 @@ def _check_records(path: Path, content: _Content) -> None:
             where = f"messages.{index}.data.citations.{number}"
             if not isinstance(citation, dict):
                 raise _refuse(path, f"'{where}' is not an object")
-            _check_fields(path, where, citation, _CITATION_FIELDS)
+            _typed_or_refuse(path, where, Citation.from_dict, citation)
+        row = {"author": message.author, "message_id": message.id, "thread_id": message.thread_id, "data": data}
+        _typed_or_refuse(path, f"messages.{index}.data", _message_events, row)
     for index, event in enumerate(content.events):
         data = _json_object(path, f"events.{index}.data", event.data)
-        if set(data) & {"kind", "message"}:
-            raise _refuse(path, f"'events.{index}.data' may not set 'kind' or 'message'")
-        _check_fields(path, f"events.{index}.data", data, _CARD_FIELDS.get(event.type, {}))
-        if event.type == "handoff" and data["status"] != "accepted":  # a handoff not followed says why
-            _check_fields(path, f"events.{index}.data", data, {"reason": _TEXT})
+        row = {**event.model_dump(), "data": data}
+        # the views draw what `Store.timeline` rebuilds: a row that does not rebuild is refused now, not shown later
+        _typed_or_refuse(path, f"events.{index}.data", events_from_row, row)
 
 
-def _check_fields(path: Path, where: str, data: dict, fields: _Fields) -> None:
+def _message_events(row: dict[str, Any]) -> object:
+    """What `Store.timeline` rebuilds from a message row (its status is checked above)."""
+    return message_events(row["author"], row["message_id"], row["thread_id"], "", "complete", row["data"])
+
+
+def _typed_or_refuse(path: Path, where: str, build: Callable[[dict[str, Any]], object], record: dict[str, Any]) -> None:
+    """Build the typed object a record stands for; a FieldError becomes a refusal naming the record's field."""
+    try:
+        build(record)
+    except FieldError as exc:
+        raise _refuse(path, f"'{where}.{exc.key}' is {exc.problem}") from None
+
+
+def _check_fields(path: Path, where: str, data: dict[str, Any], fields: _Fields) -> None:
     """Each field of `data` is of its type; a required one is there (the views index it without a default)."""
     for name, (types, required) in fields.items():
         if not required and name not in data:
@@ -282,7 +291,7 @@ def _unique(path: Path, table: str, values: list[str], what: str = "id") -> None
         seen.add(value)
 
 
-def _json_object(path: Path, where: str, text: str | None) -> dict:
+def _json_object(path: Path, where: str, text: str | None) -> dict[str, Any]:
     """A row's JSON data column: absent, or the text of a JSON object."""
     if text is None:
         return {}

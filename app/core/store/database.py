@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 from sqlite_utils import Database
@@ -99,7 +100,7 @@ class Connection:
                 self._rollback()
                 raise
 
-    def read(self, sql: str, params: list | tuple = ()) -> list[dict]:
+    def read(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Rows of a query as dicts."""
         with self._lock:
             try:
@@ -137,6 +138,6 @@ def writer_is_alive(pid: int | None, started: float | None) -> bool:
     if pid is None:
         return False
     try:
-        return abs(psutil.Process(pid).create_time() - (started or 0.0)) < 1.0
+        return bool(abs(psutil.Process(pid).create_time() - (started or 0.0)) < 1.0)
     except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
         return False

@@ -10,6 +10,8 @@ from typing import Any
 from app.core.store.database import Connection
 from app.core.store.records import new_id, now
 
+Chunk = tuple[str | None, str]  # a passage of a document: (location, text)
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -64,7 +66,7 @@ class KnowledgeRecords:
         return Document(**rows[0]) if rows else None
 
     def save_document(
-        self, workspace_id: str, path: str, name: str, kind: str, sha256: str, size: int, chunks: Iterable[tuple]
+        self, workspace_id: str, path: str, name: str, kind: str, sha256: str, size: int, chunks: Iterable[Chunk]
     ) -> str:
         """Store a document with its chunks (location, text), replacing an earlier version, in one transaction."""
         with self.conn.transaction() as db:

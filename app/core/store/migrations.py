@@ -72,6 +72,9 @@ def migrate(db: Database, upto: int | None = None) -> list[str]:
     for index in range(schema_version(db), target):
         step = MIGRATIONS[index]
         db.execute("BEGIN IMMEDIATE")
+        if schema_version(db) > index:  # another process (the window and a CLI command at once) ran it first
+            db.execute("COMMIT")
+            continue
         try:
             db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
             step(db)
@@ -163,3 +166,15 @@ def m007_copilot_review(db: Database) -> None:
     # Why a copilot waits for the user's review (e.g. it came in a workspace archive); NULL: the user's own.
     # Kept beside the manifest, never in it: an archive or a TOML file cannot say it was reviewed.
     db.execute("ALTER TABLE copilots ADD COLUMN review TEXT")
+
+
+@migration
+def m008_download_queue(db: Database) -> None:
+    # The model download queue, shared by the window and the CLI (it was a JSON file only the window read).
+    # `owner_pid`/`owner_started` name the process downloading a `running` entry, so a dead one is told apart.
+    db.execute(
+        "CREATE TABLE downloads (id INTEGER PRIMARY KEY AUTOINCREMENT, repo TEXT NOT NULL, filename TEXT NOT NULL,"
+        " size_bytes INTEGER NOT NULL, sha256 TEXT, state TEXT NOT NULL, done_bytes INTEGER NOT NULL DEFAULT 0,"
+        " error TEXT, model_id TEXT, owner_pid INTEGER, owner_started REAL, created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL, UNIQUE (repo, filename))"
+    )

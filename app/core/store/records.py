@@ -39,7 +39,7 @@ def append_event(
     *,
     message_id: str | None = None,
     author: str | None = None,
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """Append one row to the thread's event log (inside the caller's transaction)."""
     db.execute(
@@ -54,7 +54,12 @@ class ModelRecords:
     conn: Connection
 
     def add_model(
-        self, path: Path, source: str, metadata: dict, model_id: str | None = None, size_bytes: int | None = None
+        self,
+        path: Path,
+        source: str,
+        metadata: dict[str, Any],
+        model_id: str | None = None,
+        size_bytes: int | None = None,
     ) -> str:
         """Register a GGUF file (or refresh its record); returns the model id."""
         resolved = os.path.abspath(path)  # links kept: a split model's parts sit side by side in its snapshot
@@ -69,13 +74,13 @@ class ModelRecords:
             )
         return chosen
 
-    def models(self) -> list[dict]:
+    def models(self) -> list[dict[str, Any]]:
         rows = self.conn.read("SELECT * FROM models ORDER BY added_at")
         for row in rows:
             row["metadata"] = json.loads(row["metadata"] or "{}")
         return rows
 
-    def get_model(self, model_id: str) -> dict | None:
+    def get_model(self, model_id: str) -> dict[str, Any] | None:
         return next((row for row in self.models() if row["id"] == model_id), None)
 
     def remove_model(self, model_id: str) -> None:
@@ -88,7 +93,7 @@ class CopilotRecords:
 
     conn: Connection
 
-    def save_copilot(self, copilot_id: str, name: str, manifest: dict) -> None:
+    def save_copilot(self, copilot_id: str, name: str, manifest: dict[str, Any]) -> None:
         """Store a manifest; approvals for tools it no longer grants go with it, so a grant back asks again."""
         stamp = now()
         grants = list(manifest.get("tools") or [])
@@ -107,7 +112,7 @@ class CopilotRecords:
                 [copilot_id, *(param for _, params in granted for param in params)],
             )
 
-    def copilot_rows(self) -> list[dict]:
+    def copilot_rows(self) -> list[dict[str, Any]]:
         """Every copilot row: id, manifest (parsed, or the raw text when it is not JSON) and review (None: trusted)."""
         rows = self.conn.read("SELECT id, manifest, review FROM copilots ORDER BY created_at, id")
         for row in rows:
@@ -168,7 +173,7 @@ class ToolRecords:
                 [workspace_id, copilot_id, tool, now()],
             )
 
-    def tool_approvals(self, workspace_id: str | None = None) -> list[dict]:
+    def tool_approvals(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
         """The saved "always allow" answers (of one workspace, or all), with each workspace's name."""
         where, params = ("WHERE a.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
         return self.conn.read(

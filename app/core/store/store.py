@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.crew.events import LOGGED, MESSAGE_START, CrewEvent, events_from_row, message_events
 from app.core.errors import UsageError
 from app.core.store.database import Connection, writer_identity, writer_is_alive
 from app.core.store.knowledge import KnowledgeRecords
@@ -50,7 +51,7 @@ class Message:
         return self.data.get("error")
 
 
-def _message(row: dict) -> Message:
+def _message(row: dict[str, Any]) -> Message:
     return Message(
         id=row["id"],
         thread_id=row["thread_id"],
@@ -81,17 +82,43 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
 
     # -- events ---------------------------------------------------------------------------------------------
 
-    def add_event(self, thread_id: str, type_: str, *, author: str | None = None, data: dict | None = None) -> None:
-        """Append a non-message event: a router decision, a handoff, a notice."""
+    def add_event(
+        self, thread_id: str, type_: str, *, author: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        """Append a raw non-message event; run events go through `record`."""
         with self.conn.transaction() as db:
             append_event(db, thread_id, type_, author=author, data=data)
 
-    def events(self, thread_id: str) -> list[dict]:
+    def record(self, thread_id: str, event: CrewEvent) -> None:
+        """Log a run event (a route decision, a handoff, a tool call) so `timeline` rebuilds it as it is."""
+        # a JSON round trip first: tool arguments come from a model and must be plain JSON to be stored
+        data = json.loads(json.dumps(event.stored_data()))
+        self.add_event(thread_id, event.type, author=event.author, data=data)
+
+    def events(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's raw event log, oldest first."""
         rows = self.conn.read("SELECT * FROM events WHERE thread_id = ? ORDER BY seq", [thread_id])
         for row in rows:
             row["data"] = json.loads(row["data"]) if row["data"] else None
         return rows
+
+    def timeline(self, thread_id: str) -> list[CrewEvent]:
+        """The thread as a crew run reported it: each message starting, its text, its error and its end, with
+        route decisions, handoffs and tool calls between; what every view renders (`crew/transcript.py`).
+
+        A message is placed by its `message.start` row and read from its projection, which holds its whole text
+        and its merged end data (a hand-made archive may carry no other message rows)."""
+        messages = {m.id: m for m in self.messages(thread_id)}
+        timeline: list[CrewEvent] = []
+        for row in self.events(thread_id):
+            message = messages.get(row["message_id"]) if row["type"] == MESSAGE_START else None
+            if message is not None:
+                timeline += message_events(
+                    message.author, message.id, thread_id, message.text, message.status, message.data
+                )
+            elif row["type"] in LOGGED:
+                timeline += events_from_row(row)
+        return timeline
 
     # -- workspaces and threads ----------------------------------------------------------------------------
 
@@ -138,7 +165,7 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
     def find_threads(self, text: str, workspace_id: str | None = None) -> list[Thread]:
         """Threads whose title or messages contain `text` (case-insensitive), newest first."""
         where = "(t.title LIKE ? OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.text LIKE ?))"
-        params: list = [f"%{text}%", f"%{text}%"]
+        params: list[str] = [f"%{text}%", f"%{text}%"]
         if workspace_id:
             where += " AND t.workspace_id = ?"
             params.append(workspace_id)
@@ -158,7 +185,13 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
     # -- messages ---------------------------------------------------------------------------------------------
 
     def add_message(
-        self, thread_id: str, author: str, role: str, text: str, status: str = STATUS_COMPLETE, data: dict | None = None
+        self,
+        thread_id: str,
+        author: str,
+        role: str,
+        text: str,
+        status: str = STATUS_COMPLETE,
+        data: dict[str, Any] | None = None,
     ) -> str:
         """Append a whole message at once (the user's, or a system note)."""
         message_id = new_id()
@@ -219,7 +252,7 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
             append_event(db, row[0], "message.text", message_id=message_id, author=row[1], data={"text": text})
             db.execute("UPDATE messages SET text = text || ?, updated_at = ? WHERE id = ?", [text, now(), message_id])
 
-    def finish_message(self, message_id: str, status: str, data: dict | None = None) -> None:
+    def finish_message(self, message_id: str, status: str, data: dict[str, Any] | None = None) -> None:
         """Close a streaming message as complete, interrupted or failed, with its trace or error."""
         stamp = now()
         with self.conn.transaction() as db:
@@ -237,17 +270,6 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
     def messages(self, thread_id: str) -> list[Message]:
         rows = self.conn.read("SELECT * FROM messages WHERE thread_id = ? ORDER BY created_at, rowid", [thread_id])
         return [_message(row) for row in rows]
-
-    def timeline(self, thread_id: str) -> list[dict]:
-        """The thread as a person reads it: messages in order; router decisions, handoffs, tool calls between."""
-        messages = {m.id: m for m in self.messages(thread_id)}
-        items: list[dict] = []
-        for event in self.events(thread_id):
-            if event["type"] == "message.start" and event["message_id"] in messages:
-                items.append({"kind": "message", "message": messages[event["message_id"]]})
-            elif event["type"] in ("route", "handoff", "tool"):
-                items.append({"kind": event["type"], "author": event["author"], **(event["data"] or {})})
-        return items
 
     def get_message(self, message_id: str) -> Message:
         rows = self.conn.read("SELECT * FROM messages WHERE id = ?", [message_id])

@@ -53,10 +53,10 @@ class WorkspaceRecords:
             )
         return workspace_id
 
-    def workspaces(self) -> list[dict]:
+    def workspaces(self) -> list[dict[str, Any]]:
         return self.conn.read("SELECT * FROM workspaces ORDER BY created_at")
 
-    def find_workspace(self, ref: str) -> dict | None:
+    def find_workspace(self, ref: str) -> dict[str, Any] | None:
         """A workspace by id or name (case-insensitive)."""
         rows = self.conn.read("SELECT * FROM workspaces WHERE id = ? OR lower(name) = lower(?)", [ref, ref])
         return rows[0] if rows else None

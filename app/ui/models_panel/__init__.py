@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ui.models_panel.downloads import DownloadQueue
+from app.ui.models_panel.downloads import DownloadsSection
 from app.ui.models_panel.installed import InstalledSection, LoadedSection
 from app.ui.models_panel.search import SearchSection
+from app.ui.operations import run_in_background
 from app.ui.qt import QDialog, QGroupBox, QLabel, Qt, QTabWidget, QVBoxLayout, QWidget, Signal
-from app.ui.workers import run_in_background
 
 
 class ModelsPanel(QDialog):
@@ -32,7 +32,7 @@ class ModelsPanel(QDialog):
         layout.addWidget(self.hardware)
         self.tabs = QTabWidget()
         self.search = SearchSection(ctx)
-        self.downloads = DownloadQueue(ctx)
+        self.downloads = DownloadsSection(ctx)
         self.installed = InstalledSection(ctx)
         self.loaded = LoadedSection(ctx)
         on_disk = QWidget()
@@ -52,9 +52,9 @@ class ModelsPanel(QDialog):
         for section in (self.search, self.downloads, self.installed):
             section.message.connect(self._note)
         self.search.download_requested.connect(self._download)
-        self.downloads.installed.connect(lambda _id: (self.installed.refresh(), self.models_changed.emit()))
+        self.downloads.installed.connect(self._installed)
         self.installed.changed.connect(self.models_changed)
-        self.tabs.currentChanged.connect(lambda _i: (self.installed.refresh(), self.loaded.refresh()))
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.installed.refresh()
         run_in_background(self._hardware_text, self.hardware.setText, self.hardware.setText)
 
@@ -69,6 +69,14 @@ class ModelsPanel(QDialog):
             f"of {hw.ram_total_bytes / 1e9:.1f} GB RAM free; GPU: {gpus or 'none'}; "
             f"llama.cpp backend: {hw.backend}."
         )
+
+    def _installed(self, _model_id: str) -> None:
+        self.installed.refresh()
+        self.models_changed.emit()
+
+    def _tab_changed(self, _index: int) -> None:
+        self.installed.refresh()
+        self.loaded.refresh()
 
     def _note(self, text: str) -> None:
         self.status.setText(text)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.core.hub.starter import STARTER_MODEL_ID
 from app.ui.models_panel.search import _mb, _table
+from app.ui.operations import query, run_in_background
 from app.ui.qt import (
     QComboBox,
     QDialog,
@@ -21,7 +23,6 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
-from app.ui.workers import run_in_background
 
 
 class InstalledSection(QWidget):
@@ -56,7 +57,8 @@ class InstalledSection(QWidget):
     def refresh(self) -> None:
         from app.core.hub.installed import installed_models
 
-        run_in_background(lambda: installed_models(self.ctx), self._show, self.message.emit)
+        ctx = self.ctx
+        query(lambda: installed_models(ctx), self._show, self.message.emit)
 
     def _show(self, models: list) -> None:
         self.models = models
@@ -85,28 +87,41 @@ class InstalledSection(QWidget):
         if model is None:
             self.message.emit("Pick a model first.")
             return
+        query(self.ctx.copilots, lambda copilots: self._ask_which(model.id, copilots), self.message.emit)
+
+    def _ask_which(self, model_id: str, copilots: list[Any]) -> None:
+        """Which copilot answers with `model_id` from now on (window-modal, no nested event loop)."""
         dialog = QDialog(self)
-        dialog.setWindowTitle(f"Use {model.id} for…")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle(f"Use {model_id} for…")
         layout = QVBoxLayout(dialog)
         combo = QComboBox()
-        for copilot in self.ctx.copilots():
+        for copilot in copilots:
             combo.addItem(copilot.name, copilot.id)
         layout.addWidget(combo)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
         layout.addWidget(buttons)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.bind(combo.currentData(), model.id)
+        dialog.accepted.connect(lambda: self.bind(combo.currentData(), model_id))
+        dialog.open()
 
     def bind(self, copilot_id: str, model_id: str) -> None:
-        """Make a copilot answer with an installed model."""
-        copilot = self.ctx.copilot(copilot_id)
-        updated = copilot.model_copy(update={"model": None if model_id == "smollm2-135m" else model_id})
-        self.ctx.store.save_copilot(updated.id, updated.name, updated.model_dump())
-        self.message.emit(f"{copilot.name} now answers with {model_id}.")
-        self.refresh()
-        self.changed.emit()
+        """Make a copilot answer with an installed model (saved on the database worker; then `changed`)."""
+        ctx = self.ctx
+
+        def save() -> str:
+            copilot = ctx.copilot(copilot_id)
+            updated = copilot.model_copy(update={"model": None if model_id == STARTER_MODEL_ID else model_id})
+            ctx.store.save_copilot(updated.id, updated.name, updated.model_dump())
+            return copilot.name
+
+        def saved(name: str) -> None:
+            self.message.emit(f"{name} now answers with {model_id}.")
+            self.refresh()
+            self.changed.emit()
+
+        query(save, saved, self.message.emit)
 
     def _delete(self) -> None:
         from app.core.hub.installed import remove
@@ -134,7 +149,8 @@ class InstalledSection(QWidget):
             self.refresh()
             self.changed.emit()
 
-        run_in_background(lambda: remove(self.ctx, model.id, force=force), done, self.message.emit)
+        ctx = self.ctx
+        query(lambda: remove(ctx, model.id, force=force), done, self.message.emit)
 
     def _add(self) -> None:
         from app.core.hub.installed import add_local

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.ui.operations import run_in_background
 from app.ui.qt import (
     QAbstractItemView,
     QColor,
@@ -19,7 +20,6 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-from app.ui.workers import run_in_background
 
 _BADGES = {
     "gpu": ("fits on GPU", "#1f9d74"),
@@ -121,7 +121,10 @@ class SearchSection(QWidget):
         rows = self.results.selectionModel().selectedRows()
         if not rows:
             return
-        self.repo = self.results.item(rows[0].row(), 0).text()
+        item = self.results.item(rows[0].row(), 0)
+        if item is None:  # a selected row whose cell is not filled in yet: nothing to read
+            return
+        self.repo = item.text()
         context = self.ctx.settings.context_size
         self.files_label.setText(f"Reading {self.repo}'s files…")
         run_in_background(lambda: list_files(self.repo, probe(), context), self._show_files, self._failed)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from app.core.crew.events import CrewError, CrewStatus, CrewText, MessageEvent, RunDone
+from app.core.crew.tools import Approver
+from app.core.crew.transcript import Renderer, render, usage_text
+from app.core.providers.base import CancelToken, Event
 from app.core.store.workspaces import QUICK_ASK_WORKSPACE
 from app.ui.composer import PromptEdit
-from app.ui.endpoint_dialog import answer_worker_question, confirm_in_gui, copilots_of_ask
+from app.ui.crew_runner import CrewRunner
+from app.ui.endpoint_dialog import copilots_of_ask
+from app.ui.operations import Operation, query
 from app.ui.qt import (
     QComboBox,
     QCursor,
@@ -16,19 +22,21 @@ from app.ui.qt import (
     QFrame,
     QGuiApplication,
     QHBoxLayout,
+    QKeyEvent,
     QKeySequence,
     QLabel,
     QObject,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     Qt,
+    QTextEdit,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.reply_view import ReplyView
-from app.ui.workers import BackgroundTask, gui_approver, run_in_background
 
 TITLE = "Roundtable quick ask"  # the window's name: window managers and `xdotool search` see it
 LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
@@ -41,7 +49,7 @@ _ACTIVATE_TRIES = 50  # a loaded machine's window manager may take seconds to ma
 _WIDTH = 640
 
 
-class Overlay(QWidget):
+class Overlay(QWidget, Renderer):
     """Frameless, always on top, centred on the screen with the cursor.
 
     Exchanges are stored like any other, in threads of the "Quick asks" workspace; a follow-up question
@@ -73,7 +81,7 @@ class Overlay(QWidget):
         self.prefill = prefill
         self.thread_id: str | None = None
         self.question = ""
-        self.run_task: BackgroundTask | None = None
+        self.runner = CrewRunner(ctx, self)
         self._fresh = True
         self.setWindowTitle(TITLE)
         self.setObjectName("overlay")
@@ -149,6 +157,9 @@ class Overlay(QWidget):
         self.render_timer = QTimer(self, interval=_RENDER_MS, singleShot=True)
         self.render_timer.timeout.connect(self._render)
         self.prompt.submitted.connect(self.ask)
+        self.runner.run_event.connect(self._on_event)
+        self.runner.failed.connect(self._show_problem)
+        self.runner.finished.connect(self._finished)
         self.copy_button.clicked.connect(self.copy_answer)
         self.open_button.clicked.connect(self.open_in_roundtable)
         self.prompt.installEventFilter(self)
@@ -157,6 +168,11 @@ class Overlay(QWidget):
         self.load_copilots()
 
     # -- showing and hiding -------------------------------------------------------------------------------
+
+    @property
+    def run_task(self) -> Operation | None:
+        """The answer being generated, if any."""
+        return self.runner.operation
 
     def toggle(self) -> None:
         if self.isVisible():
@@ -204,8 +220,7 @@ class Overlay(QWidget):
 
     def dismiss(self) -> None:
         """Hide, stopping any answer being written (what was written is kept, marked interrupted)."""
-        if self.run_task is not None:
-            self.run_task.cancel.cancel()
+        self.runner.stop()
         self.hide()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
@@ -223,7 +238,9 @@ class Overlay(QWidget):
         self.status.setStyleSheet(_GRAY)
         self.copy_button.setEnabled(False)
         self.open_button.setEnabled(False)
-        self.layout().activate()
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
         self.resize(_WIDTH, self.minimumSizeHint().height())
 
     def _prefill(self) -> None:
@@ -245,7 +262,7 @@ class Overlay(QWidget):
             last = ctx.store.get_meta(LAST_COPILOT_KEY) or ctx.settings.default_copilot
             return [(c.id, c.name) for c in ctx.copilots()], last
 
-        run_in_background(load, self._set_copilots, self._show_problem)
+        query(load, self._set_copilots, self._show_problem)
 
     def _set_copilots(self, result: tuple[list, str]) -> None:
         copilots, last = result
@@ -284,54 +301,51 @@ class Overlay(QWidget):
         self.open_button.setEnabled(False)
         self.resize(_WIDTH, max(self.height(), 420))
 
-        def work(emit: Callable[[Any], None], cancel: Any) -> None:
+        def run(approve: Approver, cancel: CancelToken) -> Iterable[Any]:
             ctx.store.set_meta(LAST_COPILOT_KEY, copilot_id)
-            # an imported remote copilot is sent nothing until the user confirms its endpoint, as in the window
-            confirm_in_gui(ctx, copilots_of_ask(ctx, copilot_id, text), emit, cancel)
-            events = ask(
+            return ask(
                 ctx,
                 text,
                 copilot_id=copilot_id,
                 thread_id=thread_id,
                 cancel=cancel,
                 workspace_id=QUICK_ASK_WORKSPACE,
-                approve=gui_approver(emit, cancel),
+                approve=approve,
             )
-            for event in events:
-                emit(event)
 
-        task = BackgroundTask(work)
-        task.progress.connect(self._on_event)  # queued: runs on the GUI thread
-        task.failed.connect(self._show_problem)  # queued: runs on the GUI thread
-        task.finished.connect(self._finished)  # queued: runs on the GUI thread
-        self.run_task = task.start()
+        # an imported remote copilot is sent nothing until the user confirms its endpoint, as in the window
+        self.runner.start(lambda: copilots_of_ask(ctx, copilot_id, text), run)
 
-    def _on_event(self, event: Any) -> None:
-        if answer_worker_question(self, event):  # a tool call or an imported endpoint: the window's dialogs
-            return
-        if event.type == "text":
-            self.answer_view.append(event.delta)
-            if not self.render_timer.isActive():
-                self.render_timer.start()
-        elif event.type == "status":
-            self.status.setText(f"{event.message}…")
-        elif event.type == "message" and event.status == "streaming":
-            name = self.copilot.itemText(self.copilot.findData(event.author)) or event.author
-            self.status.setText(f"{name} is writing…")
-        elif event.type == "error":
-            self.thread_id = event.thread_id
-            self._show_problem(event.message)
-        elif event.type == "done":
-            self.thread_id = event.thread_id
-            if event.status == "complete":
-                usage = event.usage or {}
-                speed = usage.get("decode_tokens_per_s")
-                self.status.setText(f"Done{f' · {speed:.0f} tokens/s' if speed else ''}. Ask a follow-up, or Esc.")
-            elif event.status == "interrupted":
-                self.status.setText("Stopped; what was written is kept.")
+    def _on_event(self, event: Event) -> None:
+        render(self, event)
+
+    # -- the Renderer contract: the quick answer shows its text, progress, problems and figures ---------------
+
+    def on_text(self, event: CrewText) -> None:
+        self.answer_view.append(event.delta)
+        if not self.render_timer.isActive():
+            self.render_timer.start()
+
+    def on_status(self, event: CrewStatus) -> None:
+        self.status.setText(f"{event.message}…")
+
+    def on_message_started(self, event: MessageEvent) -> None:
+        name = self.copilot.itemText(self.copilot.findData(event.author)) or event.author
+        self.status.setText(f"{name} is writing…")
+
+    def on_error(self, event: CrewError) -> None:
+        self.thread_id = event.thread_id
+        self._show_problem(event.message)
+
+    def on_done(self, event: RunDone) -> None:
+        self.thread_id = event.thread_id
+        if event.status == "complete":
+            figures = usage_text(event.usage)
+            self.status.setText(f"Done{f' · {figures}' if figures else ''}. Ask a follow-up, or Esc.")
+        elif event.status == "interrupted":
+            self.status.setText("Stopped; what was written is kept.")
 
     def _finished(self) -> None:
-        self.run_task = None
         self.render_timer.stop()
         self._render(final=True)
         self.copy_button.setEnabled(bool(self.answer))
@@ -367,7 +381,8 @@ class Overlay(QWidget):
             self._new_exchange()
             self.open_in_window.emit(thread_id)
 
-        run_in_background(lambda: self.ctx.store.move_thread(thread_id, workspace), moved, self._show_problem)
+        store = self.ctx.store
+        query(lambda: store.move_thread(thread_id, workspace), moved, self._show_problem)
 
     # -- keys ---------------------------------------------------------------------------------------------
 
@@ -379,10 +394,13 @@ class Overlay(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         # Ctrl+C copies the answer, unless the user selected some text to copy instead
-        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and event.matches(
-            QKeySequence.StandardKey.Copy
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress)
+            and event.matches(QKeySequence.StandardKey.Copy)
         ):
-            if not watched.textCursor().hasSelection() and self.answer:
+            selected = isinstance(watched, (QTextEdit, QPlainTextEdit)) and watched.textCursor().hasSelection()
+            if not selected and self.answer:
                 if event.type() == QEvent.Type.KeyPress:
                     self.copy_answer()
                 event.accept()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -191,6 +193,134 @@ def test_a_failed_remote_reply_is_stored_as_failed_with_what_arrived(home, serve
     user, reply = shown["messages"]
     assert user["text"] == "What is a bond?"
     assert (reply["status"], reply["text"]) == ("failed", "Bonds pay") and "mid-stream" in reply["data"]["error"]
+
+
+def test_a_redirect_is_followed_within_the_origin_and_refused_to_another(server, monkeypatch) -> None:
+    monkeypatch.setenv("QUANT_KEY", "sk-redirect-42")
+    server.routes[("GET", "/v1/models")] = lambda _r: Response(307, headers={"Location": "/v1/listed"})
+    server.routes[("GET", "/v1/listed")] = lambda _r: Response(body={"data": [{"id": "moved"}]})
+    assert OpenAICompatProvider(server.url, "m").models() == ["moved"]
+
+    # a stream moved for good (308): the same body and the key go to the new path of the same origin
+    stream = [chunk({"content": "Here."}, finish="stop")]
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(308, headers={"Location": "/v2/chat"})
+    server.routes[("POST", "/v2/chat")] = lambda _r: Response(chunks=stream)
+    events = run(OpenAICompatProvider(server.url, "m", "env:QUANT_KEY"))
+    assert text_of(events) == "Here." and events[-1].type == "done"
+    moved = server.requests[-1]
+    assert moved.path == "/v2/chat" and moved.body["messages"][0]["content"] == "Hi"
+    assert moved.headers["Authorization"] == "Bearer sk-redirect-42"
+
+    other = LoopbackServer()  # another port: another origin
+    try:
+        other.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=stream)
+        elsewhere = f"{other.url}/v1/chat/completions"
+        server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(307, headers={"Location": elsewhere})
+        events = run(OpenAICompatProvider(server.url, "m", "env:QUANT_KEY"))
+        assert events[-1].type == "error" and events[-1].kind == "rejected"
+        assert "redirected to another origin" in events[-1].message and other.url in events[-1].message
+        assert "key 'env:QUANT_KEY' were not sent there" in events[-1].message
+        assert other.requests == [] and other.connections == 0  # neither the key nor the thread went there
+    finally:
+        other.close()
+
+
+def test_connections_are_kept_alive_between_requests(server) -> None:
+    server.routes[("GET", "/v1/models")] = lambda _r: Response(body={"data": [{"id": "a"}]})
+    provider = OpenAICompatProvider(server.url, "a")
+    assert provider.models() == ["a"] and OpenAICompatProvider(server.url, "a").models() == ["a"]
+    assert len(server.requests) == 2 and server.connections == 1  # two copilots on one server share the pool
+
+
+class _Proxy:
+    """A forward HTTP proxy on 127.0.0.1: records the absolute URLs it is asked for and fetches them itself."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        owner = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                owner.asked.append(self.path)
+                direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # not through itself
+                with direct.open(self.path, timeout=30) as answer:
+                    payload = answer.read()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_proxy_from_the_environment_is_used(server, monkeypatch) -> None:
+    server.routes[("GET", "/v1/models")] = lambda _r: Response(body={"data": [{"id": "proxied"}]})
+    proxy = _Proxy()
+    try:
+        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        assert OpenAICompatProvider(server.url, "m").models() == ["proxied"]
+        assert proxy.asked == [f"{server.url}/v1/models"]
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # and NO_PROXY is honoured as well
+        assert OpenAICompatProvider(server.url, "m").models() == ["proxied"]
+        assert len(proxy.asked) == 1 and len(server.requests) == 2
+    finally:
+        proxy.close()
+
+
+def test_stop_from_another_thread_ends_a_silent_stream_and_lets_go_of_the_token(server) -> None:
+    released = threading.Event()
+    held_until_released = []
+
+    def par_then_silence():
+        yield chunk({"content": "Par"})
+        held_until_released.append(released.wait(90))  # silent, the connection open: only Stop ends it sooner
+
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=par_then_silence())
+    provider = OpenAICompatProvider(server.url, "m")
+    provider.remote.read_timeout = 600  # no clock may end the reply here: only Stop, or the server giving up
+    cancel = CancelToken()
+    seen = []
+    try:
+        for event in provider.stream(ChatRequest([ChatMessage("user", "Hi")]), cancel):
+            seen.append(event)
+            if isinstance(event, TextDelta):  # as the GUI does: Stop from another thread, while the read waits
+                threading.Thread(target=lambda: (time.sleep(0.2), cancel.cancel())).start()
+    finally:
+        released.set()
+    assert [e.type for e in seen] == ["text", "done"] and seen[-1].finish_reason == "cancelled"
+    wait_for(lambda: held_until_released)
+    assert held_until_released == [True]  # the server was still silent when Stop had ended the reply
+    assert cancel._callbacks == []  # the request ended: its Stop callback went with it
+
+    server.routes[("POST", "/v1/chat/completions")] = lambda _r: Response(chunks=[chunk({"content": "a"}, "stop")])
+    kept = CancelToken()
+    for _attempt in range(3):  # one token over several requests, as a crew run's replies share one
+        assert run(OpenAICompatProvider(server.url, "m"), cancel=kept)[-1].type == "done"
+    assert kept._callbacks == []
+
+
+def test_the_command_line_starts_without_httpx() -> None:
+    """httpx comes with the remote providers (entry points, loaded when a remote copilot is built), not with
+    `roundtable overlay` or the app context starting up."""
+    probe = "import sys, app.cli, app.core.context; print([m for m in sys.modules if 'httpx' in m])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from app.core.providers.bounds import KeyMask, reply_char_cap
 from app.core.providers.openai_compat import OpenAICompatProvider
 from app.core.providers.openbb import OpenBBProvider
 from tests.conftest import REPO, run_cli
+from tests.core.providers.a2a_agent import serve_a2a_agent
+from tests.core.providers.openbb_agent import serve_openbb_agent
 from tests.loopback import LoopbackServer, Response, sse
-from tests.providers.a2a_agent import serve_a2a_agent
-from tests.providers.openbb_agent import serve_openbb_agent
 
 KEY = "sk-ECHOED-0123456789abcdef"
 MiB = 1 << 20

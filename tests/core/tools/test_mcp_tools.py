@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import REPO, run_cli, write_settings
 from tests.loopback import LoopbackServer, Request, Response, sse
 
-SERVER = [sys.executable, str(REPO / "tests" / "tools" / "bond_server.py")]
+SERVER = [sys.executable, str(REPO / "tests" / "core" / "tools" / "bond_server.py")]
 
 
 def text_chunk(text: str) -> str:
@@ -75,7 +75,7 @@ def test_a_copilot_calls_a_tool_sees_its_result_and_the_transcript_shows_both(qu
     assert sent[-2]["tool_calls"][0]["function"]["name"] == "bonds__coupon" and sent[-1]["tool_call_id"] == "call_t"
 
     shown = run_cli("threads", "show", events[-1]["thread_id"]).stdout
-    assert '[tool bonds.coupon by quant {"face": 1000, "rate_percent": 4}, done: 40.00]' in shown
+    assert '[quant used bonds.coupon {"face": 1000, "rate_percent": 4}: done — 40.00]' in shown
     # --yes allowed that run only: nothing saved, so the next run without it is refused again
     assert json.loads(run_cli("tools", "approvals", "--json").stdout) == []
     again = run_cli("ask", "--copilot", "quant", "And again?")
@@ -87,11 +87,22 @@ def test_a_tool_server_that_hangs_or_dies_ends_with_a_clear_event(quant, home) -
     quant.plan = ("bonds__stall", {"seconds": 60})
     hung = run_cli("ask", "--copilot", "quant", "--yes", "Take your time.")
     assert hung.returncode == 0
-    assert "[tool bonds.stall by quant, failed: Tool server 'bonds' did not run 'stall' within 3 s" in hung.stdout
+    assert "[quant used bonds.stall: failed — Tool server 'bonds' did not run 'stall' within 3 s" in hung.stdout
 
     quant.plan = ("bonds__crash", {})
     died = run_cli("ask", "--copilot", "quant", "--yes", "Crash.")
     assert (
         died.returncode == 0
-        and "[tool bonds.crash by quant, failed: Tool server 'bonds' failed to run 'crash'" in died.stdout
+        and "[quant used bonds.crash: failed — Tool server 'bonds' failed to run 'crash'" in died.stdout
     )
+
+
+def test_a_tool_servers_own_stderr_goes_to_the_log_not_the_terminal(home) -> None:
+    from tests.core.tools.noisy_server import NOISE
+
+    noisy = [sys.executable, str(REPO / "tests" / "core" / "tools" / "noisy_server.py")]
+    added = run_cli("tools", "add", "noisy", "--", *noisy)
+    assert added.returncode == 0, added.stderr
+    assert NOISE not in added.stderr and NOISE not in added.stdout
+    log = (home / "data" / "logs" / "mcp.log").read_text()
+    assert "tool server 'noisy'" in log and NOISE in log

@@ -14,7 +14,7 @@ from app.core.knowledge.readers import Section, document_kind, read_sections
 from app.core.store import Store
 from app.core.store.migrations import migrate
 from tests.conftest import run_cli
-from tests.knowledge import samples
+from tests.core.knowledge import samples
 
 
 def sections(path: Path) -> list[Section]:

@@ -24,7 +24,7 @@ from tests.loopback import LoopbackServer, Response, sse
 # clear screen, CSI via C1, bell, a window-title OSC, NUL, DEL, NEL, a carriage return that would overwrite
 HOSTILE = "clear\x1b[2Jscreen \x9b31m csi \x07bell \x1b]0;pwned\x07 \x00nul\x7f\x85 over\rwrite keep\ttab\nnext é ✓"
 UNSAFE_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")  # C0 but \t \n, DEL, C1 in UTF-8
-HOSTILE_SERVER = REPO / "tests" / "tools" / "hostile_server.py"
+HOSTILE_SERVER = REPO / "tests" / "core" / "tools" / "hostile_server.py"
 
 
 def run_on_pty(*args: str) -> tuple[int, bytes]:

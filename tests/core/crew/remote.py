@@ -17,6 +17,7 @@ class ScriptedRemote:
     """Answers from `scripts[copilot id]`, one entry per reply, the last one repeating."""
 
     supports_tools = True
+    supports_json_schema = True  # as an OpenAI-compatible endpoint says; its script answers any schema
     scripts: ClassVar[dict[str, list[dict]]] = {}
     requests: ClassVar[list[tuple[str, ChatRequest]]] = []
 

@@ -5,11 +5,13 @@ import json
 import zipfile
 
 from tests.conftest import run_cli, write_settings
-from tests.knowledge import samples
+from tests.core.knowledge import samples
 
 
 def test_a_workspace_travels_with_its_threads_tasks_copilots_and_documents(home, tmp_path) -> None:
     write_settings(home, "max_hops = 1\n")
+    for copilot in ("analyst", "writer"):  # what they say does not matter here: short replies keep a busy CI quick
+        assert run_cli("copilots", "edit", copilot, "--max-tokens", "24").returncode == 0
     samples.markdown(tmp_path / "zephyr.md")
     assert run_cli("run", "Say hello", "--workspace", "Finance", "--copilots", "analyst,writer").returncode == 0
     assert run_cli("docs", "add", str(tmp_path / "zephyr.md"), "--workspace", "Finance").returncode == 0
@@ -114,7 +116,7 @@ def database_dump(home) -> str:
 def test_imported_copilots_bring_no_key_tools_or_approvals_and_remote_ones_wait_for_confirmation(
     home, tmp_path, monkeypatch
 ) -> None:
-    from tests.knowledge.archive_builder import content, remote_copilot, write_archive
+    from tests.core.store.archive_builder import content, remote_copilot, write_archive
     from tests.loopback import LoopbackServer, Response, sse
 
     server = LoopbackServer()
@@ -165,7 +167,7 @@ def test_imported_copilots_bring_no_key_tools_or_approvals_and_remote_ones_wait_
 
 
 def test_one_bad_copilot_refuses_the_whole_archive_naming_its_field(home, tmp_path) -> None:
-    from tests.knowledge.archive_builder import content, remote_copilot, write_archive
+    from tests.core.store.archive_builder import content, remote_copilot, write_archive
 
     good = remote_copilot("quant", "http://127.0.0.1:9")
     bad = {"id": "hot", "name": "Hot", "sampling": {"temperature": 9}}
@@ -209,7 +211,7 @@ def test_a_bad_copilot_row_in_the_database_never_locks_the_app(home) -> None:
 
 def test_row_ids_are_128_bits_and_an_archive_imports_into_a_database_holding_its_own_content(home, tmp_path) -> None:
     from app.core.store.records import new_id
-    from tests.knowledge.archive_builder import content, write_archive
+    from tests.core.store.archive_builder import content, write_archive
 
     ids = {new_id() for _ in range(10_000)}
     assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
@@ -237,7 +239,7 @@ def test_saved_tool_approvals_never_travel_with_an_archive(home, tmp_path, monke
         return {(a["workspace_id"], a["copilot_id"], a["tool"]) for a in json.loads(listed.stdout)}
 
     def approve(database, workspace: str, copilot_id: str, tool: str) -> None:
-        """The row `ask` saves for the answer "always" (tests/tools/test_tool_consent.py asks for real)."""
+        """The row `ask` saves for the answer "always" (tests/core/tools/test_tool_consent.py asks for real)."""
         with sqlite3.connect(database) as conn:
             conn.execute("INSERT INTO tool_approvals VALUES (?, ?, ?, 'x')", [workspace, copilot_id, tool])
 

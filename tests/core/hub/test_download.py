@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -137,7 +136,7 @@ def test_ctrl_c_cancels_cleanly_and_keeps_the_partial_file(fake_hub, test_repo, 
     wait_for(lambda: (p := _partial(tmp_path)) and p.stat().st_size > 5 * CHUNK, timeout=60, interval=0.02)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 130 and "run the command again to resume" in err
+    assert process.returncode == 130 and "paused at" in err and "roundtable models downloads resume 1" in err
     assert _partial(tmp_path).stat().st_size > 0
     assert json.loads(run_cli("models", "ls", "--json").stdout)[-1]["source"] == "starter"
 
@@ -152,7 +151,6 @@ def test_cancel_token_stops_a_pull(fake_hub, ctx) -> None:
         if p.done_bytes > 3 * CHUNK:
             cancel.cancel()
 
-    started = time.monotonic()
     with pytest.raises(DownloadCancelled):
         pull_model(ctx, TEST_REPO, quant="Q8_0", progress=progress, cancel=cancel)
-    assert time.monotonic() - started < 5
+    assert fake_hub.bytes_served[Q8] < fake_hub.repos[TEST_REPO].files[Q8].size  # stopped, not finished first

@@ -7,10 +7,11 @@ import pytest
 from app.core.providers.a2a import A2AProvider
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Citation, Error, Status, TextDelta
 from app.core.providers.openbb import OpenBBProvider
+from app.core.providers.speakers import from_copilot
 from tests.conftest import run_cli, wait_for
+from tests.core.providers.a2a_agent import serve_a2a_agent
+from tests.core.providers.openbb_agent import AGENT_ID, serve_openbb_agent
 from tests.loopback import LoopbackServer, Response, sse
-from tests.providers.a2a_agent import serve_a2a_agent
-from tests.providers.openbb_agent import AGENT_ID, serve_openbb_agent
 
 
 def run(provider, *messages: ChatMessage) -> list:
@@ -28,7 +29,8 @@ def test_an_openbb_agent_gets_the_thread_as_widget_data_and_answers_from_it(serv
     transcript = [
         ChatMessage("system", "You are a bond desk."),
         ChatMessage("user", "What is a bond?", name="user"),
-        ChatMessage("assistant", "A loan you can trade.", name="analyst"),
+        from_copilot("analyst", "A loan you can trade."),
+        ChatMessage("assistant", "Bonds are my desk.", name="desk"),
         ChatMessage("user", "analyst handed you this task: explain coupons"),
     ]
     events = run(OpenBBProvider(server.url), *transcript)
@@ -43,12 +45,17 @@ def test_an_openbb_agent_gets_the_thread_as_widget_data_and_answers_from_it(serv
 
     first, second = [r for r in server.requests if r.path == "/v1/query"]
     roles = [m["role"] for m in first.body["messages"]]
-    assert roles == ["human", "ai", "human"]  # our system prompt stays with us
-    assert first.body["messages"][1]["agent_id"] == "analyst"
+    assert roles == ["human", "ai", "ai", "human"]  # our system prompt stays with us
+    # another copilot's reply under its id, the agent's own under the agent's id (not our copilot's), unlabelled
+    assert [(m.get("agent_id"), m["content"]) for m in first.body["messages"][1:3]] == [
+        ("analyst", "A loan you can trade."),
+        (AGENT_ID, "Bonds are my desk."),
+    ]
     echoed, result = second.body["messages"][-2:]
     assert echoed["role"] == "ai" and json.loads(echoed["content"])["function"] == "get_widget_data"
     shared = result["data"]["content"] if legacy else result["data"][0]["items"][0]["content"]
     assert "analyst: A loan you can trade." in shared and "You are a bond desk" not in shared
+    assert "[analyst]" not in shared  # each line names its author once
 
 
 def test_an_openbb_agent_that_never_stops_asking_is_cut_off(server) -> None:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import REPO, cli_command, run_cli
-from tests.tools.test_mcp_tools import quant  # noqa: F401 (a fixture: a remote copilot granted the bond tools)
+from tests.core.tools.test_mcp_tools import quant  # noqa: F401 (a fixture: a remote copilot granted the bond tools)
 
 # What a hostile model might send: a terminal title, clear-screen and cursor-up escapes, a carriage return and a
 # fake prompt, a C1 CSI, a bidi override, and a long tail so that a cut-off would hide the end.

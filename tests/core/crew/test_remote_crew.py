@@ -4,8 +4,8 @@ which hands off (a native tool call) to an OpenBB agent, whose turn hands the wo
 import json
 
 from tests.conftest import run_cli
+from tests.core.providers.openbb_agent import AGENT_ID, serve_openbb_agent
 from tests.loopback import LoopbackServer, Request, Response, sse
-from tests.providers.openbb_agent import AGENT_ID, serve_openbb_agent
 
 TASK = "@analyst Explain what a bond is. Then Quant checks the numbers, Desk confirms them, and Writer writes a tweet."
 

@@ -8,7 +8,7 @@ from app.core.crew.engine import CrewRun, ask, run_task
 from app.core.crew.events import HandoffEvent, MessageEvent, RouteDecision, RunDone, TaskEvent
 from app.core.errors import UsageError
 from tests.conftest import run_cli
-from tests.crew.remote import ScriptedRemote, add_remote
+from tests.core.crew.remote import ScriptedRemote, add_remote
 
 DEMO = "Summarise what a bond is, then have the Writer turn it into a tweet"
 
