@@ -57,9 +57,13 @@ def test_a_pause_from_another_process_stops_a_pull_and_resume_continues_from_its
     fake_hub.rate = SLOW
     pull = background_pull()
     # the running pull writes its progress into the store: another process sees it there
-    running = wait_for(
-        lambda: [e for e in queue_json() if e["state"] == RUNNING and e["done_bytes"] > 0], timeout=120, interval=0.2
-    )[0]
+
+    def started() -> list[dict]:
+        if pull.poll() is not None:  # it ended before anyone paused it: say how, rather than time out
+            pytest.fail(f"the pull ended with {pull.returncode} before the pause: {pull.communicate()}")
+        return [e for e in queue_json() if e["state"] == RUNNING and e["done_bytes"] > 0]
+
+    running = wait_for(started, timeout=300, interval=0.2)[0]
     assert running["owner_pid"] == pull.pid
 
     paused = run_cli("models", "downloads", "pause", str(running["id"]))
