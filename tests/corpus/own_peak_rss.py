@@ -15,8 +15,9 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import tracemalloc
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,6 +52,19 @@ def db_dump() -> str:
 
     with sqlite3.connect(Paths.from_environment().database) as connection:
         return "\n".join(connection.iterdump())
+
+
+def stream_with_peak(provider: Any, question: str = "What is a bond?") -> tuple[list[Any], int]:
+    """Every event a provider streams for one question, and the Python heap's peak (tracemalloc) meanwhile."""
+    from app.core.providers.base import CancelToken, ChatMessage, ChatRequest
+
+    request = ChatRequest([ChatMessage("user", question)])
+    tracemalloc.start()
+    try:
+        events = list(provider.stream(request, CancelToken()))
+        return events, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def peak_rss_bytes() -> int:

@@ -4,17 +4,17 @@ and exit 8, the key goes nowhere it was not configured for, memory stays bounded
 the server is fixed."""
 
 import json
-import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from app.core.providers.a2a import A2AProvider
-from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Error
+from app.core.providers.base import Error
 from app.core.providers.openbb import OpenBBProvider
 from tests.conftest import run_cli
 from tests.core.providers.a2a_agent import serve_a2a_agent
 from tests.core.providers.openbb_agent import serve_openbb_agent
+from tests.corpus.own_peak_rss import stream_with_peak
 from tests.loopback import LoopbackServer, Response
 
 CORPUS = Path(__file__).parent / "agent_cards"
@@ -64,13 +64,7 @@ def test_a_malformed_card_is_a_clear_error(server, monkeypatch, case) -> None:
         if case.startswith("a2a-")
         else (lambda: OpenBBProvider(server.url, key_name="env:CARD_KEY"))
     )
-    request = ChatRequest([ChatMessage("user", "What is a bond?")])
-    tracemalloc.start()
-    try:
-        events = list(make().stream(request, CancelToken()))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    events, peak = stream_with_peak(make())
     assert [type(e) for e in events] == [Error]
     assert EXPECTED[case] in events[0].message
     assert "\n" not in events[0].message and KEY not in events[0].message
@@ -78,7 +72,7 @@ def test_a_malformed_card_is_a_clear_error(server, monkeypatch, case) -> None:
     assert [r.path for r in server.requests if r.method == "POST"] == []  # nothing was sent on a bad card
 
     heal(server, case)
-    assert list(make().stream(request, CancelToken()))[-1].type == "done"
+    assert stream_with_peak(make())[0][-1].type == "done"
 
 
 @pytest.mark.parametrize("case", ["a2a-other-origin.json", "a2a-truncated.json", "openbb-binary.json"])

@@ -3,19 +3,19 @@ to the real provider they name (`openai-`, `openbb-`, `a2a-`): each ends the rep
 the same server's next good reply works, and memory stays bounded. Streams over the size caps are made at
 test time rather than committed."""
 
-import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.core.providers.a2a import A2AProvider
-from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Error
+from app.core.providers.base import Error
 from app.core.providers.http import MAX_EVENT_BYTES
 from app.core.providers.openai_compat import OpenAICompatProvider
 from app.core.providers.openbb import OpenBBProvider
 from tests.core.providers.a2a_agent import serve_a2a_agent
 from tests.core.providers.openbb_agent import serve_openbb_agent
+from tests.corpus.own_peak_rss import stream_with_peak
 from tests.loopback import LoopbackServer, Response, sse
 
 CORPUS = Path(__file__).parent / "sse"
@@ -89,13 +89,7 @@ def test_every_corpus_file_has_an_expected_reason() -> None:
 @pytest.mark.parametrize("case", FILES + GENERATED)
 def test_a_malformed_stream_ends_the_reply_with_a_clear_error(server, case) -> None:
     make, heal = provider_for(case, server)
-    request = ChatRequest([ChatMessage("user", "What is a bond?")])
-    tracemalloc.start()
-    try:
-        events = list(make().stream(request, CancelToken()))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    events, peak = stream_with_peak(make())
 
     error = events[-1]
     assert isinstance(error, Error), events[-3:]
@@ -106,5 +100,5 @@ def test_a_malformed_stream_ends_the_reply_with_a_clear_error(server, case) -> N
     assert peak < (EVENT_PEAK_CAP if case.startswith("generated:a2a-event") else PEAK_CAP)
 
     heal()  # the app keeps working: the next reply from the same server is fine
-    after = list(make().stream(request, CancelToken()))
+    after, _ = stream_with_peak(make())
     assert after[-1].type == "done", after[-1]
