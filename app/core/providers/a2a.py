@@ -23,7 +23,6 @@ from app.core.providers.http import (
     sse_events,
 )
 from app.core.providers.speakers import HUMAN, lines, sentence
-from app.core.secrets import auth_headers
 
 CARD_PATHS = (".well-known/agent-card.json", ".well-known/agent.json")
 _METHODS = {
@@ -138,14 +137,8 @@ class A2AProvider:
         deadline_s: float = REPLY_DEADLINE_S,
         copilot_id: str | None = None,
     ) -> None:
-        # requests (and the key) go to the endpoint's origin only: a card `url` elsewhere needs trust_card_origins
-        self.remote = Remote(
-            endpoint,
-            auth_headers(key_name),
-            key_name,
-            deadline_s=deadline_s,
-            trust_other_origins=trust_card_origins,
-            copilot_id=copilot_id,
+        self.remote = Remote.for_agent(
+            endpoint, key_name, trust_card_origins=trust_card_origins, deadline_s=deadline_s, copilot_id=copilot_id
         )
         self.card: dict[str, Any] | None = None
 

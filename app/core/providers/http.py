@@ -34,6 +34,7 @@ from httpx_sse._decoders import SSEDecoder
 from app import __version__
 from app.core.errors import ExitCode, RoundtableError
 from app.core.providers.base import CancelToken
+from app.core.secrets import auth_headers
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0  # a stream with no reply content this long has stalled (keep-alives do not count)
@@ -85,6 +86,21 @@ class Remote:
 
     def __post_init__(self) -> None:
         self.key_origin = self.key_origin or origin(self.base_url)
+
+    @classmethod
+    def for_agent(
+        cls, endpoint: str, key_name: str | None, *, trust_card_origins: bool, deadline_s: float, copilot_id: str | None
+    ) -> Remote:
+        """An agent server (OpenBB, A2A): requests, and the key, go to the endpoint's origin only; another origin
+        its agent card or agents.json names needs `trust_card_origins`."""
+        return cls(
+            endpoint,
+            auth_headers(key_name),
+            key_name,
+            deadline_s=deadline_s,
+            trust_other_origins=trust_card_origins,
+            copilot_id=copilot_id,
+        )
 
     def url(self, path: str) -> str:
         """`path` relative to the base URL (an absolute URL is kept as it is)."""

@@ -31,7 +31,6 @@ from app.core.providers.http import (
     sse_events,
 )
 from app.core.providers.speakers import HUMAN, Line, lines
-from app.core.secrets import auth_headers
 
 MAX_FUNCTION_CALLS = 4  # round trips per reply; the protocol sets no cap
 THREAD_WIDGET = "roundtable-thread"
@@ -76,14 +75,8 @@ class OpenBBProvider:
         deadline_s: float = REPLY_DEADLINE_S,
         copilot_id: str | None = None,
     ) -> None:
-        # requests (and the key) go to the endpoint's origin only: a query endpoint elsewhere needs trust_card_origins
-        self.remote = Remote(
-            endpoint,
-            auth_headers(key_name),
-            key_name,
-            deadline_s=deadline_s,
-            trust_other_origins=trust_card_origins,
-            copilot_id=copilot_id,
+        self.remote = Remote.for_agent(
+            endpoint, key_name, trust_card_origins=trust_card_origins, deadline_s=deadline_s, copilot_id=copilot_id
         )
         self.agent_id = agent_id
         self._answering: str | None = None  # the agent that answers: agent_id, or the server's first one
