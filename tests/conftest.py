@@ -18,12 +18,26 @@ from tests.fakehub import TEST_REPO, FakeHub, Repo, Source, starter_repo, tiny_g
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session")
+def embedding_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in embedding model, converted from its wheel once per session (as the app does at first use)."""
+    from app.core.hub.starter import builtin_embedding_model
+
+    return builtin_embedding_model(tmp_path_factory.mktemp("embedding"))
+
+
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own data, config and cache folders."""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """Every test gets its own data, config and cache folders; the converted embedding model is linked in (the
+    conversion itself is tested once, with `@pytest.mark.fresh_embedding_model`)."""
     folder = tmp_path / "home"
     monkeypatch.setenv("ROUNDTABLE_HOME", str(folder))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if request.node.get_closest_marker("fresh_embedding_model") is None:
+        converted: Path = request.getfixturevalue("embedding_model")
+        models = folder / "data" / "models"
+        models.mkdir(parents=True)
+        os.link(converted, models / converted.name)
     return folder
 
 

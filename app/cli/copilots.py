@@ -310,7 +310,8 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--knowledge",
         action=argparse.BooleanOptionalAction,
-        help="answer with cited passages from the workspace's documents (--no-knowledge turns it off)",
+        help="answer with cited passages from the workspace's documents (default: on for a local copilot when the "
+        "workspace has documents; --no-knowledge turns it off)",
     )
     parser.add_argument("--agent", help="openbb: which agent of the server's agents.json (default: the first)")
     parser.add_argument(

@@ -43,7 +43,45 @@ def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
             err.write(f"roundtable: not added: {terminal_safe(reason)}\n")
     if cancel.cancelled:
         return ExitCode.INTERRUPTED
-    return ExitCode.USAGE if report.failed and not (report.added or report.updated or report.unchanged) else 0
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        return ExitCode.USAGE
+    return _embed(ctx, workspace, quiet=args.json)
+
+
+def _embed(ctx: AppContext, workspace: str, quiet: bool) -> int:
+    """Embed the workspace's passages that need it, with a progress line on a terminal; Ctrl+C keeps what is done."""
+    from app.core.errors import Cancelled
+    from app.core.knowledge.embedding import EmbedProgress, embed_pending
+    from app.core.providers.base import CancelToken
+
+    err = sys.stderr
+
+    def show(step: EmbedProgress) -> None:
+        if err.isatty():
+            err.write(f"\rEmbedding passages: {step.done}/{step.total}")
+            err.flush()
+
+    cancel = CancelToken()
+    try:
+        with ctrl_c_cancels(cancel):
+            done = embed_pending(ctx.store, ctx.embedder(), workspace, show, cancel)
+    except Cancelled as exc:
+        err.write(f"\nroundtable: {exc} `roundtable docs embed` goes on from there.\n")
+        return ExitCode.INTERRUPTED
+    finally:
+        if err.isatty():
+            err.write("\r" + " " * 40 + "\r")
+    if done and not quiet:
+        print(f"embedded: {done} passages ({terminal_safe(ctx.embedder().model_id)})")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, ctx: AppContext) -> int:
+    workspace = workspace_id(ctx, args.workspace, default_workspace())
+    status = _embed(ctx, workspace, quiet=False)
+    if status == 0 and not ctx.store.count_pending(workspace, ctx.embedder().model_id):
+        print(f"All passages are embedded with {terminal_safe(ctx.embedder().model_id)}.")
+    return status
 
 
 def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
@@ -83,6 +121,11 @@ def register(commands: Any) -> None:
     ls.add_argument("--workspace")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cmd_ls)
+    embed = actions.add_parser(
+        "embed", help="embed the passages that need it (after Stop, or a change of the embedding_model setting)"
+    )
+    embed.add_argument("--workspace", help="workspace id or name (default: the default workspace)")
+    embed.set_defaults(handler=cmd_embed)
     rm = actions.add_parser("rm", help="remove a document from its workspace (not from disk)")
     rm.add_argument("id", help="document id or file name")
     rm.set_defaults(handler=cmd_rm)

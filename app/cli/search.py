@@ -17,12 +17,10 @@ def cmd_search(args: argparse.Namespace, ctx: AppContext) -> int:
     query = " ".join(args.query).strip()
     if not query:
         raise UsageError("Search for what? Give some words.")
+    from app.core.knowledge.search import search_everything
+
     workspace = workspace_id(ctx, args.workspace)
-    hits = ctx.store.search_messages(query, workspace, args.limit) + ctx.store.search_chunks(
-        query, workspace, args.limit
-    )
-    hits.sort(key=lambda hit: hit.score)
-    hits = hits[: args.limit]
+    hits = search_everything(ctx.store, workspace, query, args.limit, args.mode, ctx.embedder())
     if args.json:
         print_json([{k: v for k, v in vars(h).items() if k != "text"} for h in hits])
         return 0
@@ -46,5 +44,11 @@ def register(commands: Any) -> None:
     search.add_argument("query", nargs="+")
     search.add_argument("--workspace", help="only this workspace")
     search.add_argument("--limit", type=int, default=20)
+    search.add_argument(
+        "--mode",
+        choices=["hybrid", "bm25", "vector"],
+        default="hybrid",
+        help="documents by words (bm25), by meaning (vector) or both fused (hybrid, the default)",
+    )
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)

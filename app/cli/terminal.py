@@ -17,8 +17,8 @@ class TerminalRenderer(Renderer):
     """A conversation on the terminal, live or stored: text as it comes, cards in brackets, sources below.
 
     Everything printed quotes a model, agent, tool, document or copilot manifest: it goes through terminal_safe.
-    `headers` puts each author above its message and lists a reply's sources under it (crew runs, stored
-    threads); a plain `ask` prints only the answer. `stored` is a thread read back: its errors are part of it
+    `headers` puts each author above its message (crew runs, stored threads); a plain `ask` prints only the
+    answer. Either way a reply's sources are listed under it. `stored` is a thread read back: its errors are part of it
     (a live run's go to standard error). `traces` (message id -> trace) adds each reply's trace.
     """
 
@@ -41,9 +41,8 @@ class TerminalRenderer(Renderer):
     def on_message_finished(self, event: MessageEvent) -> None:
         word = status_word(event.status)
         self.say(f"\n[{word}]\n" if word else "\n")
-        if self.headers:
-            for position, citation in enumerate(event.citations, 1):
-                self.say(f"  {citation_label(citation, position)}\n")
+        for position, citation in enumerate(event.citations, 1):
+            self.say(f"  {citation_label(citation, position)}\n")
         trace = (self.traces or {}).get(event.message_id)
         if self.traces is not None and isinstance(trace, dict):
             fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")

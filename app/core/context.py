@@ -10,9 +10,11 @@ from app.core.crew.trust import CopilotList, UnconfirmedEndpoint, is_remote, rea
 from app.core.errors import ModelFileError, UsageError
 from app.core.hardware import memory
 from app.core.hub.gguf import inspect_model_file
-from app.core.hub.starter import STARTER_MODEL_ID, starter_model_path
+from app.core.hub.starter import EMBEDDING_MODEL_ID, STARTER_MODEL_ID, builtin_embedding_model, starter_model_path
+from app.core.knowledge.embedding import KnowledgeEmbedder
 from app.core.providers import ProviderServices, create_provider
 from app.core.providers.base import Provider
+from app.core.providers.local import LocalEmbedder
 from app.core.runtime.pool import HostPool
 from app.core.settings import Paths, Settings, load_settings
 from app.core.store import Store
@@ -116,6 +118,20 @@ class AppContext:
             )
         known = ", ".join(row["id"] for row in self.store.models()) or "none"
         raise UsageError(f"No installed model '{ref}' (installed: {known}); give a model id or a .gguf path.")
+
+    def embedder(self) -> KnowledgeEmbedder:
+        """The embedding model for documents and questions (`embedding_model`, else the built-in all-MiniLM-L6-v2,
+        converted and registered as an installed model the first time something is embedded)."""
+        ref = self.settings.embedding_model
+        if ref is not None:
+            return KnowledgeEmbedder(ref, lambda: LocalEmbedder.for_model(self.resolve_model(ref), self.services))
+        return KnowledgeEmbedder(EMBEDDING_MODEL_ID, self._builtin_embedder)
+
+    def _builtin_embedder(self) -> LocalEmbedder:
+        path = builtin_embedding_model(self.paths.data_dir / "models")
+        if self.store.get_model(EMBEDDING_MODEL_ID) is None:
+            self.store.add_model(path, "starter", inspect_model_file(path).summary(), model_id=EMBEDDING_MODEL_ID)
+        return LocalEmbedder.for_model(path, self.services)
 
     def judge(self, copilot: Copilot) -> Provider:
         """A local model for decisions a remote backend cannot constrain to a JSON schema (who answers,

@@ -87,6 +87,11 @@ class Settings(BaseModel):
     prompt_cache_mb: int = Field(1024, ge=0, description="per model: saved states of each copilot's history; 0 = off")
     max_hops: int = Field(6, ge=0, le=100, description="handoffs one run may follow before it stops")
     default_copilot: str = Field("generalist", min_length=1)
+    embedding_model: str | None = Field(
+        None,
+        min_length=1,
+        description="installed model id or .gguf path that embeds documents; unset = all-MiniLM-L6-v2 (built in)",
+    )
     theme: Literal["system", "light", "dark"] = "system"
     overlay_shortcut: str = Field(
         "Ctrl+Alt+Space", pattern=r"^\S*$", description="global shortcut for the quick-ask overlay; empty = none"

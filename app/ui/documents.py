@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.ui.operations import Operation, query
+from app.ui.operations import Operation, query, run_in_background
 from app.ui.qt import (
     QFileDialog,
     QHBoxLayout,
@@ -98,7 +98,7 @@ class DocumentsPanel(QWidget):
             item.setToolTip(plain_tooltip(document.path))
             self.list.addItem(item)
         if not documents:
-            self.status.setText("No documents yet: drop files here, or Add files…, for copilots with knowledge on.")
+            self.status.setText("No documents yet: drop files here, or Add files…; copilots answer from them.")
 
     def _remove(self) -> None:
         item = self.list.currentItem()
@@ -144,6 +144,35 @@ class DocumentsPanel(QWidget):
         failures = [f"{Path(p).name}: {reason}" for p, reason in report.failed]
         self.status.setText("; ".join(parts + failures) or "Stopped.")
         self.refresh()
+        if report.added or report.updated or report.unchanged:
+            self.embed()
+
+    def embed(self) -> None:
+        """Embed the workspace's passages that need it, in a worker, with a progress bar and Cancel (what was
+        embedded before Cancel is kept; the next embedding goes on from there)."""
+        if self.task is not None:
+            return
+        from app.core.knowledge.embedding import embed_pending
+
+        ctx, workspace = self.ctx, self.workspace()
+        task = Operation(lambda emit, cancel: embed_pending(ctx.store, ctx.embedder(), workspace, emit, cancel))
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.add_button.setEnabled(False)
+        # embedding runs the model for a while: its own thread, like indexing
+        self.task = (
+            task.with_progress(self._embed_progress).success(self._embedded).failure(self._failed).run_in_background()
+        )
+
+    def _embed_progress(self, step: Any) -> None:
+        self.progress.setRange(0, max(step.total, 1))
+        self.progress.setValue(step.done)
+        self.status.setText(f"Embedding passages for search by meaning: {step.done} of {step.total}…")
+
+    def _embedded(self, count: int) -> None:
+        self._done()
+        self.status.setText(f"{count} passages embedded." if count else "")
 
     def _failed(self, message: str) -> None:
         self._done()
@@ -172,11 +201,15 @@ class DocumentsPanel(QWidget):
             self.results.hide()
             return
 
-        def find() -> list:
-            hits = store.search_messages(text, workspace, 20) + store.search_chunks(text, workspace, 20)
-            return sorted(hits, key=lambda hit: hit.score)[:20]
+        from app.core.knowledge.search import search_everything
 
-        query(find, self._show_results, self.message.emit)
+        embedder = self.ctx.embedder()
+        # the same search as `roundtable search`; it embeds the question with a model: a thread of its own
+        run_in_background(
+            lambda: search_everything(store, workspace, text, 20, "hybrid", embedder),
+            self._show_results,
+            self.message.emit,
+        )
 
     def _show_results(self, hits: list) -> None:
         self.results.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -53,7 +53,18 @@ class Copilot(BaseModel):
     context_size: int | None = Field(None, ge=256)
     handoff_to: list[str] = Field(default_factory=list, description="copilot ids this one may hand tasks to")
     tools: list[str] = Field(default_factory=list)
-    knowledge: bool = Field(False, description="answer with passages from the workspace's documents, cited")
+    knowledge: bool | Literal["auto"] = Field(
+        "auto",
+        description="answer with cited passages from the workspace's documents: true, false, or auto (on for a "
+        "local copilot when the workspace has documents)",
+    )
+
+    def reads_documents(self, workspace_has_documents: bool) -> bool:
+        """Whether this copilot gets the workspace's passages. `auto` turns them on for a local copilot only: a
+        remote copilot would send them off this machine, so it reads them only when `knowledge` is true."""
+        if self.knowledge == "auto":
+            return self.provider == "local" and workspace_has_documents
+        return self.knowledge
 
     def to_toml(self) -> str:
         import tomli_w

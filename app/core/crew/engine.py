@@ -171,10 +171,10 @@ class CrewRun:
             brief=_brief(turn) if turn.handoff else None,
         )
         sources: list[Hit] = []
-        if copilot.knowledge:
+        if copilot.reads_documents(self.store.has_documents(self.workspace_id)):
             question = turn.handoff.task if turn.handoff else self.user_request
             budget = copilot.context_size or self.ctx.settings.context_size  # characters: about a quarter of it
-            sources = passages_for(self.store, self.workspace_id, question, budget)
+            sources = passages_for(self.store, self.workspace_id, question, budget, self.ctx.embedder())
             if sources:
                 with_passages(request, sources)
                 yield CrewStatus(copilot.id, f"Read {len(sources)} passages from the workspace's documents")

@@ -5,25 +5,24 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from app.core.knowledge.search import search_documents
 from app.core.providers.base import ChatMessage, ChatRequest
 from app.core.store.knowledge import Hit
 
-if TYPE_CHECKING:  # a type only: importing the store here would load it with this module
+if TYPE_CHECKING:  # types only: importing these here would load the store and the model host with this module
+    from app.core.knowledge.embedding import KnowledgeEmbedder
     from app.core.store import Store
 
-_STOPWORDS = set(
-    "a an and are as at be by can do does for from has have how i in is it its me my of on or so that the their"
-    " them then there these they this to was we were what when where which who why will with you your".split()
-)
 _CANDIDATES = 8
 
 
-def passages_for(store: Store, workspace_id: str, question: str, budget_chars: int) -> list[Hit]:
-    """The best passages for `question` (BM25 over any of its words), as many as fit in `budget_chars`."""
-    words = " ".join(w for w in re.findall(r"\w+", question.lower()) if w not in _STOPWORDS)
+def passages_for(
+    store: Store, workspace_id: str, question: str, budget_chars: int, embedder: KnowledgeEmbedder | None = None
+) -> list[Hit]:
+    """The best passages for `question` (hybrid search: BM25 and vectors fused), as many as fit in `budget_chars`."""
     chosen: list[Hit] = []
     used = 0
-    for hit in store.search_chunks(words, workspace_id, _CANDIDATES, any_word=True):
+    for hit in search_documents(store, workspace_id, question, _CANDIDATES, "hybrid", embedder):
         if used + len(hit.text) > budget_chars:
             continue
         chosen.append(hit)

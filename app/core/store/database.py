@@ -108,6 +108,14 @@ class Connection:
             except sqlite3.Error as exc:
                 raise _explain(exc, self.path) from exc
 
+    def read_tuples(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query as tuples: for bulk reads (a workspace's vectors), where a dict per row costs time."""
+        with self._lock:
+            try:
+                return list(self.db.conn.execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                raise _explain(exc, self.path) from exc
+
     def _rollback(self) -> None:
         if self.db.conn.in_transaction:
             self.db.execute("ROLLBACK")

@@ -127,6 +127,24 @@ class KnowledgeRecords:
             for r in rows
         ]
 
+    def chunk_hits(self, chunk_ids: list[int]) -> list[Hit]:
+        """Passages by id as search hits (in the order given; a removed one is left out), snippet unset."""
+        if not chunk_ids:
+            return []
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.conn.read(
+            "SELECT c.id, d.name, c.location, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE c.id IN ({marks})",
+            list(chunk_ids),
+        )
+        found = {
+            int(r["id"]): Hit("document", str(r["id"]), r["name"], r["location"], "", 0.0, text=r["text"]) for r in rows
+        }
+        return [found[i] for i in chunk_ids if i in found]
+
+    def has_documents(self, workspace_id: str) -> bool:
+        return bool(self.conn.read("SELECT 1 FROM documents WHERE workspace_id = ? LIMIT 1", [workspace_id]))
+
     def chunk(self, chunk_id: int) -> dict[str, Any] | None:
         rows = self.conn.read(
             "SELECT c.*, d.name, d.path FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",

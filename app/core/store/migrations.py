@@ -178,3 +178,38 @@ def m008_download_queue(db: Database) -> None:
         " error TEXT, model_id TEXT, owner_pid INTEGER, owner_started REAL, created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL, UNIQUE (repo, filename))"
     )
+
+
+@migration
+def m009_chunk_vectors(db: Database) -> None:
+    # Each passage's embedding (float32, little-endian: sqlite-vec's own vector format) and the model that made
+    # it; a passage whose vector is missing or from another model is embedded (again) by `embed_pending`.
+    db.execute(
+        "CREATE TABLE chunk_vectors (chunk_id INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL, model TEXT NOT NULL,"
+        " vector BLOB NOT NULL)"
+    )
+    db.execute("CREATE INDEX chunk_vectors_by_workspace ON chunk_vectors (workspace_id, model)")
+    # Per workspace: the model that made its vectors, and a version bumped on every change, so a process that
+    # holds the vectors in memory (`VectorRecords.nearest_chunks`) sees another process's writes.
+    db.execute(
+        "CREATE TABLE vector_indexes (workspace_id TEXT PRIMARY KEY, model TEXT NOT NULL, dimensions INTEGER NOT NULL,"
+        " version INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TRIGGER chunks_vector_delete AFTER DELETE ON chunks BEGIN"
+        " DELETE FROM chunk_vectors WHERE chunk_id = old.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER chunk_vectors_delete AFTER DELETE ON chunk_vectors BEGIN"
+        " UPDATE vector_indexes SET version = version + 1 WHERE workspace_id = old.workspace_id; END"
+    )
+
+
+@migration
+def m010_knowledge_auto(db: Database) -> None:
+    # `knowledge` became true, false or "auto" (on by default): a stored false was the old default, almost always,
+    # so copilots kept before read the workspace's documents too. An explicit opt-out is one `--no-knowledge` away.
+    db.execute(
+        "UPDATE copilots SET manifest = json_set(manifest, '$.knowledge', 'auto')"
+        " WHERE json_type(manifest, '$.knowledge') = 'false'"
+    )

@@ -12,6 +12,7 @@ from app.core.errors import UsageError
 from app.core.store.database import Connection, writer_identity, writer_is_alive
 from app.core.store.knowledge import KnowledgeRecords
 from app.core.store.records import CopilotRecords, ModelRecords, ToolRecords, append_event, new_id, now
+from app.core.store.vectors import VectorRecords
 from app.core.store.workspaces import DEFAULT_WORKSPACE, WorkspaceRecords
 
 # stored on disk: never change or reuse values
@@ -71,7 +72,7 @@ def _start(db: Any, thread_id: str, message_id: str, author: str, role: str, sta
     )
 
 
-class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, WorkspaceRecords):
+class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, VectorRecords, WorkspaceRecords):
     """Everything Roundtable keeps, in one SQLite database.
 
     Writes append events and update their projection in the same short transaction, so a crash at any
