@@ -128,7 +128,7 @@ def test_settings_file_with_a_wrong_type(home: Path) -> None:
 
 def test_corrupt_database_is_refused_and_left_as_it_was(home: Path) -> None:
     database = home / "data" / "roundtable.db"
-    database.parent.mkdir(parents=True)
+    database.parent.mkdir(parents=True, exist_ok=True)  # the home fixture made it
     database.write_bytes(os.urandom(8192))
     before = file_digest(database)
     result = run_cli("ask", "Hello")

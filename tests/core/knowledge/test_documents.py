@@ -121,7 +121,11 @@ def test_search_finds_messages_and_documents_with_highlights(home, tmp_path) -> 
     assert message["thread_id"] == thread.id and "[Zephyr] [coupon]" in message["snippet"]
     for odd in ('"AND (', "NEAR(x", "*", "coupon OR"):  # FTS5 syntax in user text never breaks a search
         assert run_cli("search", odd).returncode in (0, 2)
-    assert len(json.loads(run_cli("search", "zephyr", "--workspace", "Default", "--json").stdout)) == 2
+    by_words = json.loads(run_cli("search", "zephyr", "--mode", "bm25", "--workspace", "Default", "--json").stdout)
+    assert len(by_words) == 2
+    # hybrid (the default) adds the passages nearest in meaning, after those both rankings agree on
+    hybrid = json.loads(run_cli("search", "zephyr", "--workspace", "Default", "--json").stdout)
+    assert [h["location"] for h in hybrid if h["kind"] == "document"] == ["Zephyr bond", "Risks"]
     elsewhere = run_cli("search", "zephyr", "--workspace", "nowhere")
     assert elsewhere.returncode == 2 and "No workspace 'nowhere'" in elsewhere.stderr
 
