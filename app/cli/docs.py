@@ -45,7 +45,7 @@ def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
         return ExitCode.INTERRUPTED
     if report.failed and not (report.added or report.updated or report.unchanged):
         return ExitCode.USAGE
-    return _embed(ctx, workspace, quiet=args.json)
+    return 0 if args.no_embed else _embed(ctx, workspace, quiet=args.json)
 
 
 def _embed(ctx: AppContext, workspace: str, quiet: bool) -> int:
@@ -112,10 +112,13 @@ def register(commands: Any) -> None:
     """Add `docs` to the command parser."""
     docs = commands.add_parser("docs", help="documents copilots can read and cite")
     actions = docs.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="add files or folders (text, Markdown, PDF, HTML, DOCX)")
+    add = actions.add_parser("add", help="add files or folders (text, Markdown, CSV, PDF, HTML, DOCX, XLSX)")
     add.add_argument("paths", nargs="+")
     add.add_argument("--workspace", help="workspace id or name (default: the default workspace)")
     add.add_argument("--json", action="store_true")
+    add.add_argument(
+        "--no-embed", action="store_true", help="index words only; `roundtable docs embed` adds the meaning later"
+    )
     add.set_defaults(handler=cmd_add)
     ls = actions.add_parser("ls", help="the documents (of one workspace, or all)")
     ls.add_argument("--workspace")

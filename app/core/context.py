@@ -14,7 +14,6 @@ from app.core.hub.starter import EMBEDDING_MODEL_ID, STARTER_MODEL_ID, builtin_e
 from app.core.knowledge.embedding import KnowledgeEmbedder
 from app.core.providers import ProviderServices, create_provider
 from app.core.providers.base import Provider
-from app.core.providers.local import LocalEmbedder
 from app.core.runtime.pool import HostPool
 from app.core.settings import Paths, Settings, load_settings
 from app.core.store import Store
@@ -124,14 +123,14 @@ class AppContext:
         converted and registered as an installed model the first time something is embedded)."""
         ref = self.settings.embedding_model
         if ref is not None:
-            return KnowledgeEmbedder(ref, lambda: LocalEmbedder.for_model(self.resolve_model(ref), self.services))
-        return KnowledgeEmbedder(EMBEDDING_MODEL_ID, self._builtin_embedder)
+            return KnowledgeEmbedder(ref, lambda: self.resolve_model(ref), self.services)
+        return KnowledgeEmbedder(EMBEDDING_MODEL_ID, self._builtin_embedding_model, self.services)
 
-    def _builtin_embedder(self) -> LocalEmbedder:
+    def _builtin_embedding_model(self) -> Path:
         path = builtin_embedding_model(self.paths.data_dir / "models")
         if self.store.get_model(EMBEDDING_MODEL_ID) is None:
             self.store.add_model(path, "starter", inspect_model_file(path).summary(), model_id=EMBEDDING_MODEL_ID)
-        return LocalEmbedder.for_model(path, self.services)
+        return path
 
     def judge(self, copilot: Copilot) -> Provider:
         """A local model for decisions a remote backend cannot constrain to a JSON schema (who answers,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,7 @@ from app.core.providers.base import CancelToken
 from app.core.store.vectors import Vector
 
 if TYPE_CHECKING:  # types only: importing these here would load the store and the model host with this module
+    from app.core.providers import ProviderServices
     from app.core.providers.local import LocalEmbedder
     from app.core.store import Store
 
@@ -27,30 +29,44 @@ EMBED_BATCH = 64  # passages per store write: progress and Stop are seen between
 class KnowledgeEmbedder:
     """The embedding model as knowledge uses it: a name its vectors are stored under, and vectors for texts.
 
-    The model (converted at first use, run in its own host) is started only when something is embedded: a
-    search in a workspace without vectors never starts it.
+    The model (converted at first use, run in a host of its own) is started only when something is embedded: a
+    search in a workspace without vectors never starts it. Questions go to a second host on one CPU thread: a
+    question is a few tokens, and on more threads llama.cpp's workers mostly wait on each other (on a busy
+    2-core machine a 10-token question took a second on two threads and 7 ms on one).
 
     Attributes:
         model_id: the installed model id (or path) its vectors are stored under.
     """
 
-    def __init__(self, model_id: str, load: Callable[[], LocalEmbedder]) -> None:
+    def __init__(self, model_id: str, path: Callable[[], Path], services: ProviderServices) -> None:
         self.model_id = model_id
-        self._load = load
-        self._embedder: LocalEmbedder | None = None
+        self._path = path
+        self._services = services
+        self._passages: LocalEmbedder | None = None
+        self._questions: LocalEmbedder | None = None
 
     def embed(
         self, texts: list[str], cancel: CancelToken, progress: Callable[[int, int], None] | None = None
     ) -> Vector:
         """Unit vectors, one row per text; raises Cancelled, ModelFileError or ModelCrashed."""
-        if self._embedder is None:
-            self._embedder = self._load()
-        return np.asarray(self._embedder.embed(texts, cancel, progress).vectors, dtype=np.float32)
+        from app.core.providers.local import LocalEmbedder
+
+        if self._passages is None:
+            self._passages = LocalEmbedder.for_model(self._path(), self._services)
+        return _matrix(self._passages.embed(texts, cancel, progress).vectors)
 
     def query(self, text: str) -> Vector:
         """The vector of a question."""
-        vector: Vector = self.embed([text], CancelToken())[0]
+        from app.core.providers.local import LocalEmbedder
+
+        if self._questions is None:
+            self._questions = LocalEmbedder.for_model(self._path(), self._services, threads=1)
+        vector: Vector = _matrix(self._questions.embed([text], CancelToken()).vectors)[0]
         return vector
+
+
+def _matrix(vectors: list[list[float]]) -> Vector:
+    return np.asarray(vectors, dtype=np.float32)
 
 
 @dataclass

@@ -34,9 +34,10 @@ _MAX_DOCX_RATIO = 100
 _DOCX_RATIO_FROM = 4 * 1024 * 1024  # below this the ratio does not matter: it cannot cost much
 # HTML waits for the end of an unclosed comment, script or tag; past this it is not a page but a trap
 _MAX_HTML_PENDING = 32 * 1024 * 1024
-TEXT_SUFFIXES = {".txt", ".text", ".log", ".csv", ".tsv", ".json", ".yaml", ".yml", ".toml", ".rst", ".py"}
+TEXT_SUFFIXES = {".txt", ".text", ".log", ".json", ".yaml", ".yml", ".toml", ".rst", ".py"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
-KINDS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".docx": "docx"}
+KINDS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".docx": "docx", ".xlsx": "xlsx"}
+TABLE_SUFFIXES = {".csv", ".tsv"}  # UTF-8 text, read as tables
 
 
 # pypdf tells of each repair it makes to a damaged file on its logger; that would reach the terminal as lines the
@@ -64,17 +65,23 @@ def document_kind(path: Path) -> str:
     with path.open("rb") as file:
         head = file.read(_SNIFF_BYTES)
     if b"\0" in head:
-        raise DocumentError(f"{path.name} is a binary file, not a document: add text, Markdown, PDF, HTML or DOCX.")
+        raise DocumentError(
+            f"{path.name} is a binary file, not a document: add text, Markdown, CSV, PDF, HTML, DOCX or XLSX."
+        )
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
             raise DocumentError(f"{path.name} is not UTF-8 text: save it as UTF-8, or as PDF or DOCX.") from exc
+    if suffix in TABLE_SUFFIXES:
+        return "csv"
     return "markdown" if suffix in MARKDOWN_SUFFIXES else "text"
 
 
 def read_sections(path: Path, kind: str) -> Iterator[Section]:
-    reader = {"pdf": _pdf, "html": _html, "docx": _docx}.get(kind)
+    from app.core.knowledge.tables import read_csv, read_xlsx
+
+    reader = {"pdf": _pdf, "html": _html, "docx": _docx, "csv": read_csv, "xlsx": read_xlsx}.get(kind)
     yield from reader(path) if reader else _lines(path, markdown=kind == "markdown")
 
 
@@ -232,9 +239,13 @@ def _docx(path: Path) -> Iterator[Section]:
 
 
 def _checked_docx_member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
-    """The text part, once its declared size and compression ratio are sane (zipfile never inflates past the
-    declared size, so the check holds even when the sizes lie)."""
-    member = archive.getinfo("word/document.xml")
+    """The text part, once its declared size and compression ratio are sane."""
+    return check_zip_member(archive.getinfo("word/document.xml"), path)
+
+
+def check_zip_member(member: zipfile.ZipInfo, path: Path) -> zipfile.ZipInfo:
+    """A part of a DOCX or XLSX zip, refused with DocumentError when its declared size or compression ratio says
+    "zip bomb" (zipfile never inflates past the declared size, so the check holds even when the sizes lie)."""
     ratio = member.file_size / max(member.compress_size, 1)
     if member.file_size > _MAX_DOCX_XML_BYTES or (member.file_size > _DOCX_RATIO_FROM and ratio > _MAX_DOCX_RATIO):
         raise DocumentError(

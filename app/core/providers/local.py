@@ -194,13 +194,16 @@ class LocalEmbedder:
         self.pool = pool
 
     @classmethod
-    def for_model(cls, path: Path, services: ProviderServices) -> LocalEmbedder:
-        """An embedder for the model at `path`; raises ModelFileError for a bad file.
+    def for_model(cls, path: Path, services: ProviderServices, threads: int | None = None) -> LocalEmbedder:
+        """An embedder for the model at `path` (on `threads` CPU threads, else the settings'); raises
+        ModelFileError for a bad file.
 
         Its context is the model's trained length when that is shorter than the settings' (a BERT model's 512
         positions): llama.cpp cuts each text to one batch, and an encoder cannot read past its positions.
         """
         spec = replace(_host_spec(path, {}, services), embedding=True, prompt_cache_mb=0)
+        if threads is not None:
+            spec = replace(spec, n_threads=threads)
         trained = Architecture.from_metadata(check_model(path).metadata).context_length
         if trained and trained < spec.n_ctx:
             spec = replace(spec, n_ctx=trained)

@@ -98,17 +98,29 @@ class KnowledgeRecords:
         if not match:
             return []
         where, params = ("AND d.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
-        rows = self.conn.read(
-            "SELECT c.id, d.name, c.location, c.text, bm25(chunks_fts) AS score,"
-            " snippet(chunks_fts, 0, '[', ']', '…', 16) AS snippet"
-            " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
-            f" WHERE chunks_fts MATCH ? {where} ORDER BY score LIMIT ?",
+        # Ranked first, on ids alone; text and snippets after, for the few kept: every passage that matches any
+        # word (thousands, over 100k passages) goes through the sort, and text carried along costs time.
+        ranked = self.conn.read_tuples(
+            "SELECT chunks_fts.rowid, bm25(chunks_fts) AS score FROM chunks_fts"
+            + (" JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id" if where else "")
+            + f" WHERE chunks_fts MATCH ? {where} ORDER BY score LIMIT ?",
             [match, *params, limit],
         )
-        return [
-            Hit("document", str(r["id"]), r["name"], r["location"], r["snippet"], r["score"], text=r["text"])
+        if not ranked:
+            return []
+        score = dict(ranked)
+        marks = ",".join("?" * len(ranked))
+        rows = self.conn.read(
+            "SELECT c.id, d.name, c.location, c.text, snippet(chunks_fts, 0, '[', ']', '…', 16) AS snippet"
+            " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
+            f" WHERE chunks_fts MATCH ? AND chunks_fts.rowid IN ({marks})",
+            [match, *score],
+        )
+        hits = [
+            Hit("document", str(r["id"]), r["name"], r["location"], r["snippet"], score[r["id"]], text=r["text"])
             for r in rows
         ]
+        return sorted(hits, key=lambda hit: hit.score)
 
     def search_messages(self, query: str, workspace_id: str | None, limit: int) -> list[Hit]:
         match = fts_query(query)
