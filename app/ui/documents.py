@@ -53,6 +53,7 @@ class DocumentsPanel(QWidget):
         self.ctx = ctx
         self.workspace = workspace
         self.task: Operation | None = None
+        self.added_text = ""  # what the last adding did, kept in view while its passages are embedded
         self.setAcceptDrops(True)
         layout = QVBoxLayout(self)
         self.search = QLineEdit(placeholderText="Search messages and documents…")
@@ -142,7 +143,8 @@ class DocumentsPanel(QWidget):
         self._done()
         parts = [f"{len(getattr(report, k))} {k}" for k in ("added", "updated", "unchanged") if getattr(report, k)]
         failures = [f"{Path(p).name}: {reason}" for p, reason in report.failed]
-        self.status.setText("; ".join(parts + failures) or "Stopped.")
+        self.added_text = "; ".join(parts + failures) or "Stopped."
+        self.status.setText(self.added_text)
         self.refresh()
         if report.added or report.updated or report.unchanged:
             self.embed()
@@ -172,7 +174,8 @@ class DocumentsPanel(QWidget):
 
     def _embedded(self, count: int) -> None:
         self._done()
-        self.status.setText(f"{count} passages embedded." if count else "")
+        embedded = [f"{count} passages embedded for search by meaning"] if count else []
+        self.status.setText("; ".join([self.added_text, *embedded]))
 
     def _failed(self, message: str) -> None:
         self._done()

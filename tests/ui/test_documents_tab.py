@@ -20,9 +20,13 @@ def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_
     panel.progress.valueChanged.connect(seen.append)
     panel.add([folder])
     qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=20_000)
+    # then its passages are embedded, in the background, with the same bar and Cancel
+    qtbot.waitUntil(lambda: "passages embedded" in panel.status.text(), timeout=120_000)
     assert panel.list.item(0).text().startswith("zephyr.md") and panel.progress.isHidden()
     assert "1 added" in panel.status.text() and "blob.md" in panel.status.text()
-    assert seen and seen[-1] == 2  # the bar went to the end
+    assert "2 passages embedded" in panel.status.text()
+    assert ctx.store.vector_count("default", "all-minilm-l6-v2") == 2
+    assert seen and 2 in seen  # the bar went to the end
 
     ctx.settings.max_hops = 0  # one reply, no handoffs
     copilot = ctx.copilot("analyst")

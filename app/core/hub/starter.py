@@ -53,6 +53,9 @@ def builtin_embedding_model(models_dir: Path) -> Path:
     Written to a temporary file, checked by llama.cpp in a throwaway process, then renamed into place: another
     process never finds half a file, and a file llama.cpp cannot load is never installed. Raises ModelFileError.
     """
+    # the providers package first: runtime.host imports providers.base, whose package imports runtime.pool,
+    # which imports runtime.host; entered from the probe, that circle finds runtime.host half-loaded
+    import app.core.providers  # noqa: F401
     from app.core.hub.bert_gguf import convert_bert
     from app.core.runtime.probe import check_loadable
 
