@@ -10,7 +10,7 @@ import pytest
 from app.core.instance import send_command
 from app.core.settings import Paths
 from tests.conftest import REPO, cli_command, wait_for
-from tests.ui.x11 import _env, looks_like_a_window, screenshot, xdotool
+from tests.ui.x11 import display_env, looks_like_a_window, screenshot, xdotool
 
 pytestmark = pytest.mark.gui
 OVERLAY = "^Roundtable quick ask$"
@@ -20,7 +20,7 @@ def test_the_shortcut_opens_the_overlay_which_answers_and_hides(desktop_display,
     display = desktop_display
     paths = Paths.from_environment()
     app = subprocess.Popen(
-        cli_command(), env=_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cli_command(), env=display_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=60)
