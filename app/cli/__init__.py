@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from app import __version__
-from app.cli import chat, crew, knowledge, models
+from app.cli import ask, copilots, desktop, docs, hardware, keys, models, run, search, tasks, threads, tools, workspaces
 from app.core.errors import ExitCode, RoundtableError
 
 
@@ -17,34 +17,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"roundtable {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    chat.register(commands)
-    crew.register(commands)
-    models.register(commands)
-    knowledge.register(commands)
-    overlay = commands.add_parser(
-        "overlay", help="show or hide the quick-ask overlay of the running Roundtable (starts one in the tray if none)"
-    )
-    overlay.set_defaults(handler=lambda _args, _ctx: _open_desktop_app("overlay"), needs_context=False)
-    quit_parser = commands.add_parser("quit", help="quit the running desktop app (it may be waiting in the tray)")
-    quit_parser.set_defaults(handler=_quit_desktop_app, needs_context=False)
+    # `--help` lists them in this order: conversations, the crew, knowledge, models, the outside world, the app
+    for command in (ask, threads, run, tasks, copilots, docs, search, workspaces):
+        command.register(commands)
+    for command in (models, hardware, keys, tools, desktop):
+        command.register(commands)
     return parser
 
 
-def _quit_desktop_app(_args: argparse.Namespace, _ctx: None) -> int:
-    from app.core.instance import send_command
-    from app.core.settings import Paths
-
-    if send_command(Paths.from_environment(), "quit") is None:
-        print("Roundtable is not running.")
-    else:
-        print("Roundtable is quitting.")
-    return 0
-
-
-def run(argv: list[str] | None) -> int:
+def dispatch(argv: list[str] | None) -> int:
+    """Parse `argv` and run its command (in an `AppContext` unless it needs none)."""
     args = build_parser().parse_args(argv)
     if getattr(args, "handler", None) is None:
-        return _open_desktop_app()
+        return desktop.open_desktop_app()
     if getattr(args, "needs_context", True) is False:
         return int(args.handler(args, None))
     from app.core.context import AppContext
@@ -56,21 +41,10 @@ def run(argv: list[str] | None) -> int:
         return int(args.handler(args, ctx))
 
 
-def _open_desktop_app(command: str = "show") -> int:
-    """Hand `command` to the running desktop app, or start it."""
-    try:
-        from app.ui.app import run_app
-    except ImportError as exc:
-        raise RoundtableError(
-            f"The desktop app needs PySide6 ({exc}): run `./dev run`, or `pip install 'roundtable[gui]'`."
-        ) from exc
-    return run_app(command=command)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run a command; every error ends as one line on standard error and an exit status from `ExitCode`."""
     try:
-        return run(argv)
+        return dispatch(argv)
     except RoundtableError as exc:
         from app.cli.output import terminal_safe  # errors may quote a server, a file or a reply
 

@@ -1,4 +1,4 @@
-"""`roundtable hardware` and `roundtable models ...`: find, size up, download and manage GGUF models."""
+"""`roundtable models`: find, size up, download, queue and manage GGUF models."""
 
 from __future__ import annotations
 
@@ -11,35 +11,14 @@ from typing import TYPE_CHECKING, Any
 from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
 
 if TYPE_CHECKING:
+    from app.core.context import AppContext
     from app.core.hub.download import Progress
     from app.core.hub.queue import DownloadEntry
 
 _FIT_WORDS = {"gpu": "fits on GPU", "partial": "partial", "cpu": "CPU", "no": "won't fit"}
 
 
-def cmd_hardware(args: argparse.Namespace, _ctx: Any) -> int:
-    from app.core.hardware import probe
-
-    hardware = probe()
-    if args.json:
-        print_json(hardware.to_dict())
-        return 0
-    print(f"CPU      {hardware.cpu_name}: {hardware.physical_cores} cores ({hardware.logical_cores} threads)")
-    print(
-        f"RAM      {human_bytes(hardware.ram_total_bytes)} total, {human_bytes(hardware.ram_available_bytes)} available"
-    )
-    print(f"llama.cpp backend: {hardware.backend}")
-    if not hardware.gpus:
-        print("GPU      none found")
-    for gpu in hardware.gpus:
-        kind = " (unified memory)" if gpu.unified else ""
-        print(f"GPU      {gpu.name}{kind}: {human_bytes(gpu.total_bytes)} total, {human_bytes(gpu.free_bytes)} free")
-    if hardware.gpus and hardware.backend == "cpu":
-        print("         llama.cpp was built without GPU support: see the README to build it for your GPU.")
-    return 0
-
-
-def cmd_search(args: argparse.Namespace, _ctx: Any) -> int:
+def cmd_search(args: argparse.Namespace, _ctx: AppContext) -> int:
     from app.core.hub.catalog import search
 
     results = search(args.query, limit=args.limit)
@@ -59,7 +38,7 @@ def cmd_search(args: argparse.Namespace, _ctx: Any) -> int:
     return 0
 
 
-def cmd_files(args: argparse.Namespace, _ctx: Any) -> int:
+def cmd_files(args: argparse.Namespace, _ctx: AppContext) -> int:
     from app.core.hardware import probe
     from app.core.hub.catalog import list_files
 
@@ -126,7 +105,7 @@ class _PullProgress:
             bar.close()
 
 
-def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_pull(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import pull_model
     from app.core.providers.base import CancelToken
 
@@ -155,7 +134,7 @@ def cmd_pull(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_downloads(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_downloads(args: argparse.Namespace, ctx: AppContext) -> int:
     """`models downloads [pause|resume|cancel ID]`: the download queue the window shows, and steering it."""
     from app.core.hub import queue
 
@@ -212,7 +191,7 @@ def _note(entry: DownloadEntry) -> str:
     return f"installed as '{entry.model_id}'" if entry.model_id else ""
 
 
-def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import installed_models
 
     models = installed_models(ctx)
@@ -236,7 +215,7 @@ def cmd_ls(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import remove
 
     moved = remove(ctx, args.id, force=args.force)
@@ -245,7 +224,7 @@ def cmd_rm(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import add_local
 
     model_id = add_local(ctx, Path(args.path))
@@ -254,11 +233,7 @@ def cmd_add(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def register(commands: Any) -> None:
-    """Add `hardware` and `models` to the command parser."""
-    hardware = commands.add_parser("hardware", help="what this machine offers models: CPU, RAM, GPU, backend")
-    hardware.add_argument("--json", action="store_true")
-    hardware.set_defaults(handler=cmd_hardware, needs_context=False)
-
+    """Add `models` to the command parser."""
     models = commands.add_parser("models", help="find, download and manage GGUF models")
     actions = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 

@@ -30,6 +30,11 @@ def terminal_safe(text: str) -> str:
     return text.replace("\r\n", "\n").translate(_TERMINAL_UNSAFE)
 
 
+def safe_print(text: str) -> None:
+    """print() for text that quotes a model, agent, tool server or document."""
+    print(terminal_safe(text))
+
+
 def inert_toml(text: str) -> str:
     """TOML from tomli_w with DEL and C1 escaped as \\uXXXX too (it escapes only C0): the same data, inert on a tty."""
     return text.translate(_JSON_ESCAPES)

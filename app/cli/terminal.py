@@ -1,13 +1,16 @@
-"""Conversations on a terminal: one `Renderer` for a live run (`ask`, `run`) and a stored thread (`threads show`)."""
+"""Conversations on a terminal: one `Renderer` for a live run (`ask`, `run`) and a stored thread (`threads show`);
+`render_events` prints a run as it comes, `terminal_approver` asks before a tool runs."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from app.cli.output import terminal_safe
+from app.cli.output import ctrl_c_cancels, print_json, terminal_safe
 from app.core.crew.events import CrewError, CrewEvent, CrewStatus, CrewText, MessageEvent, RouteDecision
 from app.core.crew.transcript import Card, Renderer, citation_label, status_word
+from app.core.errors import ExitCode, exit_code_for_kind
 
 
 class TerminalRenderer(Renderer):
@@ -57,3 +60,62 @@ class TerminalRenderer(Renderer):
     def on_status(self, event: CrewStatus) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"[{terminal_safe(event.message)}…]\r")
+
+
+def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bool = False) -> tuple[int, str | None]:
+    """Print a run's events as they come (or one JSON line each); returns the exit status and the thread."""
+    from app.core.crew.events import CrewError, RunDone
+    from app.core.crew.transcript import render
+
+    status = 0
+    thread_id = None
+    err = sys.stderr
+    terminal = TerminalRenderer(headers)
+    with ctrl_c_cancels(cancel):
+        for event in events:
+            if as_json:
+                print_json(event.to_dict())
+            if isinstance(event, CrewError | RunDone):
+                thread_id = event.thread_id
+            if isinstance(event, CrewError):
+                err.write(f"roundtable: {terminal_safe(event.message)}\n")
+                status = exit_code_for_kind(event.kind)
+            elif isinstance(event, RunDone) and event.status == "interrupted" and status == 0:
+                err.write(f"[stopped; partial reply kept in thread {event.thread_id}]\n")
+                status = ExitCode.INTERRUPTED
+            if not as_json:
+                render(terminal, event)
+    return status, thread_id
+
+
+def terminal_approver(assume_yes: bool) -> Any:
+    """Asks on the terminal whenever a copilot wants a tool not allowed always in the workspace.
+
+    `--yes` allows each call of this run and saves nothing. The prompt goes to stderr (stdout may be a file);
+    names and arguments are made inert first, so a hostile tool or model cannot repaint the question.
+    """
+    from app.core.crew.tools import Consent, format_arguments
+
+    def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> Consent:
+        if assume_yes:
+            return Consent.ONCE
+        who, what = terminal_safe(copilot), terminal_safe(tool)
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):  # nobody could see the question, or answer it
+            sys.stderr.write(
+                f"roundtable: {who} asked to use the tool {what}; not allowed, as nobody is at the terminal to ask:"
+                " run it with --yes to allow tools for that run, or interactively to choose.\n"
+            )
+            return Consent.DENY
+        sys.stderr.write(
+            f"\n{who} wants to use the tool {what} with these arguments:\n"
+            f"{terminal_safe(format_arguments(arguments))}\n"
+            f"Allow {what}? [o]nce / [a]lways in this workspace / [N]o: "
+        )
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip().lower()  # "" at end of input -> no
+        return Consent(_CONSENT_KEYS.get(answer, "deny"))
+
+    return approve
+
+
+_CONSENT_KEYS = {"o": "once", "once": "once", "a": "always", "always": "always"}  # anything else: deny

@@ -75,3 +75,15 @@ class ModelFileError(RoundtableError):
     """A model file is missing, truncated or not GGUF."""
 
     exit_code = ExitCode.MODEL_FILE
+
+
+class ModelCrashed(RoundtableError):
+    """A model host died while working outside a reply (embedding): the message says how."""
+
+    exit_code = ExitCode.MODEL_CRASHED
+
+
+class Cancelled(RoundtableError):
+    """The user stopped the work before it ended; nothing half-done was kept."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -1,7 +1,7 @@
 """The log file: warnings and unexpected errors, with their tracebacks, in `<data>/logs/roundtable.log`.
 
 A desktop launch has no terminal, so what would have gone to standard error is lost without it. Configured once
-at start-up by the CLI (`app.cli.run`) and the desktop app (`app.ui.app.run_app`); Help → Open log folder shows it.
+at start-up by the CLI (`app.cli.dispatch`) and the desktop app (`app.ui.app.run_app`); Help → Open log folder shows it.
 """
 
 from __future__ import annotations

@@ -19,12 +19,12 @@ from tests.conftest import REPO
 _BROKEN_CLI = """
 import sys
 import app.cli
-from app.cli import crew
+from app.cli import copilots
 
 def broken(args, ctx):
     raise RuntimeError("the roster went\\nsideways")
 
-crew.cmd_copilots_show = broken
+copilots.cmd_show = broken
 sys.exit(app.cli.main(["copilots", "show", "generalist"]))
 """
 

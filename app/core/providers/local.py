@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.errors import ModelFileError, UsageError
+from app.core.errors import Cancelled, ModelCrashed, ModelFileError, RoundtableError, UsageError
 from app.core.hardware import physical_cores, probe
 from app.core.hub.fit import Architecture, compute_bytes, context_problem, kv_cache_bytes
 from app.core.hub.gguf import GGUFInfo, inspect_model_file
@@ -74,6 +74,20 @@ def check_context_size(path: Path, requested: int | None) -> None:
         raise UsageError(f"context_size {requested:,} is too large for {path.name}: {problem}.")
 
 
+def _host_spec(path: Path, config: dict[str, Any], services: ProviderServices) -> HostSpec:
+    """How a host loads this model, from a copilot's config and the settings."""
+    settings = services.settings
+    return HostSpec(
+        path=str(path),
+        n_ctx=int(config.get("context_size") or settings.context_size),
+        n_threads=settings.threads or physical_cores(),
+        n_gpu_layers=settings.gpu_layers,
+        lora_path=config.get("lora_path"),
+        lora_scale=float(config.get("lora_scale", 1.0)),
+        prompt_cache_mb=settings.prompt_cache_mb,
+    )
+
+
 class LocalProvider:
     """Answers with a local GGUF model; copilots on the same model and settings share one host.
 
@@ -93,17 +107,8 @@ class LocalProvider:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
-        settings = services.settings
         path = Path(config["path"])
-        spec = HostSpec(
-            path=str(path),
-            n_ctx=int(config.get("context_size") or settings.context_size),
-            n_threads=settings.threads or physical_cores(),
-            n_gpu_layers=settings.gpu_layers,
-            lora_path=config.get("lora_path"),
-            lora_scale=float(config.get("lora_scale", 1.0)),
-            prompt_cache_mb=settings.prompt_cache_mb,
-        )
+        spec = _host_spec(path, config, services)
         return cls(path, spec, services.pool.host_for(spec), services.pool, config.get("context_size"))
 
     def describe(self) -> dict[str, Any]:
@@ -162,3 +167,59 @@ class LocalProvider:
                     yield Error(event["message"], kind=event.get("kind", "generation"))
         except HostCrashed as exc:
             yield Error(f"{exc}. The partial reply was kept; ask again to restart the model.", kind="crashed")
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Unit-length vectors, one per text in the order given, and how many tokens were read."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+class LocalEmbedder:
+    """Embeds texts with a local GGUF model, in a model host of its own (loaded in embedding mode).
+
+    An embedding model (BERT-style, pooled by llama.cpp) is the right tool; a chat model also works (its token
+    vectors are averaged), which is how the OpenAI-compatible API embeds with any installed model.
+
+    Attributes:
+        path: the GGUF file.
+        spec: how its host loads it (`embedding` set, no prompt cache).
+    """
+
+    def __init__(self, path: Path, spec: HostSpec, pool: HostPool) -> None:
+        self.path = path
+        self.spec = spec
+        self.pool = pool
+
+    @classmethod
+    def for_model(cls, path: Path, services: ProviderServices) -> LocalEmbedder:
+        spec = replace(_host_spec(path, {}, services), embedding=True, prompt_cache_mb=0)
+        return cls(path, spec, services.pool)
+
+    def embed(
+        self, texts: list[str], cancel: CancelToken, progress: Callable[[int, int], None] | None = None
+    ) -> Embeddings:
+        """One vector per text; `progress(done, total)` after each batch. Texts longer than a batch are cut.
+
+        Raises ModelFileError (a bad file), ModelCrashed, Cancelled (on `cancel`) or RoundtableError.
+        """
+        info = check_model(self.path)
+        self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec))
+        vectors: list[list[float]] = []
+        try:
+            for event in self.pool.host_for(self.spec).embed(texts, cancel):
+                if event["type"] == "embeddings":
+                    vectors.extend(event["vectors"])
+                    if progress is not None:
+                        progress(len(vectors), len(texts))
+                elif event["type"] == "error":
+                    raise RoundtableError(f"{self.path.name} could not embed: {event['message']}")
+                elif event["type"] == "done":
+                    if event["finish_reason"] == "cancelled":
+                        raise Cancelled("Embedding was stopped.")
+                    return Embeddings(vectors, event["prompt_tokens"])
+        except HostCrashed as exc:
+            raise ModelCrashed(f"{exc} while embedding with {self.path.name}: try again.") from exc
+        raise ModelCrashed(f"The model host for {self.path.name} ended without an answer: try again.")

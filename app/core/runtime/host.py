@@ -32,6 +32,7 @@ class HostSpec:
     lora_scale: float = 1.0
     # saved llama.cpp states, found again by longest token prefix: each copilot's history stays evaluated
     prompt_cache_mb: int = 0
+    embedding: bool = False  # loaded to embed texts (`ModelHost.embed`) rather than to chat
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -144,6 +145,14 @@ class ModelHost:
 
         Starts the process on first use (and again after a crash). Raises HostCrashed if it dies.
         """
+        return self._ask({"op": "chat", **request}, cancel)
+
+    def embed(self, texts: list[str], cancel: CancelToken) -> Iterator[dict[str, Any]]:
+        """Embed `texts` (the host must be loaded with `spec.embedding`): yields `embeddings` events, a batch of
+        unit vectors each with the index of its first text, then `done` (with `prompt_tokens`) or `error`."""
+        return self._ask({"op": "embed", "texts": texts}, cancel)
+
+    def _ask(self, request: dict[str, Any], cancel: CancelToken) -> Iterator[dict[str, Any]]:
         with self._lock:
             if not self.alive:
                 self._discard()
@@ -151,10 +160,10 @@ class ModelHost:
                 self._start()
             self._cancel_flag.clear()
             self._current = cancel
-            cancel.on_cancel(lambda: self._cancel_current(cancel))
+            take_back = cancel.on_cancel(lambda: self._cancel_current(cancel))
             finished = False
             try:
-                self._conn.send({"op": "chat", **request})
+                self._conn.send(request)
                 while not finished:
                     event = self._receive(timeout=float("inf"))
                     if event is None:
@@ -162,6 +171,7 @@ class ModelHost:
                     finished = event["type"] in ("done", "error")
                     yield event
             finally:
+                take_back()
                 self._current = None
                 if not finished and self.alive:
                     self._abandon()

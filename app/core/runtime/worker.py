@@ -1,4 +1,4 @@
-"""The model host's child process: loads one GGUF model with llama.cpp and answers chat requests.
+"""The model host's child process: loads one GGUF model with llama.cpp and answers chat or embedding requests.
 
 Runs in its own process so that a native crash, an out-of-memory kill or a bad file ends this process
 and never the app. Speaks plain dicts over a multiprocessing pipe: requests in, events out.
@@ -37,6 +37,7 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
             n_gpu_layers=gpu_layers,
             lora_path=spec.get("lora_path"),
             lora_scale=spec.get("lora_scale", 1.0),
+            embedding=spec.get("embedding", False),
             verbose=False,
         )
         if spec.get("prompt_cache_mb"):
@@ -53,7 +54,10 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
         if request.get("op") == "shutdown":
             return
         try:
-            _chat(llm, request, conn, cancel_flag)
+            if request.get("op") == "embed":
+                _embed(llm, request, conn, cancel_flag)
+            else:
+                _chat(llm, request, conn, cancel_flag)
         except (BrokenPipeError, EOFError):
             return
         except Exception as exc:
@@ -175,3 +179,45 @@ def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> Non
         }
     )
     conn.send({"type": "done", "finish_reason": finish_reason})
+
+
+# Texts per llama.cpp call while embedding: progress and Stop are seen between batches.
+_EMBED_BATCH = 16
+
+
+def _embed(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> None:
+    """Embed `texts` (each cut to the batch size), one unit-length vector per text, sent a batch at a time.
+
+    Models that pool by themselves (BERT-style embedding models) give one vector per text; a model without
+    pooling (a chat model) gives one per token, averaged here, as llama.cpp's server does for mean pooling.
+    """
+    texts: list[str] = request["texts"]
+    # WORKAROUND: llama-cpp-python 0.3.x reads the token vectors of every text after the first in a batch from
+    # the wrong offset when the model does not pool; such models get one text per call.
+    pooled = llm.pooling_type() != 0  # LLAMA_POOLING_TYPE_NONE
+    tokens = 0
+    for start in range(0, len(texts), _EMBED_BATCH):
+        if cancel_flag.is_set():
+            conn.send({"type": "done", "finish_reason": "cancelled", "prompt_tokens": tokens})
+            return
+        batch = texts[start : start + _EMBED_BATCH]
+        vectors: list[Any] = []
+        for part in [batch] if pooled else [[text] for text in batch]:
+            found, count = llm.embed(part, truncate=True, return_count=True)
+            vectors.extend(found)
+            tokens += count
+        conn.send({"type": "embeddings", "start": start, "vectors": [_unit(_pooled(v)) for v in vectors]})
+    conn.send({"type": "done", "finish_reason": "stop", "prompt_tokens": tokens})
+
+
+def _pooled(vector: list[Any]) -> list[float]:
+    """One vector for a text: itself, or the mean of its tokens' vectors."""
+    if not vector or not isinstance(vector[0], list):
+        return vector
+    width = len(vector[0])
+    return [sum(row[i] for row in vector) / len(vector) for i in range(width)]
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = sum(x * x for x in vector) ** 0.5
+    return [x / norm for x in vector] if norm > 0 else vector

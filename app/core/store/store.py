@@ -64,6 +64,13 @@ def _message(row: dict[str, Any]) -> Message:
     )
 
 
+def _start(db: Any, thread_id: str, message_id: str, author: str, role: str, status: str) -> None:
+    """The `message.start` event that places a message in its thread (see `Store.timeline`)."""
+    append_event(
+        db, thread_id, "message.start", message_id=message_id, author=author, data={"role": role, "status": status}
+    )
+
+
 class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, WorkspaceRecords):
     """Everything Roundtable keeps, in one SQLite database.
 
@@ -197,14 +204,7 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
         message_id = new_id()
         stamp = now()
         with self.conn.transaction() as db:
-            append_event(
-                db,
-                thread_id,
-                "message.start",
-                message_id=message_id,
-                author=author,
-                data={"role": role, "status": status},
-            )
+            _start(db, thread_id, message_id, author, role, status)
             append_event(db, thread_id, "message.text", message_id=message_id, author=author, data={"text": text})
             append_event(
                 db,
@@ -228,14 +228,7 @@ class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, Workspa
         pid, started = writer_identity()
         stamp = now()
         with self.conn.transaction() as db:
-            append_event(
-                db,
-                thread_id,
-                "message.start",
-                message_id=message_id,
-                author=author,
-                data={"role": role, "status": STATUS_STREAMING},
-            )
+            _start(db, thread_id, message_id, author, role, STATUS_STREAMING)
             db.execute(
                 "INSERT INTO messages (id, thread_id, author, role, status, text, created_at, updated_at,"
                 " writer_pid, writer_started, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -1,20 +1,23 @@
-"""`roundtable run`, `roundtable tasks` and `roundtable copilots`: the crew from the command line."""
+"""`roundtable copilots`: list, add, change, remove, trust, import and export copilots; grant them tools; test
+that a remote one answers."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.cli import remote
-from app.cli.chat import render_events, terminal_approver
-from app.cli.common import workspace_id
 from app.cli.output import inert_toml, print_json, table, terminal_safe
-from app.core.errors import UsageError
+from app.core.errors import UsageError, exit_code_for_kind
+
+if TYPE_CHECKING:  # a type only: importing the context loads all of core
+    from app.core.context import AppContext
 
 # manifest fields settable from the command line: option -> (field, parser)
 _LIST = "list"
+
+
 _FIELDS: dict[str, tuple[str, Any]] = {
     "name": ("name", str),
     "color": ("color", str),
@@ -36,44 +39,9 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "api_key_name": ("api_key_name", str),
     "trust_card_origins": ("trust_card_origins", bool),
 }
+
+
 _REMOTE_KINDS = ("openai", "openbb", "a2a")
-
-
-def cmd_run(args: argparse.Namespace, ctx: Any) -> int:
-    from app.core.crew.engine import run_task
-    from app.core.providers.base import CancelToken
-
-    task = " ".join(args.task).strip() or ("" if sys.stdin.isatty() else sys.stdin.read())
-    copilots = [c.strip() for c in args.copilots.split(",") if c.strip()] if args.copilots else None
-    cancel = CancelToken()
-    events = run_task(
-        ctx,
-        task,
-        workspace=args.workspace,
-        copilot_ids=copilots,
-        max_hops=args.max_hops,
-        cancel=cancel,
-        approve=terminal_approver(args.yes),
-    )
-    status, thread_id = render_events(events, args.json, cancel, headers=True)
-    if not args.json and thread_id:
-        print(f"\n[thread {thread_id}: `roundtable threads show {thread_id} --trace` for the details]")
-    return status
-
-
-def cmd_tasks_ls(args: argparse.Namespace, ctx: Any) -> int:
-    tasks = ctx.store.tasks(workspace_id=workspace_id(ctx, args.workspace))
-    if args.json:
-        print_json([vars(t) for t in tasks])
-        return 0
-    if not tasks:
-        print("No tasks yet: copilots make tasks when they hand work to each other in `roundtable run`.")
-        return 0
-    table(
-        ["ID", "STATUS", "FROM", "TO", "THREAD", "TASK"],
-        [[t.id, t.status, t.from_copilot, t.to_copilot, t.thread_id, t.task[:60]] for t in tasks],
-    )
-    return 0
 
 
 def _apply(data: dict, args: argparse.Namespace) -> dict:
@@ -96,7 +64,7 @@ def _apply(data: dict, args: argparse.Namespace) -> dict:
     return data
 
 
-def _save(ctx: Any, data: dict, source: str) -> Any:
+def _save(ctx: AppContext, data: dict, source: str) -> Any:
     from app.core.crew.copilots import parse_manifest
 
     copilot = parse_manifest(data, source)
@@ -126,7 +94,7 @@ def _save(ctx: Any, data: dict, source: str) -> Any:
     return copilot
 
 
-def _add_to_roster(ctx: Any, copilot_id: str) -> None:
+def _add_to_roster(ctx: AppContext, copilot_id: str) -> None:
     from app.core.store.workspaces import DEFAULT_WORKSPACE
 
     roster = ctx.store.roster(DEFAULT_WORKSPACE)
@@ -134,7 +102,7 @@ def _add_to_roster(ctx: Any, copilot_id: str) -> None:
         ctx.store.set_roster(DEFAULT_WORKSPACE, [*roster, copilot_id])
 
 
-def cmd_copilots_ls(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.crew.trust import NEEDS_REVIEW
 
     listed = ctx.copilot_list()
@@ -166,7 +134,7 @@ def _runs_on(copilot: Any) -> str:
     return f"{copilot.provider}: {copilot.endpoint}" + (f" ({copilot.model})" if copilot.model else "")
 
 
-def cmd_copilots_show(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_show(args: argparse.Namespace, ctx: AppContext) -> int:
     copilot = ctx.copilot(args.id)
     review = ctx.copilot_list().review.get(copilot.id)
     if review:  # the review note names the archive's file
@@ -179,7 +147,7 @@ def cmd_copilots_show(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_copilots_add(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
     if any(c.id == args.id for c in ctx.copilots()):
         raise UsageError(f"A copilot '{args.id}' exists already: change it with `roundtable copilots edit {args.id}`.")
     data = _apply({"id": args.id, "name": args.name or args.id.replace("-", " ").title()}, args)
@@ -189,14 +157,14 @@ def cmd_copilots_add(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_copilots_edit(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_edit(args: argparse.Namespace, ctx: AppContext) -> int:
     current = ctx.copilot(args.id)
     _save(ctx, _apply(current.model_dump(), args), "from the command line")
     print(f"Updated copilot '{current.id}'.")
     return 0
 
 
-def cmd_copilots_rm(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
     if args.id in ctx.copilot_list().damaged_ids:  # a damaged row can always be removed by its id
         ctx.store.delete_copilot(args.id)
         print(f"Removed the damaged copilot row '{args.id}'.")
@@ -207,7 +175,7 @@ def cmd_copilots_rm(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_copilots_trust(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_trust(args: argparse.Namespace, ctx: AppContext) -> int:
     """Confirm a copilot that came in an imported workspace: clear its review mark, allow its endpoint."""
     from app.core.crew.trust import endpoint_of, is_remote
 
@@ -226,7 +194,7 @@ def cmd_copilots_trust(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_copilots_import(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_import(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.crew.copilots import load_manifest_file
 
     copilot = load_manifest_file(Path(args.file))
@@ -239,7 +207,7 @@ def cmd_copilots_import(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def cmd_copilots_export(args: argparse.Namespace, ctx: Any) -> int:
+def cmd_export(args: argparse.Namespace, ctx: AppContext) -> int:
     # names, prompts and descriptions may hold C1 controls (tomli_w leaves them raw): escaped, the same TOML data
     text = inert_toml(ctx.copilot(args.id).to_toml())
     if args.output:
@@ -248,6 +216,73 @@ def cmd_copilots_export(args: argparse.Namespace, ctx: Any) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def cmd_grant(args: argparse.Namespace, ctx: AppContext) -> int:
+    from app.core.errors import UsageError
+
+    copilot = ctx.copilot(args.id)
+    server = args.tool.split(".")[0]
+    if server not in ctx.store.tool_servers():
+        raise UsageError(f"No tool server '{server}': register it first with `roundtable tools add {server} -- CMD`.")
+    tools = [t for t in copilot.tools if t != args.tool]
+    granted = not args.revoke
+    if granted:
+        tools.append(args.tool)
+    ctx.store.save_copilot(copilot.id, copilot.name, {**copilot.model_dump(), "tools": tools})
+    print(f"{copilot.id} {'may now use' if granted else 'may no longer use'} {args.tool}.")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, ctx: AppContext) -> int:
+    """Reach the copilot's backend and say what it supports; a failure exits non-zero with the reason."""
+    from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Error, Sampling, TextDelta
+
+    copilot = ctx.copilot(args.id)
+    provider = ctx.provider_for(copilot)
+    report: dict[str, Any] = {"copilot": copilot.id, **provider.describe()}
+    report.update(_capabilities(provider))
+    request = ChatRequest([ChatMessage("user", "Reply with the single word OK.")], Sampling(0.0, 1.0, 16))
+    reply, error = [], None
+    for event in provider.stream(request, CancelToken()):
+        if isinstance(event, TextDelta):
+            reply.append(event.delta)
+        elif isinstance(event, Error):
+            error = event
+    report["answered"] = error is None
+    report["reply"] = "".join(reply).strip()[:200]
+    if error is not None:
+        report["error"] = error.message
+    if args.json:
+        print_json(report)
+    else:
+        for key, value in report.items():  # the reply, error, agent name, skills and models are the server's words
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            print(f"{key:>16}: {terminal_safe(shown)}")
+    return 0 if error is None else exit_code_for_kind(error.kind)
+
+
+def _capabilities(provider: Any) -> dict[str, Any]:
+    """What the backend says about itself, beyond answering."""
+    from app.core.providers.a2a import A2AProvider, read_card
+    from app.core.providers.openai_compat import OpenAICompatProvider
+    from app.core.providers.openbb import OpenBBProvider
+
+    found: dict[str, Any] = {"native_tools": provider.supports_tools, "json_schema": provider.supports_json_schema}
+    if isinstance(provider, OpenAICompatProvider):
+        models = provider.models()
+        found["models"] = models
+        found["model_offered"] = provider.model in models or not models
+    elif isinstance(provider, OpenBBProvider):
+        agent_id, descriptor = provider.agent()
+        found["agent"] = agent_id
+        found["features"] = sorted(k for k, v in (descriptor.get("features") or {}).items() if v)
+    elif isinstance(provider, A2AProvider):
+        card = provider.card = read_card(provider.remote)
+        found["agent"] = card.get("name")
+        found["streaming"] = bool((card.get("capabilities") or {}).get("streaming"))
+        found["skills"] = [s.get("name", "?") for s in card.get("skills") or [] if isinstance(s, dict)]
+    return found
 
 
 def _manifest_options(parser: argparse.ArgumentParser) -> None:
@@ -291,54 +326,50 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
-    """Add `run`, `tasks` and `copilots` to the command parser."""
-    run = commands.add_parser("run", help="let the crew work a task: routing, handoffs, tasks")
-    run.add_argument("task", nargs="*", help="the task; read from stdin when absent")
-    run.add_argument("--workspace", help="workspace id or name (created if new; default: the default workspace)")
-    run.add_argument("--copilots", help="comma-separated copilot ids taking part (default: the workspace's roster)")
-    run.add_argument("--max-hops", dest="max_hops", type=int, help="handoffs to follow at most (default 6)")
-    run.add_argument("--json", action="store_true", help="one JSON object per event per line")
-    run.add_argument("--yes", action="store_true", help="allow tools for this run only, unasked (never saved)")
-    run.set_defaults(handler=cmd_run)
-
-    tasks = commands.add_parser("tasks", help="the task board: handoffs and how they went")
-    task_actions = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
-    ls = task_actions.add_parser("ls", help="tasks, oldest first")
-    ls.add_argument("--workspace")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(handler=cmd_tasks_ls)
-
+    """Add `copilots` to the command parser."""
     copilots = commands.add_parser("copilots", help="list, add, change, import and export copilots")
     actions = copilots.add_subparsers(dest="copilots_command", metavar="ACTION", required=True)
     c_ls = actions.add_parser("ls", help="all copilots")
     c_ls.add_argument("--json", action="store_true")
-    c_ls.set_defaults(handler=cmd_copilots_ls)
+    c_ls.set_defaults(handler=cmd_ls)
     show = actions.add_parser("show", help="a copilot's manifest (TOML)")
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=cmd_copilots_show)
+    show.set_defaults(handler=cmd_show)
     add = actions.add_parser("add", help="a new copilot")
     add.add_argument("id", help="lowercase id, e.g. tax-expert")
     _manifest_options(add)
-    add.set_defaults(handler=cmd_copilots_add)
+    add.set_defaults(handler=cmd_add)
     edit = actions.add_parser("edit", help="change a copilot's manifest fields")
     edit.add_argument("id")
     _manifest_options(edit)
-    edit.set_defaults(handler=cmd_copilots_edit)
+    edit.set_defaults(handler=cmd_edit)
     rm = actions.add_parser("rm", help="remove a copilot")
     rm.add_argument("id")
-    rm.set_defaults(handler=cmd_copilots_rm)
+    rm.set_defaults(handler=cmd_rm)
     trust = actions.add_parser(
         "trust", help="confirm a copilot from an imported workspace (and the endpoint it sends messages to)"
     )
     trust.add_argument("id")
-    trust.set_defaults(handler=cmd_copilots_trust)
+    trust.set_defaults(handler=cmd_trust)
     imp = actions.add_parser("import", help="add a copilot from a TOML manifest")
     imp.add_argument("file")
     imp.add_argument("--replace", action="store_true", help="overwrite a copilot with the same id")
-    imp.set_defaults(handler=cmd_copilots_import)
+    imp.set_defaults(handler=cmd_import)
     exp = actions.add_parser("export", help="a copilot's manifest as TOML (no keys, ever)")
     exp.add_argument("id")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
-    exp.set_defaults(handler=cmd_copilots_export)
-    remote.register(commands, actions)
+    exp.set_defaults(handler=cmd_export)
+    grant = actions.add_parser("grant", help="let a copilot use a tool server (or one tool: server.tool)")
+    grant.add_argument("id")
+    grant.add_argument("tool")
+    grant.set_defaults(handler=cmd_grant, revoke=False)
+    revoke = actions.add_parser("revoke", help="take a tool back from a copilot")
+    revoke.add_argument("id")
+    revoke.add_argument("tool")
+    revoke.set_defaults(handler=cmd_grant, revoke=True)
+
+    test = actions.add_parser("test", help="reach a copilot's backend and report what it supports")
+    test.add_argument("id")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(handler=cmd_test)

@@ -1,0 +1,45 @@
+"""`roundtable run`: the crew works a task (routing, handoffs, tasks) on the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # a type only: importing the context loads all of core
+    from app.core.context import AppContext
+
+
+def cmd_run(args: argparse.Namespace, ctx: AppContext) -> int:
+    from app.cli.terminal import render_events, terminal_approver  # loads the crew: not at start-up
+    from app.core.crew.engine import run_task
+    from app.core.providers.base import CancelToken
+
+    task = " ".join(args.task).strip() or ("" if sys.stdin.isatty() else sys.stdin.read())
+    copilots = [c.strip() for c in args.copilots.split(",") if c.strip()] if args.copilots else None
+    cancel = CancelToken()
+    events = run_task(
+        ctx,
+        task,
+        workspace=args.workspace,
+        copilot_ids=copilots,
+        max_hops=args.max_hops,
+        cancel=cancel,
+        approve=terminal_approver(args.yes),
+    )
+    status, thread_id = render_events(events, args.json, cancel, headers=True)
+    if not args.json and thread_id:
+        print(f"\n[thread {thread_id}: `roundtable threads show {thread_id} --trace` for the details]")
+    return status
+
+
+def register(commands: Any) -> None:
+    """Add `run` to the command parser."""
+    run = commands.add_parser("run", help="let the crew work a task: routing, handoffs, tasks")
+    run.add_argument("task", nargs="*", help="the task; read from stdin when absent")
+    run.add_argument("--workspace", help="workspace id or name (created if new; default: the default workspace)")
+    run.add_argument("--copilots", help="comma-separated copilot ids taking part (default: the workspace's roster)")
+    run.add_argument("--max-hops", dest="max_hops", type=int, help="handoffs to follow at most (default 6)")
+    run.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    run.add_argument("--yes", action="store_true", help="allow tools for this run only, unasked (never saved)")
+    run.set_defaults(handler=cmd_run)
