@@ -107,7 +107,8 @@ def ensure_key(store: Store, name: str, make: Callable[[], str], *, replace: boo
         except KeychainError:
             raise
         except Exception as exc:
-            raise KeychainError(f"The keychain could not be read for '{name}' ({type(exc).__name__}): unlock it.") from exc
+            problem = f"The keychain could not be read for '{name}' ({type(exc).__name__}): unlock it."
+            raise KeychainError(problem) from exc
         if isinstance(value, str) and value:
             return value
     value = make()
