@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import ExitCode, RoundtableError, UsageError
@@ -95,6 +96,23 @@ def get_key(name: str) -> str:
         raise KeychainError(f"The keychain could not be read for '{name}' ({type(exc).__name__}): unlock it.") from exc
     if not isinstance(value, str) or not value:
         raise KeychainError(f"No key named '{name}' in the keychain: save it with `roundtable keys set {name}`.")
+    return value
+
+
+def ensure_key(store: Store, name: str, make: Callable[[], str], *, replace: bool = False) -> str:
+    """The value of keychain key `name`; when it is missing (or `replace`), `make()`'s value, saved there first."""
+    if not replace:
+        try:
+            value = keychain().get_password(SERVICE, check_name(name))
+        except KeychainError:
+            raise
+        except Exception as exc:
+            problem = f"The keychain could not be read for '{name}' ({type(exc).__name__}): unlock it."
+            raise KeychainError(problem) from exc
+        if isinstance(value, str) and value:
+            return value
+    value = make()
+    set_key(store, name, value)
     return value
 
 
