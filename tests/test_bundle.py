@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PATIENCE_S
+
 BUNDLE = os.environ.get("ROUNDTABLE_BUNDLE")
 pytestmark = pytest.mark.skipif(not BUNDLE, reason="set ROUNDTABLE_BUNDLE=dist/roundtable (`./dev package` does)")
 
@@ -56,7 +58,7 @@ def test_the_frozen_window_opens_under_xvfb(display, home) -> None:
         [str(Path(BUNDLE or "") / "roundtable")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=90)
+        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=PATIENCE_S)
         import time
 
         time.sleep(2)
@@ -64,7 +66,7 @@ def test_the_frozen_window_opens_under_xvfb(display, home) -> None:
     finally:
         quit = frozen("quit", env={"ROUNDTABLE_HOME": str(home), "DISPLAY": display})
         assert quit.returncode == 0
-        output, _ = app.communicate(timeout=30)
+        output, _ = app.communicate(timeout=PATIENCE_S)
     assert app.returncode == 0, output
 
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 
 from app.core.errors import ExitCode
-from tests.conftest import REPO, cli_command, run_cli
+from tests.conftest import PATIENCE_S, REPO, cli_command, run_cli
 
 
 def _free_port() -> int:
@@ -51,7 +51,7 @@ def test_serve_prints_its_url_answers_curl_and_stops_on_ctrl_c(secret_service) -
         assert taken.stderr.count("\n") == 1 and f"Port {port} on 127.0.0.1 is in use" in taken.stderr
     finally:
         server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=60)
+        out, err = server.communicate(timeout=PATIENCE_S)
     assert server.returncode == 0, err
     assert "Stopped." in out
 

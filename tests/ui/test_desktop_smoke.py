@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_command, write_settings
+from tests.conftest import PATIENCE_S, REPO, cli_command, write_settings
 from tests.ui.x11 import display_env, looks_like_a_window, quit_app, screenshot, start_app, xdotool
 
 pytestmark = pytest.mark.gui
@@ -27,7 +27,7 @@ def test_the_app_opens_answers_and_shows_the_model_manager(display, home: Path, 
     assert looks_like_a_window(screenshot(display, "main-light.png"))
 
     xdotool(display, "key", "ctrl+m")
-    assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Model manager$", timeout=30)
+    assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Model manager$", timeout=PATIENCE_S)
     time.sleep(0.5)
     xdotool(display, "mousemove", "600", "88", "click", "1")  # the search box
     xdotool(display, "type", "--delay", "5", "smollm")
@@ -68,12 +68,12 @@ def test_a_damaged_database_is_named_in_a_dialog_and_left_untouched(display, hom
     )
     try:
         dialog = xdotool(
-            display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable could not start$", timeout=60
+            display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable could not start$", timeout=PATIENCE_S
         )
         assert dialog, "no dialog said why Roundtable could not start"
         xdotool(display, "windowfocus", "--sync", dialog.split()[0])
         xdotool(display, "key", "Return")
-        output, _ = app.communicate(timeout=30)
+        output, _ = app.communicate(timeout=PATIENCE_S)
     finally:
         if app.poll() is None:
             app.kill()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import PATIENCE_MS
 from tests.core.knowledge import samples
 
 pytestmark = pytest.mark.gui
@@ -19,7 +20,7 @@ def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_
     seen = []
     panel.progress.valueChanged.connect(seen.append)
     panel.add([folder])
-    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=PATIENCE_MS)
     assert panel.list.item(0).text().startswith("zephyr.md") and panel.progress.isHidden()
     assert "1 added" in panel.status.text() and "blob.md" in panel.status.text()
     assert seen and seen[-1] == 2  # the bar went to the end

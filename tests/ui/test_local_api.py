@@ -7,6 +7,8 @@ import socket
 import httpx
 import pytest
 
+from tests.conftest import PATIENCE_MS
+
 pytestmark = pytest.mark.gui
 
 
@@ -27,20 +29,20 @@ def test_start_show_token_call_and_stop(qtbot, ctx, secret_service) -> None:
     assert panel.toggle.text() == "Start" and "127.0.0.1:" + str(port) in panel.example.toPlainText()
 
     panel.toggle.click()
-    qtbot.waitUntil(lambda: service.running, timeout=60000)
-    qtbot.waitUntil(lambda: panel.toggle.text() == "Stop", timeout=60000)
+    qtbot.waitUntil(lambda: service.running, timeout=PATIENCE_MS)
+    qtbot.waitUntil(lambda: panel.toggle.text() == "Stop", timeout=PATIENCE_MS)
     assert panel.status.text() == f"Serving at http://127.0.0.1:{port}/v1" and not panel.port.isEnabled()
 
     assert panel.token.echoMode() == QLineEdit.EchoMode.Password
     panel.show_token.click()
-    qtbot.waitUntil(lambda: panel.token.text() != "", timeout=60000)
+    qtbot.waitUntil(lambda: panel.token.text() != "", timeout=PATIENCE_MS)
     assert panel.token.echoMode() == QLineEdit.EchoMode.Normal
     url = f"http://127.0.0.1:{port}/health"
     assert httpx.get(url, headers={"Authorization": f"Bearer {panel.token.text()}"}, timeout=60).status_code == 200
     assert httpx.get(url, timeout=60).status_code == 401
 
     panel.toggle.click()
-    qtbot.waitUntil(lambda: panel.status.text() == "Stopped.", timeout=60000)
+    qtbot.waitUntil(lambda: panel.status.text() == "Stopped.", timeout=PATIENCE_MS)
     assert panel.toggle.text() == "Start"
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=60)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_command
+from tests.conftest import PATIENCE_S, REPO, cli_command
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 
@@ -94,7 +94,7 @@ def start_app(display: str) -> subprocess.Popen:
     app = subprocess.Popen(
         cli_command(), env=display_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    window = xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=60)
+    window = xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=PATIENCE_S)
     assert window, "the main window was not mapped"
     time.sleep(1.0)  # first paint and the first background loads
     return app
@@ -103,5 +103,5 @@ def start_app(display: str) -> subprocess.Popen:
 def quit_app(display: str, app: subprocess.Popen) -> None:
     xdotool(display, "mousemove", "600", "400", "click", "1")  # no window manager: a click gives focus
     xdotool(display, "key", "ctrl+q")
-    output, _ = app.communicate(timeout=30)
+    output, _ = app.communicate(timeout=PATIENCE_S)
     assert app.returncode == 0, output
