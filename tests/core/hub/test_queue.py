@@ -63,7 +63,7 @@ def test_a_pause_from_another_process_stops_a_pull_and_resume_continues_from_its
             pytest.fail(f"the pull ended with {pull.returncode} before the pause: {pull.communicate()}")
         return [e for e in queue_json() if e["state"] == RUNNING and e["done_bytes"] > 0]
 
-    running = wait_for(started, timeout=300, interval=0.2)[0]
+    running = wait_for(started, interval=0.2)[0]
     assert running["owner_pid"] == pull.pid
 
     paused = run_cli("models", "downloads", "pause", str(running["id"]))
