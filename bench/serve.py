@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,18 +29,30 @@ from stream_overhead import PROMPT, bare_chunks, measure  # noqa: E402 (beside t
 TOKEN = "bench-token"
 
 
-def served_chunks(client, model: str, max_tokens: int):
+def served(client, model: str, max_tokens: int) -> tuple[float, float, int]:
+    """(time to first text, decode tokens/s, tokens) of one streamed call. The server sends what arrives within
+    a few tens of ms in one chunk, so tokens are counted from the usage the stream ends with, not as chunks."""
+    started = time.perf_counter()
     stream = client.chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": PROMPT}],
         stream=True,
+        stream_options={"include_usage": True},
         temperature=0.0,
         top_p=1.0,
         max_tokens=max_tokens,
     )
+    first = last = None
+    tokens = 0
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
-            yield chunk
+            last = time.perf_counter()
+            first = first or last
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+    if first is None or last is None or tokens < 2 or last == first:
+        raise SystemExit("the server produced no text: cannot measure")
+    return first - started, (tokens - 1) / (last - first), tokens
 
 
 def serve(conn, home: str, threads: int, ctx_size: int) -> None:
@@ -88,12 +101,12 @@ def main() -> None:
     )
     # warm-up: load the host, fill caches, open the client's connection
     measure(bare_chunks(llm, 16))
-    measure(served_chunks(client, target, 16))
+    served(client, target, 16)
 
-    bare, served = [], []
+    bare, via_server = [], []
     for _ in range(args.rounds):
         bare.append(measure(bare_chunks(llm, args.max_tokens)))
-        served.append(measure(served_chunks(client, target, args.max_tokens)))
+        via_server.append(served(client, target, args.max_tokens))
     server.terminate()
     server.join(30)
 
@@ -101,7 +114,7 @@ def main() -> None:
         return tuple(statistics.median(r[i] for r in runs) for i in range(3))
 
     bare_ttft, bare_tps, bare_n = summary(bare)
-    served_ttft, served_tps, served_n = summary(served)
+    served_ttft, served_tps, served_n = summary(via_server)
     print(f"model: {model.name}, threads: {threads}, greedy, {args.rounds} alternating rounds, medians")
     for label, (ttft, tps, count) in (
         ("bare llama-cpp-python:    ", (bare_ttft, bare_tps, bare_n)),

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
     from app.core.context import AppContext
 
 RETRY_AFTER_S = 2  # what a 429 asks a client to wait: about one short reply of a small model
+# a stream's text after its first piece: what arrives within this long goes in one chunk. 25 chunks a second read
+# as smoothly as one a token, and cost the server and the client a third as much at 75 tokens/s
+COALESCE_S = 0.04
 PING_S = 15  # an SSE comment this often keeps proxies from closing a crew's long silence
 _DISCONNECT_POLL_S = 0.1
 
@@ -204,20 +207,31 @@ class _Answer:
         def sse(payload: dict[str, Any]) -> dict[str, str]:
             return {"data": json.dumps(payload, ensure_ascii=False)}
 
-        async def events() -> AsyncIterator[Event]:
+        async def batches() -> AsyncIterator[list[Event]]:
             if first is not None:
-                yield first
-            async for event in bridge:
-                yield event
+                yield [first]
+            sent_text = False
+            while True:
+                try:  # the first text goes out at once; after it, what arrives within COALESCE_S goes together
+                    batch = await bridge.batch(COALESCE_S if sent_text else 0.0)
+                except StopAsyncIteration:
+                    return
+                sent_text = sent_text or any(isinstance(event, CrewText) for event in batch)
+                yield batch
 
         try:
             yield sse(completion.chunk({"role": "assistant", "content": ""}))
-            async for event in events():
-                text = self.take(event)
+            async for batch in batches():
+                text = ""
+                for event in batch:
+                    text += self.take(event)
+                    if self.events and text:  # the text so far goes before the event that followed it
+                        yield sse(completion.chunk({"content": text}))
+                        text = ""
+                    while self.events:  # each run event in a chunk of its own, with no choices (README, Local API)
+                        yield sse(completion.side_chunk(roundtable=self.events.pop(0)))
                 if text:
                     yield sse(completion.chunk({"content": text}))
-                while self.events:  # each run event in a chunk of its own, with no choices (README, Local API)
-                    yield sse(completion.side_chunk(roundtable=self.events.pop(0)))
             if self.error is not None:
                 yield sse(self.error.body())  # OpenAI's clients raise it as an APIError
                 return

@@ -65,6 +65,7 @@ class RunBridge(Generic[_Item]):
         self._queue: asyncio.Queue[object] = asyncio.Queue()  # unbounded: a reply is bounded by its max_tokens
         self._work = work
         self._done = done
+        self._held: object | None = None  # read from the queue by `batch`, for the next read
         self._thread = threading.Thread(target=self._run, name="roundtable-api-run", daemon=True)
         self._thread.start()
 
@@ -88,13 +89,31 @@ class RunBridge(Generic[_Item]):
         return self
 
     async def __anext__(self) -> _Item:
-        item = await self._queue.get()
+        item = self._held if self._held is not None else await self._queue.get()
+        self._held = None
         if item is _END:
-            self._queue.put_nowait(_END)  # a later read ends too
+            self._held = _END  # a later read ends too
             raise StopAsyncIteration
         if isinstance(item, _Raised):
             raise item.error
         return item  # type: ignore[return-value]
+
+    async def batch(self, window_s: float) -> list[_Item]:
+        """The next item and those that follow within `window_s` of it: one write to the client for several
+        tokens costs the server and the client a fraction of one each (StopAsyncIteration at the end)."""
+        items = [await self.__anext__()]
+        if window_s > 0:
+            await asyncio.sleep(window_s)  # then take what came: no timed get, whose cancel could lose an item
+        while self._held is None:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if item is _END or isinstance(item, _Raised):
+                self._held = item  # the next read ends or raises, after these items are used
+            else:
+                items.append(item)  # type: ignore[arg-type]
+        return items
 
     def close(self) -> None:
         """The reader has gone: stop the run."""
