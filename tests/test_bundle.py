@@ -51,9 +51,9 @@ def test_the_frozen_program_answers_offline_on_the_starter_model(home) -> None:
 
 
 def test_the_frozen_window_opens_under_xvfb(display, home) -> None:
-    from tests.ui.x11 import _env, looks_like_a_window, screenshot, xdotool
+    from tests.ui.x11 import display_env, looks_like_a_window, screenshot, xdotool
 
-    env = clean_env(**{**_env(display), "ROUNDTABLE_HOME": str(home)})
+    env = clean_env(**{**display_env(display), "ROUNDTABLE_HOME": str(home)})
     app = subprocess.Popen(
         [str(Path(BUNDLE or "") / "roundtable")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
