@@ -50,6 +50,7 @@ class LocalApiService(QObject):
         super().__init__(None)
         self.ctx = ctx
         self.server: ApiServer | None = None
+        self.starting = False  # a start is under way: a second click must not start a second server
         self.status = "Stopped."
         app = QApplication.instance()
         if app is not None:
@@ -67,8 +68,9 @@ class LocalApiService(QObject):
         """Start serving on `port` (token from the keychain, made on first use)."""
         from app.core.serve.server import LOOPBACK, ApiServer, api_token
 
-        if self.server is not None:
+        if self.server is not None or self.starting:
             return
+        self.starting = True
         self._say("Starting…")
         ctx = self.ctx
 
@@ -78,10 +80,15 @@ class LocalApiService(QObject):
             return server
 
         def started(server: ApiServer) -> None:
+            self.starting = False
             self.server = server
             self._say(f"Serving at {server.url}")
 
-        run_in_background(begin, started, lambda message: self._say(f"Not started: {message}"))
+        def failed(message: str) -> None:
+            self.starting = False
+            self._say(f"Not started: {message}")
+
+        run_in_background(begin, started, failed)
 
     def stop(self) -> None:
         server, self.server = self.server, None
