@@ -17,6 +17,12 @@ from tests.fakehub import TEST_REPO, FakeHub, Repo, Source, starter_repo, tiny_g
 
 REPO = Path(__file__).resolve().parents[1]
 
+# How long a test waits for something that depends on the machine's speed (a model's reply, a subprocess, a
+# window): a hang guard, never a measure. A busy 2-core CI machine runs the starter model ten times slower than
+# an idle one, so no such wait may decide a test; the pytest timeout (900 s) still ends a real hang.
+PATIENCE_S = 600
+PATIENCE_MS = PATIENCE_S * 1000
+
 
 @pytest.fixture(scope="session")
 def embedding_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -74,7 +80,7 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(
-    *args: str, input: str | None = None, timeout: float = 600, env: dict | None = None, **kwargs
+    *args: str, input: str | None = None, timeout: float = PATIENCE_S, env: dict | None = None, **kwargs
 ) -> subprocess.CompletedProcess:
     """Run `roundtable ARGS` in a subprocess with the test's environment (or `env`)."""
     return subprocess.run(
@@ -89,7 +95,7 @@ def run_cli(
     )
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.05):
+def wait_for(predicate, timeout: float = PATIENCE_S, interval: float = 0.05):
     """Poll until `predicate()` is truthy; returns its value or fails the test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

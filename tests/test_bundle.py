@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PATIENCE_S
+
 BUNDLE = os.environ.get("ROUNDTABLE_BUNDLE")
 pytestmark = pytest.mark.skipif(not BUNDLE, reason="set ROUNDTABLE_BUNDLE=dist/roundtable (`./dev package` does)")
 
@@ -49,14 +51,14 @@ def test_the_frozen_program_answers_offline_on_the_starter_model(home) -> None:
 
 
 def test_the_frozen_window_opens_under_xvfb(display, home) -> None:
-    from tests.ui.x11 import _env, looks_like_a_window, screenshot, xdotool
+    from tests.ui.x11 import display_env, looks_like_a_window, screenshot, xdotool
 
-    env = clean_env(**{**_env(display), "ROUNDTABLE_HOME": str(home)})
+    env = clean_env(**{**display_env(display), "ROUNDTABLE_HOME": str(home)})
     app = subprocess.Popen(
         [str(Path(BUNDLE or "") / "roundtable")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=90)
+        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=PATIENCE_S)
         import time
 
         time.sleep(2)
@@ -64,7 +66,7 @@ def test_the_frozen_window_opens_under_xvfb(display, home) -> None:
     finally:
         quit = frozen("quit", env={"ROUNDTABLE_HOME": str(home), "DISPLAY": display})
         assert quit.returncode == 0
-        output, _ = app.communicate(timeout=30)
+        output, _ = app.communicate(timeout=PATIENCE_S)
     assert app.returncode == 0, output
 
 

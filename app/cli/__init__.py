@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.register(commands)
     for command in (models, hardware, keys, tools, desktop):
         command.register(commands)
+    from app.cli import serve
+
+    serve.register(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import ExitCode, RoundtableError, UsageError
@@ -87,14 +88,29 @@ def get_key(name: str) -> str:
         if not value:
             raise KeychainError(f"The environment variable {variable} is not set: set it to the key and try again.")
         return value
+    stored = _read_keychain(name)
+    if stored is None:
+        raise KeychainError(f"No key named '{name}' in the keychain: save it with `roundtable keys set {name}`.")
+    return stored
+
+
+def _read_keychain(name: str) -> str | None:
+    """The keychain's value for `name`, None when there is none; KeychainError when it cannot be read."""
     try:
         value = keychain().get_password(SERVICE, name)
     except KeychainError:
         raise
     except Exception as exc:
         raise KeychainError(f"The keychain could not be read for '{name}' ({type(exc).__name__}): unlock it.") from exc
-    if not isinstance(value, str) or not value:
-        raise KeychainError(f"No key named '{name}' in the keychain: save it with `roundtable keys set {name}`.")
+    return value if isinstance(value, str) and value else None
+
+
+def ensure_key(store: Store, name: str, make: Callable[[], str], *, replace: bool = False) -> str:
+    """The value of keychain key `name`; when it is missing (or `replace`), `make()`'s value, saved there first."""
+    if not replace and (value := _read_keychain(check_name(name))) is not None:
+        return value
+    value = make()
+    set_key(store, name, value)
     return value
 
 

@@ -102,6 +102,11 @@ class Settings(BaseModel):
     remote_reply_timeout_s: float = Field(
         600.0, gt=0, le=86_400, description="seconds a remote copilot's whole reply may take before it is stopped"
     )
+    api_port: int = Field(8642, ge=1, le=65_535, description="`roundtable serve` and Settings → Local API listen here")
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="web origins a browser may call the local API from; empty = none (CORS off)"
+    )
+    api_queue: int = Field(4, ge=1, le=64, description="local API: requests per model at once, running or waiting")
 
 
 # the settings file's problems, in its own words (see read_toml_bounded)

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from app import __version__
-from app.core.errors import ExitCode
+from app.core.errors import ExitCode, RoundtableError
 from app.core.instance import send_command
 from app.core.settings import Paths
 
@@ -48,7 +48,11 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
     app.setDesktopFileName("roundtable")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the overlay, the tray and the shortcut outlive the window
-    ctx = AppContext(paths)
+    try:
+        ctx = AppContext(paths)
+    except RoundtableError as exc:  # a damaged database or settings file: launched from a menu, stderr is lost
+        _cannot_start(exc)
+        return exc.exit_code
     apply_theme(app, ctx.settings.theme)
     desktop = Desktop(ctx)
     if command == "overlay":
@@ -61,6 +65,16 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
         desktop.close()
         ctx.close()
 
+
+
+def _cannot_start(exc: RoundtableError) -> None:
+    """Say why Roundtable cannot open, in a dialog (a desktop launch has no terminal) and on stderr."""
+    from app.ui.qt import QMessageBox, Qt
+
+    sys.stderr.write(f"roundtable: {exc}\n")
+    box = QMessageBox(QMessageBox.Icon.Critical, "Roundtable could not start", str(exc))
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the message may quote a file name or a settings value
+    box.exec()
 
 class Desktop:
     """The running app's parts and how they reach each other; answers commands from later launches.

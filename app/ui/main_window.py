@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.thread_id: str | None = None
         self.runner = CrewRunner(ctx, self)
         self.models_panel: Any = None
+        self.local_api: Any = None  # the LocalApiService, made when Settings first opens
         self.pending_delete: str | None = None
         self.pending_text = ""
         self.setWindowTitle("Roundtable")
@@ -374,8 +375,11 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         from app.core.hardware import llama_backend
+        from app.ui.local_api import LocalApiService
         from app.ui.settings_dialog import SettingsDialog
 
+        if self.local_api is None:
+            self.local_api = LocalApiService(self.ctx)  # outlives the dialog: the server runs until stopped or quit
         dialog = SettingsDialog(
             self.ctx.settings,
             self.ctx.paths,
@@ -384,6 +388,7 @@ class MainWindow(QMainWindow):
             self.shortcut_status(),
             self,
             store=self.ctx.store,
+            local_api=self.local_api,
         )
         if dialog.exec() == dialog.DialogCode.Accepted:
             self.apply_settings(dialog.result_settings())

@@ -39,8 +39,10 @@ class SettingsDialog(QDialog):
         shortcut_status: str = "",
         parent: QWidget | None = None,
         store: Any | None = None,
+        local_api: Any | None = None,
     ) -> None:
-        """`store` (the workspace store) adds the saved tool approvals, with Revoke; it is read in workers."""
+        """`store` (the workspace store) adds the saved tool approvals, with Revoke; it is read in workers.
+        `local_api` (a `LocalApiService`) adds the Local API panel: start/stop, token, example."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -94,6 +96,12 @@ class SettingsDialog(QDialog):
 
             self.approvals = ToolApprovalsList(store)  # revoking takes effect at once, not on Save
             form.addRow("Tools allowed always", self.approvals)
+        self.local_api = None
+        if local_api is not None:
+            from app.ui.local_api import LocalApiPanel
+
+            self.local_api = LocalApiPanel(local_api, settings.api_port)  # Start/Stop act at once, not on Save
+            form.addRow(self.local_api)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -110,5 +118,6 @@ class SettingsDialog(QDialog):
                 "overlay_shortcut": self.shortcut.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
                 "overlay_prefill": self.prefill.isChecked(),
                 "close_to_tray": self.close_to_tray.isChecked(),
+                "api_port": self.local_api.port.value() if self.local_api is not None else self.settings.api_port,
             }
         )

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from app import __version__
-from tests.conftest import LONG_PROMPT, REPO, cli_command, file_digest, run_cli, wait_for, write_settings
+from tests.conftest import LONG_PROMPT, PATIENCE_S, REPO, cli_command, file_digest, run_cli, wait_for, write_settings
 
 
 def threads(home: Path) -> list[dict]:
@@ -182,13 +182,13 @@ def _model_host(process: subprocess.Popen) -> psutil.Process:
         children = psutil.Process(process.pid).children(recursive=True)
         return next((c for c in children if "spawn_main" in " ".join(c.cmdline())), None)
 
-    return wait_for(find, timeout=10)
+    return wait_for(find, timeout=PATIENCE_S)
 
 
 def test_ctrl_c_stops_and_keeps_the_partial_reply(home: Path) -> None:
     process, events = _start_streaming()
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=PATIENCE_S)
     events += [json.loads(line) for line in out.splitlines()]
     assert process.returncode == 130
     assert events[-1]["type"] == "done" and events[-1]["status"] == "interrupted"
@@ -201,7 +201,7 @@ def test_ctrl_c_stops_and_keeps_the_partial_reply(home: Path) -> None:
 def test_model_host_killed_mid_answer(home: Path, sig) -> None:
     process, events = _start_streaming()
     _model_host(process).send_signal(sig)
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=PATIENCE_S)
     assert process.returncode == 5
     assert signal.Signals(sig).name in err and "ask again" in err
     events = [json.loads(line) for line in out.splitlines()]
@@ -218,7 +218,7 @@ def test_kill_9_of_roundtable_itself_keeps_the_partial_reply(home: Path) -> None
     time.sleep(0.6)  # past a checkpoint or two
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
-    wait_for(lambda: not host.is_running() or host.status() == psutil.STATUS_ZOMBIE, timeout=30)
+    wait_for(lambda: not host.is_running() or host.status() == psutil.STATUS_ZOMBIE, timeout=PATIENCE_S)
 
     (thread,) = threads(home)  # opening the store marks the orphaned reply
     reply = show(thread["id"])["messages"][1]

@@ -18,7 +18,7 @@ import pytest
 import tomli_w
 
 from app.cli.output import inert_toml, terminal_safe
-from tests.conftest import REPO, cli_command, run_cli
+from tests.conftest import PATIENCE_S, REPO, cli_command, run_cli
 from tests.loopback import LoopbackServer, Response, sse
 
 # clear screen, CSI via C1, bell, a window-title OSC, NUL, DEL, NEL, a carriage return that would overwrite
@@ -45,7 +45,7 @@ def run_on_pty(*args: str) -> tuple[int, bytes]:
             break
         output += chunk
     os.close(master)
-    return process.wait(timeout=60), output
+    return process.wait(timeout=PATIENCE_S), output
 
 
 def store_hostile_thread() -> str:

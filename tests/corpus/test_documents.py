@@ -39,8 +39,6 @@ EXPECTED = {
 }
 
 
-
-
 @pytest.fixture
 def database(home) -> str:
     assert run_cli("docs", "ls").returncode == 0  # the database exists, seeded, before anything is added

@@ -28,8 +28,6 @@ EXPECTED = {
 }
 
 
-
-
 def test_the_corpus_is_all_there() -> None:
     files = {f.name for f in CORPUS.glob("*.toml")}
     assert files == set(EXPECTED) and len(files) >= 5

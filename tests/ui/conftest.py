@@ -6,6 +6,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
+from tests.conftest import PATIENCE_MS
+
 
 @pytest.fixture
 def window(qtbot, ctx):
@@ -17,11 +19,11 @@ def window(qtbot, ctx):
     main = MainWindow(ctx)
     qtbot.addWidget(main)
     main.show()
-    qtbot.waitUntil(lambda: main.roster.list.count() == 4, timeout=30000)
+    qtbot.waitUntil(lambda: main.roster.list.count() == 4, timeout=PATIENCE_MS)
     yield main
     if main.run_task is not None:
         main.run_task.cancel.cancel()
-        qtbot.waitUntil(lambda: main.run_task is None, timeout=30000)
+        qtbot.waitUntil(lambda: main.run_task is None, timeout=PATIENCE_MS)
 
 
 @pytest.fixture(autouse=True)

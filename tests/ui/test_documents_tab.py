@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import PATIENCE_MS
 from tests.core.knowledge import samples
 
 pytestmark = pytest.mark.gui
@@ -19,9 +20,9 @@ def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_
     seen = []
     panel.progress.valueChanged.connect(seen.append)
     panel.add([folder])
-    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: panel.list.count() == 1, timeout=PATIENCE_MS)
     # then its passages are embedded, in the background, with the same bar and Cancel
-    qtbot.waitUntil(lambda: "passages embedded" in panel.status.text(), timeout=120_000)
+    qtbot.waitUntil(lambda: "passages embedded" in panel.status.text(), timeout=PATIENCE_MS)
     assert panel.list.item(0).text().startswith("zephyr.md") and panel.progress.isHidden()
     assert "1 added" in panel.status.text() and "blob.md" in panel.status.text()
     assert "2 passages embedded" in panel.status.text()
@@ -33,7 +34,7 @@ def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_
     sampling = {**copilot.sampling.model_dump(), "max_tokens": 64}  # the citation matters, not the reply's length
     ctx.store.save_copilot(copilot.id, copilot.name, {**copilot.model_dump(), "knowledge": True, "sampling": sampling})
     window.send("@analyst What coupon does the Zephyr bond pay?")
-    qtbot.waitUntil(lambda: window.run_task is None, timeout=300_000)  # the starter model on a busy machine
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=PATIENCE_MS)
     qtbot.waitUntil(lambda: any(w.sources.isVisible() for w in window.thread_view.findChildren(MessageWidget)))
     (reply,) = [w for w in window.thread_view.findChildren(MessageWidget) if w.sources.isVisible()]
     assert "[1] zephyr.md, Zephyr bond" in reply.sources.text()

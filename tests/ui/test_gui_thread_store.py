@@ -8,6 +8,7 @@ import traceback
 import pytest
 
 from app.ui.qt import Qt
+from tests.conftest import PATIENCE_MS
 from tests.fakehub import TEST_REPO
 
 pytestmark = pytest.mark.gui
@@ -47,27 +48,29 @@ def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_h
         window = MainWindow(ctx)
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitUntil(lambda: window.roster.list.count() == 4, timeout=30000)
+        qtbot.waitUntil(lambda: window.roster.list.count() == 4, timeout=PATIENCE_MS)
 
         # a crew run streams into a new thread
         window.composer.edit.setPlainText("@generalist What is a bond?")
         qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: window.run_task is not None, timeout=30000)
+        qtbot.waitUntil(lambda: window.run_task is not None, timeout=PATIENCE_MS)
         qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
         assert [w.status for w in window.thread_view.messages.values()][-1] == "complete"
         thread_id = window.thread_id
         assert thread_id is not None
 
         # a thread loads from the sidebar
-        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=30000)
+        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=PATIENCE_MS)
         window.sidebar.start_new()
         assert not window.thread_view.messages
         window.sidebar.threads.setCurrentRow(0)
-        qtbot.waitUntil(lambda: len(window.thread_view.messages) == 2, timeout=30000)
+        qtbot.waitUntil(lambda: len(window.thread_view.messages) == 2, timeout=PATIENCE_MS)
 
         # the roster refreshes after a copilot is edited in the form
         window.roster.edit("writer")
-        qtbot.waitUntil(lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=30000)
+        qtbot.waitUntil(
+            lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=PATIENCE_MS
+        )
         window.roster.dialog.description_edit.setText("Edited on a worker.")
         window.roster.dialog.accept()
         qtbot.waitUntil(
@@ -75,19 +78,19 @@ def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_h
         )
 
         # settings are saved, the welcome dismissed, the tray notice's flag read
-        with qtbot.waitSignal(window.settings_applied, timeout=30000):
+        with qtbot.waitSignal(window.settings_applied, timeout=PATIENCE_MS):
             window.apply_settings(ctx.settings.model_copy(update={"memory_budget_mb": 2048}))
 
         # the overlay asks (its own crew runner) and moves the exchange into the window
         overlay = Overlay(ctx, lambda: window.workspace_id, lambda: False)
         qtbot.addWidget(overlay)
         overlay.present()
-        qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=30000)
+        qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=PATIENCE_MS)
         overlay.prompt.setPlainText("What is a coupon?")
         overlay.ask()
-        qtbot.waitUntil(lambda: overlay.run_task is not None, timeout=30000)
+        qtbot.waitUntil(lambda: overlay.run_task is not None, timeout=PATIENCE_MS)
         qtbot.waitUntil(lambda: overlay.run_task is None, timeout=RUN_MS)
-        with qtbot.waitSignal(overlay.open_in_window, timeout=30000):
+        with qtbot.waitSignal(overlay.open_in_window, timeout=PATIENCE_MS):
             overlay.open_in_roundtable()
 
         # a download progresses into an installed model, which a copilot is then given
@@ -95,7 +98,7 @@ def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_h
         panel = window.models_panel
         with qtbot.waitSignal(panel.models_changed, timeout=RUN_MS):
             panel.search.download_requested.emit(TEST_REPO, file, source.size, source.sha256)
-        with qtbot.waitSignal(panel.installed.changed, timeout=30000):
+        with qtbot.waitSignal(panel.installed.changed, timeout=PATIENCE_MS):
             panel.installed.bind("writer", "smollm2-135m-instruct-q8_0")
         window.close()
     finally:

@@ -3,6 +3,7 @@ asks the user to confirm its endpoint in a dialog (real widgets, offscreen) befo
 
 import pytest
 
+from tests.conftest import PATIENCE_MS
 from tests.core.store.archive_builder import content, remote_copilot, write_archive
 from tests.loopback import LoopbackServer, Response, sse
 
@@ -20,7 +21,7 @@ def test_the_window_opens_with_a_damaged_copilot_row_and_says_so(qtbot, ctx) -> 
     window = MainWindow(ctx)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.roster.list.count() == 4 and window.roster.warning.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: window.roster.list.count() == 4 and window.roster.warning.isVisible(), timeout=PATIENCE_MS)
     assert "`roundtable copilots rm broken` removes it" in window.roster.warning.text()
     assert "broken" not in window.copilots
 
@@ -47,25 +48,25 @@ def test_a_run_asks_before_an_imported_endpoint_is_used(qtbot, window, ctx, impo
 
     server, workspace = imported
     window._workspace_changed(workspace)
-    qtbot.waitUntil(lambda: window.roster.list.count() == 1, timeout=30_000)
+    qtbot.waitUntil(lambda: window.roster.list.count() == 1, timeout=PATIENCE_MS)
     assert window.roster.list.item(0).text().startswith("⚠ Quant (imported, needs review)")
     assert server.url in window.roster.list.item(0).toolTip()
 
     window.send("What coupon does the Zephyr bond pay?")
     qtbot.waitUntil(
         lambda: window.findChild(EndpointDialog) is not None and window.findChild(EndpointDialog).isVisible(),
-        timeout=30_000,
+        timeout=PATIENCE_MS,
     )
     dialog = window.findChild(EndpointDialog)
     assert dialog.text.textFormat() == Qt.TextFormat.PlainText and server.url in dialog.text.text()
     assert server.requests == []  # nothing is sent while the question is open
     button = dialog.confirm_button if confirm else dialog.cancel_button
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.run_task is None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=PATIENCE_MS)
     review = ctx.copilot_list().review
     if confirm:
         assert len(server.requests) == 1 and "quant" not in review
-        qtbot.waitUntil(lambda: "needs review" not in window.roster.list.item(0).text(), timeout=30_000)
+        qtbot.waitUntil(lambda: "needs review" not in window.roster.list.item(0).text(), timeout=PATIENCE_MS)
     else:
         assert server.requests == [] and "quant" in review
         assert "Not sent: you did not confirm copilot 'quant'" in window.statusBar().currentMessage()
@@ -84,7 +85,7 @@ def test_the_overlay_asks_before_an_imported_endpoint_is_used(qtbot, ctx, import
     server, _workspace = imported
     overlay = Overlay(ctx, lambda: DEFAULT_WORKSPACE, lambda: False)
     qtbot.addWidget(overlay)
-    qtbot.waitUntil(lambda: overlay.copilot.findData("quant") >= 0, timeout=30_000)
+    qtbot.waitUntil(lambda: overlay.copilot.findData("quant") >= 0, timeout=PATIENCE_MS)
     overlay.present()
     overlay.copilot.setCurrentIndex(overlay.copilot.findData("quant" if how == "picked" else "generalist"))
     overlay.prompt.setPlainText(("@quant " if how == "mentioned" else "") + "What coupon does the Zephyr bond pay?")
@@ -94,12 +95,12 @@ def test_the_overlay_asks_before_an_imported_endpoint_is_used(qtbot, ctx, import
         shown = [d for d in overlay.findChildren(EndpointDialog) if d.isVisible()]
         return shown[0] if shown else None
 
-    qtbot.waitUntil(lambda: dialog() is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: dialog() is not None, timeout=PATIENCE_MS)
     asking = dialog()
     assert asking.text.textFormat() == Qt.TextFormat.PlainText and server.url in asking.text.text()
     assert server.requests == []  # nothing is sent while the question is open
     qtbot.mouseClick(asking.confirm_button if confirm else asking.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: overlay.run_task is None, timeout=60_000)
+    qtbot.waitUntil(lambda: overlay.run_task is None, timeout=PATIENCE_MS)
     if confirm:
         assert len(server.requests) == 1 and "quant" not in ctx.copilot_list().review
         assert overlay.answer == "Hi." and overlay.answer_view.toPlainText() == "Hi."
@@ -125,9 +126,9 @@ def test_a_question_closed_or_destroyed_unanswered_is_a_no(qtbot, ctx, imported,
     task.failed.connect(failures.append)
     try:
         # the worker gives up only when answered: without an answer on close or destroy, this wait times out
-        with qtbot.waitSignal(task.finished, timeout=30_000):
+        with qtbot.waitSignal(task.finished, timeout=PATIENCE_MS):
             task.run_in_background()
-            qtbot.waitUntil(lambda: parent.findChild(EndpointDialog) is not None, timeout=30_000)
+            qtbot.waitUntil(lambda: parent.findChild(EndpointDialog) is not None, timeout=PATIENCE_MS)
             if how == "closed":
                 parent.findChild(EndpointDialog).close()
             else:

@@ -8,6 +8,7 @@ import pytest
 from app.core.settings import load_settings
 from app.ui.qt import Qt
 from app.ui.thread_view import Card, MessageWidget
+from tests.conftest import PATIENCE_MS
 
 pytestmark = pytest.mark.gui
 RUN_MS = 300_000  # a crew run on the starter model, on a busy 2-core machine: waited for, never timed
@@ -23,7 +24,7 @@ def cap_reply(ctx, copilot_id: str, tokens: int = 48) -> None:
 def send(qtbot, window, text: str) -> None:
     window.composer.edit.setPlainText(text)
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.run_task is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.run_task is not None, timeout=PATIENCE_MS)
 
 
 def replies(window) -> list[MessageWidget]:
@@ -70,7 +71,7 @@ def test_a_crew_run_shows_the_handoff_card_and_the_task(qtbot, window, ctx) -> N
         groups = [board.topLevelItem(i) for i in range(board.topLevelItemCount())]
         return sum(g.childCount() for g in groups if g.text(0).startswith("Done"))
 
-    qtbot.waitUntil(lambda: done_tasks() >= 1, timeout=10000)
+    qtbot.waitUntil(lambda: done_tasks() >= 1, timeout=PATIENCE_MS)
     # clicking the task jumps to the thread and the answer
     window.task_board.open_task.emit(window.thread_id, ctx.store.tasks()[0].result_message_id)
 
@@ -80,7 +81,7 @@ def test_stop_cancels_and_keeps_the_partial_reply(qtbot, window, ctx) -> None:
     send(qtbot, window, "@writer Write a long story about a lighthouse keeper, twenty paragraphs at least.")
     qtbot.waitUntil(lambda: any(len(w.text) > 20 for w in replies(window)), timeout=RUN_MS)
     qtbot.mouseClick(window.composer.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.run_task is None, timeout=30000)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=PATIENCE_MS)
     (reply,) = replies(window)
     assert reply.status == "interrupted"
     stored = ctx.store.get_message(reply.message_id)
@@ -93,12 +94,12 @@ def test_a_crashed_model_shows_a_banner_with_retry_and_the_window_keeps_working(
     qtbot.waitUntil(lambda: any(len(w.text) > 20 for w in replies(window)), timeout=RUN_MS)
     host = next(h for h in ctx.pool.hosts.values() if h.alive)
     os.kill(host.pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: window.run_task is None, timeout=30000)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=PATIENCE_MS)
     (crashed,) = replies(window)
     assert crashed.banner.isVisibleTo(window) and "SIGKILL" in crashed.banner_label.text()
     assert crashed.retry_button.isVisibleTo(window)
     qtbot.mouseClick(crashed.retry_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.run_task is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.run_task is not None, timeout=PATIENCE_MS)
     qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
     assert [w.status for w in replies(window)][-1] == "complete"
 
@@ -154,7 +155,7 @@ def test_settings_persist_and_the_theme_changes(qtbot, window, ctx) -> None:
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.budget.setValue(4096)
     dialog.default_copilot.setCurrentIndex(dialog.default_copilot.findData("analyst"))
-    with qtbot.waitSignal(window.settings_applied, timeout=30000):  # saved on the database worker
+    with qtbot.waitSignal(window.settings_applied, timeout=PATIENCE_MS):  # saved on the database worker
         window.apply_settings(dialog.result_settings())
     saved = load_settings(ctx.paths.settings_file)
     assert (saved.theme, saved.memory_budget_mb, saved.default_copilot) == ("dark", 4096, "analyst")
@@ -186,7 +187,7 @@ def test_mention_completion_offers_copilot_names(qtbot, window) -> None:
 
 def test_add_a_copilot_in_the_form(qtbot, window, ctx) -> None:
     window.roster.edit(None)
-    qtbot.waitUntil(lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=30000)
+    qtbot.waitUntil(lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=PATIENCE_MS)
     dialog = window.roster.dialog
     dialog.id_edit.setText("Tax Expert!")
     dialog.name_edit.setText("Tax Expert")
@@ -198,7 +199,7 @@ def test_add_a_copilot_in_the_form(qtbot, window, ctx) -> None:
     assert dialog.isVisible() and "'id'" in dialog.error.text()
     dialog.id_edit.setText("tax-expert")
     dialog.accept()
-    qtbot.waitUntil(lambda: window.roster.list.count() == 5, timeout=30000)
+    qtbot.waitUntil(lambda: window.roster.list.count() == 5, timeout=PATIENCE_MS)
     assert "tax-expert" in window.copilots
     saved = ctx.copilot("tax-expert")
     assert (saved.name, saved.handoff_to, saved.sampling.temperature) == ("Tax Expert", ["writer"], 0.1)

@@ -3,7 +3,7 @@
 import pytest
 
 from app.core.store.workspaces import DEFAULT_WORKSPACE, QUICK_ASK_WORKSPACE
-from tests.conftest import LONG_PROMPT
+from tests.conftest import LONG_PROMPT, PATIENCE_MS
 
 pytestmark = pytest.mark.gui
 
@@ -13,7 +13,7 @@ def make_overlay(qtbot, ctx, prefill: bool = True):
 
     overlay = Overlay(ctx, lambda: DEFAULT_WORKSPACE, lambda: prefill)
     qtbot.addWidget(overlay)
-    qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=30_000)
+    qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=PATIENCE_MS)
     return overlay
 
 
@@ -29,13 +29,13 @@ def test_it_prefills_asks_the_chosen_copilot_streams_and_stores_the_exchange(qtb
     overlay.present()
     assert overlay.isVisible()
     qtbot.waitUntil(
-        lambda: overlay.prompt.toPlainText() == "What is a bond? Answer in one sentence.", timeout=30_000
+        lambda: overlay.prompt.toPlainText() == "What is a bond? Answer in one sentence.", timeout=PATIENCE_MS
     )
     overlay.copilot.setCurrentIndex(overlay.copilot.findData("analyst"))
 
     qtbot.keyClick(overlay.prompt, Qt.Key.Key_Return)
     qtbot.waitUntil(
-        lambda: bool(overlay.answer) and overlay.run_task is not None, timeout=60_000
+        lambda: bool(overlay.answer) and overlay.run_task is not None, timeout=PATIENCE_MS
     )  # streaming, in place
     finish(qtbot, overlay)
 
@@ -78,7 +78,7 @@ def test_escape_hides_it_and_stops_the_answer_keeping_what_was_written(qtbot, ct
     overlay.present()
     overlay.prompt.setPlainText(LONG_PROMPT)
     overlay.ask()
-    qtbot.waitUntil(lambda: len(overlay.answer) > 40, timeout=60_000)
+    qtbot.waitUntil(lambda: len(overlay.answer) > 40, timeout=PATIENCE_MS)
     qtbot.keyClick(overlay.prompt, Qt.Key.Key_Escape)
     assert not overlay.isVisible()
     finish(qtbot, overlay)
@@ -96,20 +96,20 @@ def test_open_in_roundtable_moves_the_exchange_into_the_windows_workspace(qtbot,
     try:
         assert desktop.shortcut.problem  # offscreen: no desktop to listen on, and it says so
         overlay = desktop.overlay
-        qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=30_000)
+        qtbot.waitUntil(lambda: overlay.copilot.count() == 4, timeout=PATIENCE_MS)
         overlay.present()
         overlay.prompt.setPlainText("Name one bond rating agency.")
         overlay.ask()
         finish(qtbot, overlay)
         thread_id = overlay.thread_id
-        with qtbot.waitSignal(overlay.open_in_window, timeout=30_000):
+        with qtbot.waitSignal(overlay.open_in_window, timeout=PATIENCE_MS):
             overlay.open_button.click()
         assert not overlay.isVisible()
         assert ctx.store.get_thread(thread_id).workspace_id == DEFAULT_WORKSPACE
         assert "thread.moved" in [e["type"] for e in ctx.store.events(thread_id)]
         window = desktop.window
         assert window.isVisible() and window.thread_id == thread_id
-        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=30_000)
+        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=PATIENCE_MS)
     finally:
         desktop.close()
 

@@ -9,8 +9,8 @@ import pytest
 
 from app.core.instance import send_command
 from app.core.settings import Paths
-from tests.conftest import REPO, cli_command, wait_for
-from tests.ui.x11 import _env, looks_like_a_window, screenshot, xdotool
+from tests.conftest import PATIENCE_S, REPO, cli_command, wait_for
+from tests.ui.x11 import display_env, looks_like_a_window, screenshot, xdotool
 
 pytestmark = pytest.mark.gui
 OVERLAY = "^Roundtable quick ask$"
@@ -20,16 +20,16 @@ def test_the_shortcut_opens_the_overlay_which_answers_and_hides(desktop_display,
     display = desktop_display
     paths = Paths.from_environment()
     app = subprocess.Popen(
-        cli_command(), env=_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cli_command(), env=display_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=60)
+        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=PATIENCE_S)
         state = json.loads(wait_for(lambda: send_command(paths, "status")))
         assert state["shortcut"] == "Ctrl+Alt+Space opens the overlay from anywhere.", state
         time.sleep(1.0)  # first paint and the first background loads
 
         xdotool(display, "key", "ctrl+alt+space")
-        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", OVERLAY, timeout=10)
+        assert xdotool(display, "search", "--sync", "--onlyvisible", "--name", OVERLAY, timeout=PATIENCE_S)
         if not _active_within(paths, 5):
             # Known issue (see the README): on a busy machine Qt can miss the focus-in that comes while the
             # shortcut's keys are still down; the overlay is up but the keyboard is not. Pressing the shortcut
@@ -42,18 +42,18 @@ def test_the_shortcut_opens_the_overlay_which_answers_and_hides(desktop_display,
 
         xdotool(display, "type", "--delay", "5", "What is a bond? One sentence.")  # the picker: Generalist
         xdotool(display, "key", "Return")
-        thread = wait_for(lambda: _answered_thread(), timeout=120)
+        thread = wait_for(lambda: _answered_thread(), timeout=PATIENCE_S)
         assert [m["author"] for m in thread["messages"]] == ["user", "generalist"]
         assert thread["messages"][1]["status"] == "complete" and thread["messages"][1]["text"].strip()
         time.sleep(0.5)  # the last render
         assert looks_like_a_window(screenshot(display, "overlay-answer.png"))
 
         xdotool(display, "key", "Escape")
-        wait_for(lambda: not xdotool(display, "search", "--onlyvisible", "--name", OVERLAY), timeout=10)
+        wait_for(lambda: not xdotool(display, "search", "--onlyvisible", "--name", OVERLAY), timeout=PATIENCE_S)
         assert json.loads(send_command(paths, "status"))["overlay"] is False
     finally:
         send_command(paths, "quit")
-        output, _ = app.communicate(timeout=30)
+        output, _ = app.communicate(timeout=PATIENCE_S)
     assert app.returncode == 0, output
 
 

@@ -13,6 +13,7 @@ from app.ui.markdown_view import BLOCK_CAP, MarkdownBlocks
 from app.ui.qt import QImage, Qt, QTextCursor, QTextDocument, QToolTip, QUrl
 from app.ui.reply_view import SafeBrowser, plain_tooltip
 from app.ui.thread_view import Card, ThreadView
+from tests.conftest import PATIENCE_MS
 
 pytestmark = pytest.mark.gui
 
@@ -75,7 +76,7 @@ def shown(request, qtbot, png, server):
                 view._render_dirty()
         view.handle(MessageEvent(author="writer", message_id="m1", status="complete"))
         widget = view.messages["m1"]
-    qtbot.waitUntil(lambda: widget.body.pieces[0].isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: widget.body.pieces[0].isVisible(), timeout=PATIENCE_MS)
     view.ensureWidgetVisible(widget)
     yield widget  # (a yield keeps the view, which owns the widget, alive for the test)
 
@@ -128,7 +129,7 @@ def test_a_stray_image_is_refused_not_read_from_disk(qtbot, png) -> None:
     qtbot.addWidget(browser)
     browser.show()
     browser.setHtml(f'<p><img src="file://{png}"><img src="{png}"></p>')
-    qtbot.waitUntil(lambda: len(browser.refused_resources) == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: len(browser.refused_resources) == 2, timeout=PATIENCE_MS)
     for name in (f"file://{png}", str(png)):
         loaded = browser.document().resource(QTextDocument.ResourceType.ImageResource, QUrl(name))
         assert loaded.width() == 1, "the 40x40 image on disk was read"
@@ -157,17 +158,17 @@ def test_hovering_a_link_shows_where_it_goes(qtbot, shown) -> None:
     shown.link_hovered.connect(hovered.append)
     piece, href, at = next((p, h, a) for p in shown.body.pieces for h, a in anchors(p) if h == ALLOWED[0])
     hover(qtbot, piece, at)
-    qtbot.waitUntil(lambda: bool(hovered) and hovered[-1] == href, timeout=30_000)
+    qtbot.waitUntil(lambda: bool(hovered) and hovered[-1] == href, timeout=PATIENCE_MS)
     assert QToolTip.text() == plain_tooltip(href)
 
 
 def test_the_window_names_a_link_target_in_the_status_bar(qtbot, window, png, server) -> None:
     widget = window.thread_view.add_message("m1", "writer", hostile_reply(png, server.url))
-    qtbot.waitUntil(widget.body.pieces[0].isVisible, timeout=30_000)
+    qtbot.waitUntil(widget.body.pieces[0].isVisible, timeout=PATIENCE_MS)
     window.thread_view.ensureWidgetVisible(widget)
     piece, href, at = next((p, h, a) for p in widget.body.pieces for h, a in anchors(p) if h == ALLOWED[0])
     hover(qtbot, piece, at)
-    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Opens {href}", timeout=30_000)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Opens {href}", timeout=PATIENCE_MS)
 
 
 def test_banners_cards_and_tooltips_show_markup_as_text(qtbot, shown) -> None:

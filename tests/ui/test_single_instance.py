@@ -16,7 +16,7 @@ import pytest
 
 from app.core.instance import instance_address, send_command
 from app.core.settings import Paths
-from tests.conftest import REPO, cli_command, run_cli, wait_for
+from tests.conftest import PATIENCE_MS, PATIENCE_S, REPO, cli_command, run_cli, wait_for
 
 pytestmark = pytest.mark.gui
 
@@ -31,7 +31,7 @@ def launch(*args: str) -> subprocess.Popen:
 
 def quit_instance(paths: Paths, app: subprocess.Popen) -> None:
     assert send_command(paths, "quit") == "ok"
-    output, _ = app.communicate(timeout=30)
+    output, _ = app.communicate(timeout=PATIENCE_S)
     assert app.returncode == 0, output
     assert send_command(paths, "status") is None  # nobody listens any more
 
@@ -44,13 +44,13 @@ def test_a_second_launch_hands_its_command_to_the_running_one(home) -> None:
         first = wait_for(lambda: send_command(paths, "status"))
         assert json.loads(first)["window"] is True and json.loads(first)["overlay"] is False
 
-        shown = run_cli("overlay", timeout=30)
+        shown = run_cli("overlay", timeout=PATIENCE_S)
         assert shown.returncode == 0, shown.stderr
         assert status(paths)["overlay"] is True
-        hidden = run_cli("overlay", timeout=30)
+        hidden = run_cli("overlay", timeout=PATIENCE_S)
         assert hidden.returncode == 0 and status(paths)["overlay"] is False
 
-        second = run_cli(timeout=30)
+        second = run_cli(timeout=PATIENCE_S)
         assert second.returncode == 0 and "already running" in second.stdout
         assert status(paths)["pid"] == app.pid
         assert send_command(paths, "dance") == "unknown command 'dance'"
@@ -154,7 +154,7 @@ def _serve_and_ask(qtbot, paths: Paths, command: str) -> str | None:
     """Ask the instance (on a worker thread: the server answers on this, the GUI, thread)."""
     with ThreadPoolExecutor(1) as pool:
         reply = pool.submit(send_command, paths, command, 10.0)
-        qtbot.waitUntil(reply.done, timeout=15000)
+        qtbot.waitUntil(reply.done, timeout=PATIENCE_MS)
         return reply.result()
 
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests.conftest import PATIENCE_MS
 from tests.core.tools.test_mcp_tools import quant  # noqa: F401 (a fixture: a remote copilot granted the bond tools)
 
 pytestmark = pytest.mark.gui
@@ -29,7 +30,7 @@ def ask(qtbot, window, text: str):
         shown = [d for d in window.findChildren(ToolApprovalDialog) if d.isVisible()]
         return shown[0] if shown else None
 
-    qtbot.waitUntil(lambda: open_dialog() is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: open_dialog() is not None, timeout=PATIENCE_MS)
     return open_dialog()
 
 
@@ -40,7 +41,7 @@ def cards(window) -> list[str]:
 
 
 def finish(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: window.run_task is None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=PATIENCE_MS)
 
 
 def test_the_dialog_shows_the_whole_argument_as_plain_text(qtbot, window, quant) -> None:  # noqa: F811
@@ -48,7 +49,7 @@ def test_the_dialog_shows_the_whole_argument_as_plain_text(qtbot, window, quant)
 
     quant.plan = ("bonds__memo", {"text": HOSTILE})
     window.refresh_roster()
-    qtbot.waitUntil(lambda: "quant" in window.copilots, timeout=30_000)
+    qtbot.waitUntil(lambda: "quant" in window.copilots, timeout=PATIENCE_MS)
     dialog = ask(qtbot, window, "@quant File a memo.")
     assert dialog.summary.textFormat() == Qt.TextFormat.PlainText
     assert dialog.summary.text() == "quant wants to use the tool bonds.memo with these arguments:"
@@ -71,7 +72,7 @@ def test_only_always_is_remembered(qtbot, window, ctx, quant, answer) -> None:  
     from app.ui.qt import Qt
 
     window.refresh_roster()
-    qtbot.waitUntil(lambda: "quant" in window.copilots, timeout=30_000)
+    qtbot.waitUntil(lambda: "quant" in window.copilots, timeout=PATIENCE_MS)
     dialog = ask(qtbot, window, "@quant What coupon does a 1000 bond at 4% pay?")
     assert dialog.summary.text() == "quant wants to use the tool bonds.coupon with these arguments:"
     assert json.loads(dialog.arguments.toPlainText()) == {"face": 1000, "rate_percent": 4}
@@ -111,12 +112,12 @@ def test_settings_lists_saved_approvals_and_revokes_them_off_the_gui_thread(qtbo
     dialog = SettingsDialog(ctx.settings, ctx.paths, [("generalist", "Generalist")], "cpu", store=ctx.store)
     qtbot.addWidget(dialog)
     listing = dialog.approvals
-    qtbot.waitUntil(lambda: listing.table.rowCount() == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: listing.table.rowCount() == 2, timeout=PATIENCE_MS)
     rows = [[listing.table.item(r, c).text() for c in range(3)] for r in range(2)]
     assert rows == [["Default", "quant", "bonds.coupon"], ["Default", "writer", "bonds.memo"]]
     assert not listing.revoke.isEnabled()  # nothing chosen yet
     listing.table.selectRow(0)
-    with qtbot.waitSignal(listing.loaded, timeout=30_000):
+    with qtbot.waitSignal(listing.loaded, timeout=PATIENCE_MS):
         qtbot.mouseClick(listing.revoke, Qt.MouseButton.LeftButton)
     assert listing.table.rowCount() == 1
     assert [listing.table.item(0, c).text() for c in range(3)] == ["Default", "writer", "bonds.memo"]

@@ -7,6 +7,7 @@ import pytest
 from PySide6 import QtGui  # Qt.mightBeRichText: how Qt guesses a tooltip's format
 
 from app.ui.qt import QImage, Qt, QTextDocument
+from tests.conftest import PATIENCE_MS
 
 pytestmark = pytest.mark.gui
 
@@ -118,7 +119,7 @@ def test_a_stored_messages_citations_and_trace_show_their_markup_as_text(qtbot, 
 
     show_trace(view, ctx.store.messages(thread.id)[0])
     box = view.findChild(QMessageBox)
-    qtbot.waitUntil(box.isVisible, timeout=30_000)
+    qtbot.waitUntil(box.isVisible, timeout=PATIENCE_MS)
     plain, links, images = rendered(box.text(), rich=True)
     key = markup.replace("_", " ")  # a trace key is shown with spaces for underscores
     assert f"{key}: {markup}" in plain and "model: m" in plain and links == [] and images == 0

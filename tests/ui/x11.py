@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_command
+from tests.conftest import PATIENCE_S, REPO, cli_command
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 
@@ -43,7 +43,7 @@ def start_display(window_manager: bool = False) -> tuple[str, list[subprocess.Po
             0,
             subprocess.Popen(
                 [_need("openbox")],
-                env=_env(f":{number}"),
+                env=display_env(f":{number}"),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             ),
@@ -58,13 +58,15 @@ def stop_display(processes: list[subprocess.Popen]) -> None:
         process.wait(10)
 
 
-def _env(display: str) -> dict:
+def display_env(display: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     return {**env, "DISPLAY": display}
 
 
 def xdotool(display: str, *args: str, timeout: float = 30) -> str:
-    result = subprocess.run(["xdotool", *args], env=_env(display), capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        ["xdotool", *args], env=display_env(display), capture_output=True, text=True, timeout=timeout
+    )
     return result.stdout.strip()
 
 
@@ -72,7 +74,10 @@ def screenshot(display: str, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     target = ARTIFACTS / name
     subprocess.run(
-        [sys.executable, str(REPO / "tests" / "screenshot.py"), str(target)], env=_env(display), check=True, timeout=30
+        [sys.executable, str(REPO / "tests" / "screenshot.py"), str(target)],
+        env=display_env(display),
+        check=True,
+        timeout=30,
     )
     return target
 
@@ -87,9 +92,9 @@ def looks_like_a_window(path: Path) -> bool:
 
 def start_app(display: str) -> subprocess.Popen:
     app = subprocess.Popen(
-        cli_command(), env=_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cli_command(), env=display_env(display), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    window = xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=60)
+    window = xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^Roundtable$", timeout=PATIENCE_S)
     assert window, "the main window was not mapped"
     time.sleep(1.0)  # first paint and the first background loads
     return app
@@ -98,5 +103,5 @@ def start_app(display: str) -> subprocess.Popen:
 def quit_app(display: str, app: subprocess.Popen) -> None:
     xdotool(display, "mousemove", "600", "400", "click", "1")  # no window manager: a click gives focus
     xdotool(display, "key", "ctrl+q")
-    output, _ = app.communicate(timeout=30)
+    output, _ = app.communicate(timeout=PATIENCE_S)
     assert app.returncode == 0, output

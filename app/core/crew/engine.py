@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,8 +31,17 @@ from app.core.crew.routing import mentions, route
 from app.core.crew.tools import MAX_TOOL_ROUNDS, Approver, ToolBox
 from app.core.errors import UsageError
 from app.core.knowledge.retrieval import passages_for, with_passages
-from app.core.providers.base import CancelToken, ChatRequest, Event, Provider, Status, TextDelta, ToolCall
-from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
+from app.core.providers.base import (
+    CancelToken,
+    ChatMessage,
+    ChatRequest,
+    Event,
+    Provider,
+    Status,
+    TextDelta,
+    ToolCall,
+)
+from app.core.store import STATUS_COMPLETE, STATUS_STREAMING, Thread
 from app.core.store.knowledge import Hit
 from app.core.store.workspaces import DEFAULT_WORKSPACE, TASK_DONE, TASK_FAILED, TASK_WORKING
 
@@ -61,6 +70,7 @@ class CrewRun:
         participants: the copilots taking part (mentions may add others the user names).
         max_hops: handoffs this run may follow; the next one is refused with a visible event.
         approve: asks the user before a tool call not allowed always here (None: only those allowed always).
+        max_tokens: a cap on every reply's length, below the copilots' own (None: theirs).
     """
 
     def __init__(
@@ -74,8 +84,10 @@ class CrewRun:
         model: str | None = None,
         workspace_id: str = DEFAULT_WORKSPACE,
         approve: Approver | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.ctx = ctx
+        self.max_tokens = max_tokens
         self.approve = approve
         self.store = ctx.store
         self.thread_id = thread_id
@@ -170,6 +182,8 @@ class CrewRun:
             self.ctx.settings.max_reply_tokens,
             brief=_brief(turn) if turn.handoff else None,
         )
+        if self.max_tokens is not None:  # the caller's cap (an API client's max_tokens) never raises a copilot's
+            request.sampling.max_tokens = min(request.sampling.max_tokens, self.max_tokens)
         sources: list[Hit] = []
         if copilot.reads_documents(self.store.has_documents(self.workspace_id)):
             question = turn.handoff.task if turn.handoff else self.user_request
@@ -321,6 +335,16 @@ def participants_for(ctx: AppContext, workspace_id: str, copilot_ids: list[str] 
     return chosen
 
 
+def new_thread(ctx: AppContext, title: str, workspace_id: str, history: Sequence[ChatMessage] = ()) -> Thread:
+    """A new thread in `workspace_id` holding `history`, the earlier turns of a conversation held elsewhere (an
+    API client's `messages`): each a complete message, a user's as the user's, any other under its `name`."""
+    thread = ctx.store.create_thread(title, workspace_id)
+    for turn in history:
+        role = "user" if turn.role == "user" else "assistant"
+        ctx.store.add_message(thread.id, "user" if role == "user" else turn.name or turn.role, role, turn.content)
+    return thread
+
+
 def ask(
     ctx: AppContext,
     prompt: str,
@@ -331,10 +355,13 @@ def ask(
     cancel: CancelToken | None = None,
     workspace_id: str = DEFAULT_WORKSPACE,
     approve: Approver | None = None,
+    max_tokens: int | None = None,
+    history: Sequence[ChatMessage] = (),
 ) -> Iterator[Event]:
     """Ask one copilot (or the copilots the prompt @mentions), without handoffs; yields the run's events.
 
-    A new thread goes into `workspace_id`; `thread_id` continues a thread where it is.
+    A new thread goes into `workspace_id`, starting with `history` (see `new_thread`); `thread_id` continues a
+    thread where it is. `max_tokens` caps each reply (`CrewRun`).
 
     Unknown ids and mentions raise UsageError before anything is stored. Once the question is stored, every
     outcome is stored too: complete, interrupted (cancel, crash) or failed (with the reason).
@@ -348,7 +375,7 @@ def ask(
     for copilot in named or [chosen]:
         ctx.provider_for(copilot, model)  # an unknown model id fails here, before anything is stored
     if thread is None:
-        thread = ctx.store.create_thread(prompt, workspace_id)
+        thread = new_thread(ctx, prompt, workspace_id, history)
     run = CrewRun(
         ctx,
         thread.id,
@@ -358,6 +385,7 @@ def ask(
         model=model,
         workspace_id=thread.workspace_id,
         approve=approve,
+        max_tokens=max_tokens,
     )
     yield from run.handle(prompt, responders=None if named else [chosen])
 
@@ -371,8 +399,13 @@ def run_task(
     max_hops: int | None = None,
     cancel: CancelToken | None = None,
     approve: Approver | None = None,
+    max_tokens: int | None = None,
+    history: Sequence[ChatMessage] = (),
 ) -> Iterator[Event]:
-    """Start a thread in a workspace with `task` and let the crew work until nobody has more to do."""
+    """Start a thread in a workspace with `task` and let the crew work until nobody has more to do.
+
+    The thread starts with `history` (see `new_thread`); `max_tokens` caps each reply (`CrewRun`).
+    """
     if not task.strip():
         raise UsageError("Nothing to do: give the task as an argument or on standard input.")
     workspace_id = DEFAULT_WORKSPACE
@@ -384,9 +417,16 @@ def run_task(
     participants = participants_for(ctx, workspace_id, copilot_ids)
     # an unknown mention, or an imported remote copilot not yet confirmed, fails before anything is stored
     ctx.confirm_endpoints([*participants, *mentions(task, ctx.copilots())])
-    thread = ctx.store.create_thread(task, workspace_id)
+    thread = new_thread(ctx, task, workspace_id, history)
     hops = ctx.settings.max_hops if max_hops is None else max_hops
     run = CrewRun(
-        ctx, thread.id, participants, max_hops=hops, cancel=cancel, workspace_id=workspace_id, approve=approve
+        ctx,
+        thread.id,
+        participants,
+        max_hops=hops,
+        cancel=cancel,
+        workspace_id=workspace_id,
+        approve=approve,
+        max_tokens=max_tokens,
     )
     yield from run.handle(task)

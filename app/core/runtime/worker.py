@@ -206,18 +206,18 @@ def _embed(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> No
             found, count = llm.embed(part, truncate=True, return_count=True)
             vectors.extend(found)
             tokens += count
-        conn.send({"type": "embeddings", "start": start, "vectors": [_unit(_pooled(v)) for v in vectors]})
+        conn.send({"type": "embeddings", "start": start, "vectors": [_pooled(v) for v in vectors]})
     conn.send({"type": "done", "finish_reason": "stop", "prompt_tokens": tokens})
 
 
 def _pooled(vector: list[Any]) -> list[float]:
-    """One vector for a text: itself, or the mean of its tokens' vectors."""
-    if not vector or not isinstance(vector[0], list):
-        return vector
-    width = len(vector[0])
-    return [sum(row[i] for row in vector) / len(vector) for i in range(width)]
+    """One unit-length vector for a text: its own, or the mean of its tokens' vectors (numpy: a text has hundreds
+    of tokens of hundreds of dimensions each; numpy is llama_cpp's own dependency)."""
+    import numpy as np
 
-
-def _unit(vector: list[float]) -> list[float]:
-    norm = sum(x * x for x in vector) ** 0.5
-    return [x / norm for x in vector] if norm > 0 else vector
+    values = np.asarray(vector, dtype=np.float64)
+    if values.ndim == 2:
+        values = values.mean(axis=0)
+    norm = float(np.linalg.norm(values))
+    result: list[float] = (values / norm if norm > 0 else values).tolist()
+    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from app.core.private import create_private_file, tighten
 from app.core.store.migrations import MIGRATIONS, migrate, schema_version
 
 _BUSY_TIMEOUT_S = 10
+_OPEN_RETRY_S = 0.05
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite gives these the database file's mode when it creates them
 
 
@@ -33,11 +35,16 @@ def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreError(
             f"The database {path} is damaged ({text}): move it aside to start afresh, or restore a backup."
         )
-    if "locked" in text or "busy" in text:
+    if _is_busy(exc):
         return StoreError(f"The database {path} is busy in another program ({text}); try again in a moment.")
     if "unable to open" in text:
         return StoreError(f"Cannot open the database {path} ({text}): check that its folder exists and is writable.")
     return StoreError(f"Database error in {path}: {text}")
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 class Connection:
@@ -58,13 +65,30 @@ class Connection:
             raise _explain(exc, path) from exc
         self.db = Database(conn)
         try:
-            self._check_and_migrate()
+            self._open_patiently()
         except sqlite3.Error as exc:
             conn.close()
             raise _explain(exc, path) from exc
         except StoreError:
             conn.close()
             raise
+
+    def _open_patiently(self) -> None:
+        """Check and migrate, waiting while another process holds the write lock.
+
+        SQLite's busy timeout does not cover every step here: a statement that reads and then writes (switching a
+        new database to WAL) is refused at once, without waiting, while another process writes (two processes
+        opening a new database together). Every step is safe to repeat, so it is tried again until the timeout.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._check_and_migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(_OPEN_RETRY_S)
 
     def _check_and_migrate(self) -> None:
         # Read before any write: a damaged file raises here, a newer schema is refused untouched.

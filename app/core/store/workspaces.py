@@ -13,7 +13,8 @@ from app.core.store.records import append_event, new_id, now
 # stored on disk: never change or reuse values
 DEFAULT_WORKSPACE = "default"
 QUICK_ASK_WORKSPACE = "quick-ask"  # where the overlay's exchanges go until the user moves one to a workspace
-_BUILT_IN_NAMES = {DEFAULT_WORKSPACE: "Default", QUICK_ASK_WORKSPACE: "Quick asks"}
+API_WORKSPACE = "api"  # where `roundtable serve` keeps its `copilot:` and `model:` calls
+_BUILT_IN_NAMES = {DEFAULT_WORKSPACE: "Default", QUICK_ASK_WORKSPACE: "Quick asks", API_WORKSPACE: "API"}
 
 # stored on disk: never change or reuse values
 TASK_PENDING = "pending"

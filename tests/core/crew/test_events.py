@@ -171,11 +171,7 @@ def test_the_live_and_the_reloaded_thread_view_draw_the_same_thread(qtbot, ctx, 
                 view.handle(event)
         else:
             view.load(ctx.store.timeline(thread_id))
-        replies = [
-            (w.author, w.status, w.text, w.sources.text())
-            for w in view.messages.values()
-            if w.author != "user"
-        ]
+        replies = [(w.author, w.status, w.text, w.sources.text()) for w in view.messages.values() if w.author != "user"]
         shown.append((replies, [c.text() for c in view.findChildren(Card)]))
     assert shown[0] == shown[1]
     replies, cards = shown[0]

@@ -83,7 +83,7 @@ def test_local_to_openai_to_openbb_and_back_to_local(home) -> None:
             added = run_cli("copilots", *args)
             assert added.returncode == 0, added.stderr
 
-        result = run_cli("run", TASK, "--copilots", "analyst,quant,desk,writer", "--json", timeout=300)
+        result = run_cli("run", TASK, "--copilots", "analyst,quant,desk,writer", "--json")
         assert result.returncode == 0, result.stderr
         events = [json.loads(line) for line in result.stdout.splitlines()]
         handoffs = [(e["from"], e["to"], e["status"]) for e in events if e["type"] == "handoff"]

@@ -12,7 +12,7 @@ import pytest
 from app.core.hub.download import CHUNK, RepoCache
 from app.core.hub.installed import pull_model
 from app.core.providers.base import CancelToken
-from tests.conftest import REPO, cli_command, run_cli, wait_for
+from tests.conftest import PATIENCE_S, REPO, cli_command, run_cli, wait_for
 from tests.fakehub import COMMIT, STARTER_FILE, TEST_REPO
 
 Q8 = "SmolLM2-135M-Instruct-Q8_0.gguf"
@@ -135,7 +135,7 @@ def test_ctrl_c_cancels_cleanly_and_keeps_the_partial_file(fake_hub, test_repo, 
     process = _pull_in_background()
     wait_for(lambda: (p := _partial(tmp_path)) and p.stat().st_size > 5 * CHUNK, timeout=60, interval=0.02)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    out, err = process.communicate(timeout=PATIENCE_S)
     assert process.returncode == 130 and "paused at" in err and "roundtable models downloads resume 1" in err
     assert _partial(tmp_path).stat().st_size > 0
     assert json.loads(run_cli("models", "ls", "--json").stdout)[-1]["source"] == "starter"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.core.hub.queue import DONE, FAILED, PAUSED, QUEUED, RUNNING, DownloadQueue
-from tests.conftest import REPO, cli_command, run_cli, wait_for
+from tests.conftest import PATIENCE_S, REPO, cli_command, run_cli, wait_for
 from tests.fakehub import TEST_REPO
 
 Q8 = "SmolLM2-135M-Instruct-Q8_0.gguf"
@@ -63,12 +63,12 @@ def test_a_pause_from_another_process_stops_a_pull_and_resume_continues_from_its
             pytest.fail(f"the pull ended with {pull.returncode} before the pause: {pull.communicate()}")
         return [e for e in queue_json() if e["state"] == RUNNING and e["done_bytes"] > 0]
 
-    running = wait_for(started, timeout=300, interval=0.2)[0]
+    running = wait_for(started, interval=0.2)[0]
     assert running["owner_pid"] == pull.pid
 
     paused = run_cli("models", "downloads", "pause", str(running["id"]))
     assert paused.returncode == 0, paused.stderr
-    _out, err = pull.communicate(timeout=120)
+    _out, err = pull.communicate(timeout=PATIENCE_S)
     assert pull.returncode == 130 and "paused from elsewhere" in err, err
     [entry] = queue_json()
     assert entry["state"] == PAUSED and 0 < entry["done_bytes"] < size
@@ -157,7 +157,7 @@ def test_a_download_that_another_roundtable_runs_is_refused(fake_hub, ctx) -> No
     fake_hub.rate = SLOW
     pull = background_pull()
     try:
-        wait_for(lambda: [e for e in queue_json() if e["state"] == RUNNING], timeout=120, interval=0.2)
+        wait_for(lambda: [e for e in queue_json() if e["state"] == RUNNING], timeout=PATIENCE_S, interval=0.2)
         with pytest.raises(HubError, match=f"already being downloaded by Roundtable process {pull.pid}"):
             pull_model(ctx, TEST_REPO, filename=Q8)
     finally:
@@ -219,7 +219,7 @@ def test_huggingface_hubs_own_lock_keeps_our_download_out(fake_hub, test_repo, c
         [entry] = DownloadQueue.of(ctx).entries()
         assert entry.state == FAILED and "another program" in (entry.error or "")
     finally:
-        holder.communicate("", timeout=30)
+        holder.communicate("", timeout=PATIENCE_S)
     assert pull_model(ctx, TEST_REPO, filename=Q8)[0] == "smollm2-135m-instruct-q8_0"  # once it lets go
 
 
@@ -230,10 +230,10 @@ def test_our_lock_keeps_hf_download_of_the_same_file_waiting(fake_hub, test_repo
     with exclusive(RepoCache(TEST_REPO), sha):
         hf = _python(HF_DOWNLOAD, TEST_REPO, Q8)
         # huggingface_hub says it waits for the lock file we hold: the same file, by its own path rules
-        waiting = wait_for(lambda: _line_with(hf, "Still waiting to acquire lock"), timeout=120, interval=0)
+        waiting = wait_for(lambda: _line_with(hf, "Still waiting to acquire lock"), timeout=PATIENCE_S, interval=0)
         assert f"{sha}.lock" in waiting
         assert not fake_hub.bytes_served.get(Q8)
-    out, err = hf.communicate(timeout=120)
+    out, err = hf.communicate(timeout=PATIENCE_S)
     assert hf.returncode == 0, err
     assert Path(out.strip()).resolve().name == sha and fake_hub.bytes_served[Q8] == test_repo.files[Q8].size
 

@@ -24,7 +24,7 @@ from app.core.providers.base import (
     Usage,
 )
 from app.core.providers.openai_compat import OpenAICompatProvider
-from tests.conftest import REPO, run_cli, wait_for
+from tests.conftest import PATIENCE_S, REPO, run_cli, wait_for
 from tests.loopback import LoopbackServer, Response, sse
 
 
@@ -340,7 +340,7 @@ def llama_server(starter_model):
     )
     url = f"http://127.0.0.1:{port}"
     provider = OpenAICompatProvider(url, "smollm")
-    wait_for(lambda: _answers(provider), timeout=60, interval=0.2)
+    wait_for(lambda: _answers(provider), timeout=PATIENCE_S, interval=0.2)
     yield url
     process.terminate()
     process.wait(10)

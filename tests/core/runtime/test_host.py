@@ -10,7 +10,7 @@ import pytest
 from app.core.hardware import physical_cores
 from app.core.providers.base import CancelToken
 from app.core.runtime.host import HostCrashed, HostSpec, ModelHost
-from tests.conftest import LONG_PROMPT
+from tests.conftest import LONG_PROMPT, PATIENCE_S
 
 
 def request(prompt: str, max_tokens: int = 64) -> dict:
@@ -92,7 +92,7 @@ def test_a_late_cancel_does_not_stop_the_next_request(host: ModelHost) -> None:
     worker = threading.Thread(target=lambda: result.extend(host.chat(request("Count to five."), CancelToken())))
     worker.start()
     old.cancel()
-    worker.join(60)
+    worker.join(PATIENCE_S)
     assert result[-1]["finish_reason"] != "cancelled"
 
 

@@ -1,4 +1,5 @@
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -117,4 +118,22 @@ def test_unknown_and_ambiguous_thread_ids(db_path: Path) -> None:
     assert store.get_thread(thread.id[:5]).id == thread.id
     with pytest.raises(UsageError, match="threads ls"):
         store.get_thread("zzzz")
+    store.close()
+
+
+def test_a_new_database_opens_while_another_process_writes_to_it(db_path: Path) -> None:
+    """Two processes opening a new database at once: the second waits for the first's write, not fails."""
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other (x)")
+    other.execute("BEGIN IMMEDIATE")  # still in the rollback journal, as a new database is
+    other.execute("INSERT INTO other VALUES (1)")
+    finish = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    finish.start()
+    try:
+        store = Store(db_path)
+    finally:
+        finish.join()
+        other.close()
+    assert store.conn.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.read("SELECT x FROM other") == [{"x": 1}]
     store.close()
