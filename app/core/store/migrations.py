@@ -7,10 +7,13 @@ database from a newer Roundtable is recognised (and refused) before anything is 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
 from sqlite_utils import Database
+
+from app.core.store.shipped_crew import shipped_with_knowledge_off
 
 Migration = Callable[[Database], None]
 MIGRATIONS: list[Migration] = []
@@ -207,9 +210,13 @@ def m009_chunk_vectors(db: Database) -> None:
 
 @migration
 def m010_knowledge_auto(db: Database) -> None:
-    # `knowledge` became true, false or "auto" (on by default): a stored false was the old default, almost always,
-    # so copilots kept before read the workspace's documents too. An explicit opt-out is one `--no-knowledge` away.
-    db.execute(
-        "UPDATE copilots SET manifest = json_set(manifest, '$.knowledge', 'auto')"
-        " WHERE json_type(manifest, '$.knowledge') = 'false'"
-    )
+    # `knowledge` became true, false or "auto" (on by default). Manifests were stored in full, defaults included, so
+    # a stored false may be the old default or a user's opt-out: only a starter copilot stored exactly as an earlier
+    # Roundtable shipped it becomes auto; every other false (edited, added, imported) is kept as the user left it.
+    shipped = shipped_with_knowledge_off()
+    rows = db.execute("SELECT id, manifest FROM copilots WHERE json_valid(manifest)").fetchall()
+    for copilot_id, text in rows:
+        if json.loads(text) in shipped:
+            db.execute(
+                "UPDATE copilots SET manifest = json_set(manifest, '$.knowledge', 'auto') WHERE id = ?", [copilot_id]
+            )

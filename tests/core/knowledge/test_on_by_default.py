@@ -73,16 +73,56 @@ def test_auto_reads_documents_only_when_there_are_some_and_only_for_local_copilo
     assert parse_manifest({"id": "c", "name": "C", "knowledge": False}, "old.toml").knowledge is False
 
 
-def test_stored_copilots_with_the_old_default_off_become_auto(tmp_path: Path) -> None:
-    db_path = tmp_path / "old.db"
+# Rows exactly as earlier Roundtables stored the starter crew (a fresh home's database at main 04d2a18 and, before
+# `trust_card_origins` existed, at 6f95593): full dumps, knowledge false by default.
+SHIPPED_ANALYST = (
+    '{"id": "analyst", "name": "Analyst", "color": "#1f9d74", "description": "Gathers facts and figures and explains'
+    ' them precisely: finance, data, definitions, comparisons.", "skills": ["facts", "finance", "numbers",'
+    ' "definitions", "summaries"], "provider": "local", "model": null, "endpoint": null, "agent": null,'
+    ' "api_key_name": null, "trust_card_origins": false, "lora": null, "lora_scale": 1.0, "system_prompt": "You are'
+    ' Analyst. Explain the facts precisely and briefly, in plain sentences.", "sampling": {"temperature": 0.2,'
+    ' "top_p": 0.9, "max_tokens": 256, "seed": null}, "context_size": null, "handoff_to": ["writer", "reviewer"],'
+    ' "tools": [], "knowledge": false}'
+)
+SHIPPED_GENERALIST_BEFORE_TRUST_CARD = (
+    '{"id": "generalist", "name": "Generalist", "color": "#5b7cfa", "description": "A helpful all-rounder: answers'
+    ' questions, explains ideas, drafts short texts.", "skills": ["questions", "explanations", "drafting"],'
+    ' "provider": "local", "model": null, "endpoint": null, "agent": null, "api_key_name": null, "lora": null,'
+    ' "lora_scale": 1.0, "system_prompt": "You are Generalist, a helpful assistant. Answer clearly and concisely.",'
+    ' "sampling": {"temperature": 0.4, "top_p": 0.95, "max_tokens": null, "seed": null}, "context_size": null,'
+    ' "handoff_to": ["analyst", "writer", "reviewer"], "tools": [], "knowledge": false}'
+)
+
+
+def _edited(text: str, **changes: object) -> str:
+    return json.dumps({**json.loads(text), **changes})
+
+
+def test_only_the_starter_crew_as_shipped_becomes_auto_and_explicit_opt_outs_stay(tmp_path: Path) -> None:
     from sqlite_utils import Database
 
-    db = Database(sqlite3.connect(db_path, isolation_level=None))
+    db = Database(sqlite3.connect(tmp_path / "old.db", isolation_level=None))
     migrate(db, upto=MIGRATIONS.index(next(m for m in MIGRATIONS if m.__name__ == "m010_knowledge_auto")))
-    for copilot_id, knowledge in (("off", False), ("on", True)):
-        manifest = Copilot(id=copilot_id, name=copilot_id, knowledge=knowledge).model_dump()
-        row = [copilot_id, copilot_id, json.dumps(manifest)]
-        db.execute("INSERT INTO copilots VALUES (?,?,?,'now','now',NULL)", row)
+    rows = {
+        "analyst": SHIPPED_ANALYST,
+        "generalist": SHIPPED_GENERALIST_BEFORE_TRUST_CARD,
+        # a starter copilot the user edited (its prompt, its sampling) with knowledge left off: their choice
+        "writer": _edited(SHIPPED_ANALYST, id="writer", name="Writer", system_prompt="Write in French."),
+        "reviewer": _edited(SHIPPED_ANALYST, id="reviewer", name="Reviewer", sampling={"temperature": 0.3}),
+        "mine": Copilot(id="mine", name="Mine", knowledge=False).model_dump_json(),
+        "on": Copilot(id="on", name="On", knowledge=True).model_dump_json(),
+    }
+    for copilot_id, manifest in rows.items():
+        db.execute("INSERT INTO copilots VALUES (?,?,?,'now','now',NULL)", [copilot_id, copilot_id, manifest])
     migrate(db)
-    stored = {row[0]: json.loads(row[1])["knowledge"] for row in db.execute("SELECT id, manifest FROM copilots")}
-    assert stored == {"off": "auto", "on": True}
+    stored = {row[0]: json.loads(row[1]) for row in db.execute("SELECT id, manifest FROM copilots")}
+    assert {i: m["knowledge"] for i, m in stored.items()} == {
+        "analyst": "auto",
+        "generalist": "auto",
+        "writer": False,
+        "reviewer": False,
+        "mine": False,
+        "on": True,
+    }
+    # nothing else in an upgraded manifest changed
+    assert stored["analyst"] == {**json.loads(SHIPPED_ANALYST), "knowledge": "auto"}
