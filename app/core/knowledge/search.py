@@ -8,9 +8,10 @@ cosine similarities, and a passage both rankings like comes first.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from app.core.errors import UsageError
 from app.core.store.knowledge import Hit
@@ -27,6 +28,9 @@ _STOPWORDS = set(
     " them then there these they this to was we were what when where which who why will with you your".split()
 )
 _WORD = re.compile(r"\w+")
+# One thread embeds questions (the model host serves one at a time anyway); created on first use.
+_QUESTIONS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-embedding")
+Key = TypeVar("Key", bound=Hashable)
 _SNIPPET_WORDS = 32
 
 
@@ -35,17 +39,23 @@ def keywords(text: str) -> str:
     return " ".join(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
 
 
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Key]], limit: int, k: int = RRF_K) -> list[tuple[Key, float]]:
+    """(key, fused score) of the `limit` best keys over rankings (each best first): 1 / (k + rank), summed."""
+    scores: dict[Key, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, 1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])[:limit]
+
+
 def fuse(rankings: Sequence[Sequence[Hit]], limit: int, k: int = RRF_K) -> list[Hit]:
-    """Reciprocal rank fusion of rankings (best first); each hit's score becomes its fused score."""
-    scores: dict[tuple[str, str], float] = {}
+    """Reciprocal rank fusion of rankings of hits (best first); each hit's score becomes its fused score."""
     first: dict[tuple[str, str], Hit] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking, 1):
-            key = (hit.kind, hit.id)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
-            first.setdefault(key, hit)
-    best = sorted(scores, key=lambda key: -scores[key])[:limit]
-    return [replace(first[key], score=scores[key]) for key in best]
+        for hit in ranking:
+            first.setdefault((hit.kind, hit.id), hit)
+    keys = [[(hit.kind, hit.id) for hit in ranking] for ranking in rankings]
+    return [replace(first[key], score=score) for key, score in reciprocal_rank_fusion(keys, limit, k)]
 
 
 def excerpt(text: str, query: str, words: int = _SNIPPET_WORDS) -> str:
@@ -73,19 +83,32 @@ def search_documents(
     """The passages that best answer `query`, best first, in one workspace (or all, for None).
 
     `vector` and `hybrid` need the embedder; passages not embedded yet are found by BM25 only, and a workspace
-    without vectors from the embedder's model is searched by BM25 alone (the model is not even started).
+    without vectors from the embedder's model is searched by BM25 alone (the model is not even started). Both
+    rankings are ids and scores; text is read for the `limit` passages kept.
     """
     if mode not in MODES:
         raise UsageError(f"Unknown search mode '{mode}': use {', '.join(MODES)}.")
     depth = max(limit, CANDIDATES) if mode == "hybrid" else limit
-    rankings: list[list[Hit]] = []
+    workspaces = _embedded_workspaces(store, workspace_id, embedder) if mode != "bm25" else []
+    # The question is embedded in the model host while BM25 runs here: the host is another process, so the two
+    # overlap on a second core instead of adding up.
+    question = _QUESTIONS.submit(embedder.query, query) if embedder is not None and workspaces else None
+    rankings: list[list[tuple[int, float]]] = []
     if mode in ("bm25", "hybrid"):
-        rankings.append(store.search_chunks(keywords(query), workspace_id, depth, any_word=True))
-    if mode in ("vector", "hybrid") and embedder is not None:
-        rankings.append(_nearest(store, workspace_id, query, depth, embedder))
-    if mode != "hybrid":
-        return rankings[0][:limit] if rankings else []
-    return fuse(rankings, limit)
+        rankings.append(store.rank_chunks(keywords(query), workspace_id, depth, any_word=True))
+    if question is not None and embedder is not None:
+        vector = question.result()
+        found = (pair for w in workspaces for pair in store.nearest_chunks(w, embedder.model_id, vector, depth))
+        rankings.append(sorted(found, key=lambda pair: -pair[1])[:depth])
+    if mode == "hybrid":
+        ranked = reciprocal_rank_fusion([[chunk_id for chunk_id, _ in r] for r in rankings], limit)
+    else:
+        ranked = rankings[0][:limit] if rankings else []
+    score = dict(ranked)
+    return [
+        replace(hit, score=score[int(hit.id)], snippet=excerpt(hit.text, query))
+        for hit in store.chunk_hits([chunk_id for chunk_id, _ in ranked])
+    ]
 
 
 def search_everything(
@@ -97,18 +120,9 @@ def search_everything(
     return fuse([store.search_messages(query, workspace_id, limit), documents], limit)
 
 
-def _nearest(store: Store, workspace_id: str | None, query: str, limit: int, embedder: KnowledgeEmbedder) -> list[Hit]:
-    workspaces = [workspace_id] if workspace_id else store.vector_workspaces()
-    workspaces = [w for w in workspaces if store.index_model(w) == embedder.model_id]
-    if not workspaces:
+def _embedded_workspaces(store: Store, workspace_id: str | None, embedder: KnowledgeEmbedder | None) -> list[str]:
+    """The workspaces searched whose vectors the embedder's model made."""
+    if embedder is None:
         return []
-    vector = embedder.query(query)
-    found = sorted(
-        (pair for w in workspaces for pair in store.nearest_chunks(w, embedder.model_id, vector, limit)),
-        key=lambda pair: -pair[1],
-    )[:limit]
-    similarity = dict(found)
-    return [
-        replace(hit, score=similarity[int(hit.id)], snippet=excerpt(hit.text, query))
-        for hit in store.chunk_hits([chunk_id for chunk_id, _ in found])
-    ]
+    workspaces = [workspace_id] if workspace_id else store.vector_workspaces()
+    return [w for w in workspaces if store.index_model(w) == embedder.model_id]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.store.database import Connection
@@ -13,11 +13,13 @@ from app.core.store.records import new_id, now
 Chunk = tuple[str | None, str]  # a passage of a document: (location, text)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_MAX_QUERY_WORDS = 32
+_FILTERED_DEPTH = 1024  # ranked ids checked against a workspace before the join does it instead
 
 
 def fts_query(text: str, any_word: bool = False) -> str:
-    """User text as an FTS5 query: each word quoted (no syntax can break it), all of them or any one."""
-    words = [f'"{w}"' for w in _WORD.findall(text.lower())][:32]
+    """User text as an FTS5 query: each word once, quoted (no syntax can break it), all of them or any one."""
+    words = [f'"{w}"' for w in dict.fromkeys(_WORD.findall(text.lower()))][:_MAX_QUERY_WORDS]
     return (" OR " if any_word else " ").join(words)
 
 
@@ -93,34 +95,69 @@ class KnowledgeRecords:
             db.execute("DELETE FROM chunks WHERE document_id = ?", [document_id])
             db.execute("DELETE FROM documents WHERE id = ?", [document_id])
 
-    def search_chunks(self, query: str, workspace_id: str | None, limit: int, any_word: bool = False) -> list[Hit]:
+    def rank_chunks(
+        self, query: str, workspace_id: str | None, limit: int, any_word: bool = False
+    ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score: lower is better) of the `limit` best passages for `query`, best first.
+
+        Ranked by FTS5 alone (`ORDER BY rank LIMIT`, ids only): joined to the documents for the workspace, every
+        passage that matches any word (thousands, over 100k passages) went through the join before the sort. The
+        workspace is checked on the ranked ids instead, reading deeper while too few of them are its own, and
+        with the join once that depth is large (a small workspace beside a big one): exact either way.
+        """
         match = fts_query(query, any_word)
         if not match:
             return []
-        where, params = ("AND d.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
-        # Ranked first, on ids alone; text and snippets after, for the few kept: every passage that matches any
-        # word (thousands, over 100k passages) goes through the sort, and text carried along costs time.
-        ranked = self.conn.read_tuples(
-            "SELECT chunks_fts.rowid, bm25(chunks_fts) AS score FROM chunks_fts"
-            + (" JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id" if where else "")
-            + f" WHERE chunks_fts MATCH ? {where} ORDER BY score LIMIT ?",
-            [match, *params, limit],
+        rank = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
+        depth = limit
+        while workspace_id is None or depth <= _FILTERED_DEPTH:
+            ranked = [(int(i), float(score)) for i, score in self.conn.read_tuples(rank, [match, depth])]
+            if workspace_id is None:
+                return ranked
+            own = self._own_chunks(workspace_id, [chunk_id for chunk_id, _ in ranked])
+            kept = [pair for pair in ranked if pair[0] in own]
+            if len(kept) >= limit or len(ranked) < depth:  # enough, or every match was seen
+                return kept[:limit]
+            depth *= 4
+        rows = self.conn.read_tuples(
+            "SELECT f.rowid, f.rank FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
+            " JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ? AND d.workspace_id = ?"
+            " ORDER BY f.rank LIMIT ?",
+            [match, workspace_id, limit],
         )
+        return [(int(i), float(score)) for i, score in rows]
+
+    def _own_chunks(self, workspace_id: str, chunk_ids: list[int]) -> set[int]:
+        """Which of these passages belong to the workspace."""
+        if not chunk_ids:
+            return set()
+        marks = ",".join("?" * len(chunk_ids))
+        # CROSS JOIN keeps chunks the outer loop: by the ids given. Left to itself the planner may start from the
+        # workspace's documents (an index on workspace_id) and walk all their passages.
+        rows = self.conn.read_tuples(
+            f"SELECT c.id FROM chunks c CROSS JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})"
+            " AND d.workspace_id = ?",
+            [*chunk_ids, workspace_id],
+        )
+        return {int(row[0]) for row in rows}
+
+    def search_chunks(self, query: str, workspace_id: str | None, limit: int, any_word: bool = False) -> list[Hit]:
+        """The best passages for `query` as hits, their matching words [marked] by FTS5."""
+        ranked = self.rank_chunks(query, workspace_id, limit, any_word)
         if not ranked:
             return []
-        score = dict(ranked)
         marks = ",".join("?" * len(ranked))
-        rows = self.conn.read(
-            "SELECT c.id, d.name, c.location, c.text, snippet(chunks_fts, 0, '[', ']', '…', 16) AS snippet"
-            " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
-            f" WHERE chunks_fts MATCH ? AND chunks_fts.rowid IN ({marks})",
-            [match, *score],
+        rows = self.conn.read_tuples(
+            "SELECT rowid, snippet(chunks_fts, 0, '[', ']', '…', 16) FROM chunks_fts"
+            f" WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+            [fts_query(query, any_word), *(chunk_id for chunk_id, _ in ranked)],
         )
-        hits = [
-            Hit("document", str(r["id"]), r["name"], r["location"], r["snippet"], score[r["id"]], text=r["text"])
-            for r in rows
+        snippets = {int(i): str(snippet) for i, snippet in rows}
+        score = dict(ranked)
+        return [
+            replace(hit, score=score[int(hit.id)], snippet=snippets.get(int(hit.id), ""))
+            for hit in self.chunk_hits([chunk_id for chunk_id, _ in ranked])
         ]
-        return sorted(hits, key=lambda hit: hit.score)
 
     def search_messages(self, query: str, workspace_id: str | None, limit: int) -> list[Hit]:
         match = fts_query(query)

@@ -61,6 +61,25 @@ def test_adding_again_skips_unchanged_files_and_replaces_changed_ones(home, tmp_
     store.close()
 
 
+@pytest.mark.parametrize("others", [100, 3000])
+def test_a_workspace_gets_its_own_best_passages_beside_a_bigger_one_that_matches_better(tmp_path, others) -> None:
+    # BM25 ranks over every workspace's passages and the workspace is checked on the ranked ids: here its own
+    # passages rank after `others` better ones (shorter, so BM25 prefers them), read deeper (100) or by the
+    # join (3000, past the depth where the ids are checked one by one): the answer is the same.
+    store = Store(tmp_path / "test.db")
+    small = store.create_workspace("small")
+    store.save_document("default", "big.md", "big.md", "markdown", "b", 0, [(None, "zephyr")] * others)
+    mine = [(None, f"zephyr coupon note {i} " + "filler " * i) for i in range(5)]
+    store.save_document(small, "small.md", "small.md", "markdown", "s", 0, mine)
+    everywhere = store.rank_chunks("zephyr", None, others + 5)
+    own = {int(h.id) for h in store.chunk_hits([i for i, _ in everywhere]) if h.title == "small.md"}
+    expected = [pair for pair in everywhere if pair[0] in own][:3]
+    assert len(expected) == 3 and everywhere[0][0] not in own  # the big workspace's passages rank first
+    assert store.rank_chunks("zephyr", small, 3) == expected
+    assert [h.text for h in store.search_chunks("zephyr", small, 3)] == [mine[i][1] for i in range(3)]
+    store.close()
+
+
 def test_bad_files_are_reported_one_by_one_and_the_rest_are_added(home, tmp_path) -> None:
     store = Store(tmp_path / "test.db")
     good = samples.markdown(tmp_path / "good.md")
