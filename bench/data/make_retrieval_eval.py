@@ -1,10 +1,13 @@
 """Writes bench/data/retrieval_eval.json: a generated (not copied) corpus and its questions, for measuring only.
 
-36 documents of 10 passages: fact sheets of fictional companies, bonds, cities and products (40 passage templates
-filled with each one's own numbers and names), plus 4 drafts that repeat a sheet almost word for word (near-
-duplicates: a question about such a sheet is answered by either copy). 66 questions, each with the passages that
-answer it; 22 of them (a third) are paraphrased so that they share no word with their answer but the subject's
-name. Deterministic: `python bench/data/make_retrieval_eval.py` rewrites the same file.
+Fact sheets of fictional companies, bonds, cities and products, 10 passages each (40 passage templates filled with
+each subject's own numbers and names, each passage followed by a generic aside that answers nothing), and
+near-duplicates that differ in one figure, date or name: an older edition of 4 company sheets (the year-bearing
+passages with another year and figure or name; the rest word for word, so either copy answers those), a sibling of
+4 bonds (the same issuer, another maturity) and of 4 products (the Pro model). 44 documents, 440 passages; 96
+questions, each with the passages that answer it (where a near-duplicate's passage differs, only the right one),
+every third paraphrased so that it shares few words with its answer besides the subject's name. Deterministic:
+`python bench/data/make_retrieval_eval.py` rewrites the same file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 from pathlib import Path
 
 # domain -> (subjects, [(passage, question in its words, question in other words)])
+QUESTIONS = 96
 DOMAINS: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
     "company": (
         ["Acme Tooling", "Borealis Foods", "Cobalt Freight", "Dunmore Textiles", "Elmstead Pharma",
@@ -23,26 +27,26 @@ DOMAINS: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
              "Where is the head office of {E}?", "In which town is {E} based?"),
             ("{E} was founded in {year} by {person}, who started it in a rented garage with two partners.",
              "When was {E} founded?", "Who set up {E}, and in what year?"),
-            ("The chief executive of {E} is {person2}, appointed by the board in {year2} after a long career in "
-             "consulting.", "Who is the chief executive of {E}?", "Who runs {E} day to day?"),
-            ("{E} reported revenue of {n3} million euros for the last fiscal year, up {n1}% on the year before.",
-             "What revenue did {E} report for the last fiscal year?",
-             "How much money did {E} bring in over the latest twelve months of sales?"),
-            ("The board of {E} proposes a dividend of {d} euros per share, payable in June to shareholders on record "
-             "in May.", "What dividend per share does the board of {E} propose?",
-             "How much cash will investors in {E} receive for each stock they own?"),
+            ("The chief executive of {E} in {Y} is {person2}, appointed by the board after a long career in "
+             "consulting.", "Who is the chief executive of {E} in {Y}?", "Who ran {E} day to day in {Y}?"),
+            ("{E} reported revenue of {n3} million euros for fiscal {Y}, up {n1}% on the year before.",
+             "What revenue did {E} report for fiscal {Y}?",
+             "How much money did {E} bring in over its {Y} sales year?"),
+            ("For {Y} the board of {E} proposes a dividend of {d} euros per share, payable in June to shareholders "
+             "on record in May.", "What dividend per share does the board of {E} propose for {Y}?",
+             "How much cash will investors in {E} receive for each stock they own, for {Y}?"),
             ("Visitors are welcome at the {E} reception from {h1} to {h2} on weekdays; it stays closed at weekends "
              "and on public holidays.", "When is the {E} reception open to visitors?",
              "At what time can I drop by {E} during the week?"),
             ("Staff of {E} may park in the underground garage; bicycles go in the covered racks next to the north "
              "entrance.", "Where can {E} staff park, and where do bicycles go?",
              "Is there somewhere at {E} to leave my car or bike?"),
-            ("{E} employees may work from home up to {k} days a week, with the agreement of their team lead.",
-             "How many days a week may {E} employees work from home?",
-             "How often am I allowed to do my job remotely at {E}?"),
-            ("Every employee of {E} gets {n2} days of paid annual leave, plus one extra day for each five years of "
-             "service.", "How many days of paid annual leave does an employee of {E} get?",
-             "How much vacation time comes with a job at {E}?"),
+            ("In {Y} {E} employees may work from home up to {k} days a week, with the agreement of their team "
+             "lead.", "How many days a week may {E} employees work from home in {Y}?",
+             "How often was I allowed to do my job remotely at {E} in {Y}?"),
+            ("In {Y} every employee of {E} gets {n2} days of paid annual leave, plus one extra day for each five "
+             "years of service.", "How many days of paid annual leave does an employee of {E} get in {Y}?",
+             "How much vacation time came with a job at {E} in {Y}?"),
             ("To report a lost badge or a security incident at {E}, call the security desk on extension {n3}, which "
              "is staffed around the clock.", "How do I report a lost badge at {E}?",
              "Whom should I phone at {E} if my access card goes missing?"),
@@ -153,6 +157,36 @@ HOSPITALS = ["Santa Maria", "São João", "Haukeland", "UZ Gent", "Szpital Uniwe
              "Regional Hospital", "La Fe"]
 
 
+# A second sentence for each passage, as real pages carry: words shared across documents, no answers.
+ASIDES: dict[str, list[str]] = {
+    "company": ["Figures in this sheet are unaudited and may be revised.",
+                "Questions about this page go to the investor relations team.",
+                "This page is reviewed by the company secretary every quarter.",
+                "Earlier editions of this sheet are kept in the archive.",
+                "Staff handbooks give the full policy and its exceptions.",
+                "The group reports in euros and closes its books in December."],
+    "bond": ["Terms are summarised here; the prospectus prevails.", "Prices are indicative and change daily.",
+             "Investors should read the risk factors before buying.",
+             "The paying agent publishes notices on its website.",
+             "Figures are as of the last reporting date and unaudited.",
+             "The trustee acts for all holders of the notes."],
+    "city": ["Opening times may change on public holidays.", "Prices were checked last spring.",
+             "The tourist office near the main square has free maps.",
+             "Most signs are also written in English.", "Cash is accepted almost everywhere, cards too.",
+             "Locals are happy to give directions."],
+    "product": ["See the full manual for details and diagrams.", "Specifications may change without notice.",
+                "Register the product online to hear about updates.",
+                "Accessories are sold separately.", "Contact support if anything is unclear.",
+                "Keep this leaflet for future reference."],
+}
+# Near-duplicates: an older edition of some company sheets (the year-bearing passages differ in the year and one
+# figure or name), a sibling of some bonds (another maturity) and of some products (the Pro model): the same
+# sentences with one name, date or figure changed, so only the right passage answers.
+OLDER_EDITIONS = 4
+SIBLINGS = 4
+YEAR, OLDER_YEAR = "2025", "2024"
+
+
 def _values(rng: random.Random, index: int) -> dict[str, str]:
     return {
         "n1": str(rng.randint(2, 40)), "n2": str(rng.randint(12, 90)), "n3": str(rng.randint(120, 980)),
@@ -162,43 +196,69 @@ def _values(rng: random.Random, index: int) -> dict[str, str]:
         "h1": f"{rng.randint(7, 9)}:{rng.choice(['00', '30'])}",
         "h2": f"{rng.randint(16, 19)}:{rng.choice(['00', '30'])}",
         "t": str(rng.randint(24, 34)), "day": str(rng.randint(1, 28)), "month": rng.choice(MONTHS),
-        "person": PEOPLE[index % len(PEOPLE)], "person2": PEOPLE[(index + 3) % len(PEOPLE)],
+        "person": PEOPLE[index % len(PEOPLE)], "person2": PEOPLE[(index + 3) % len(PEOPLE)], "Y": YEAR,
         "city": CITIES[index], "dish": DISHES[index], "place": PLACES[index], "region": REGIONS[index],
         "rating": RATINGS[index], "hospital": HOSPITALS[index],
     }
 
 
+def _variants(domain: str, index: int, subject: str, values: dict[str, str], rng: random.Random) -> list[dict]:
+    """The sheets about one subject: its own, and for the first few an older edition or a sibling's."""
+    slug = subject.lower().replace(" ", "-")
+    sheets = [{"subject": subject, "values": values, "name": f"{slug}.md", "title": f"{subject} fact sheet",
+               "edition": None}]
+    fresh = {**_values(rng, index), "person2": PEOPLE[(index + 5) % len(PEOPLE)]}
+    if domain == "company" and index < OLDER_EDITIONS:
+        older = {**values, **{k: fresh[k] for k in ("n1", "n2", "n3", "k", "d", "person2")}, "Y": OLDER_YEAR}
+        sheets.append({"subject": subject, "values": older, "name": f"{slug}-{OLDER_YEAR}.md",
+                       "title": f"{subject} fact sheet {OLDER_YEAR}", "edition": OLDER_YEAR})
+    if domain == "bond" and index < SIBLINGS:
+        name, year = subject.rsplit(" ", 1)
+        sibling = f"{name} {int(year) + 5}"
+        sheets.append({"subject": sibling, "values": {**fresh, "E": sibling},
+                       "name": f"{name.lower()}-{int(year) + 5}.md", "title": f"{sibling} fact sheet", "edition": None})
+    if domain == "product" and index < SIBLINGS:
+        sibling = f"{subject} Pro"
+        sheets.append({"subject": sibling, "values": {**fresh, "E": sibling}, "name": f"{slug}-pro.md",
+                       "title": f"{sibling} fact sheet", "edition": None})
+    return sheets
+
+
 def build() -> dict[str, object]:
     rng = random.Random(16)
     documents: list[dict[str, object]] = []
-    slots: list[tuple[str, int, int]] = []  # (domain, subject, template): what a question can ask
-    answers: dict[tuple[str, int, int], list[str]] = {}
+    slots: list[tuple[str, int, dict, int, bool]] = []  # (domain, template, sheet, subject index, near-duplicate)
+    answers: dict[tuple[str, int], list[str]] = {}  # (sheet name, template) -> the passages that answer
     for domain, (subjects, templates) in DOMAINS.items():
         for index, subject in enumerate(subjects):
             values = {"E": subject, **_values(rng, index)}
-            name = f"{subject.lower().replace(' ', '-')}.md"
-            passages = []
-            for number, (passage, _words, _other) in enumerate(templates):
-                passage_id = f"{name}#{number}"
-                passages.append({"id": passage_id, "text": passage.format(**values)})
-                answers[(domain, index, number)] = [passage_id]
-                slots.append((domain, index, number))
-            documents.append({"name": name, "title": f"{subject} fact sheet", "passages": passages})
-            if index < 1:  # one near-duplicate draft per domain: the same sheet with a review note on each passage
-                draft = f"{subject.lower().replace(' ', '-')}-draft.md"
-                copies = []
-                for number, original in enumerate(passages):
-                    copies.append({"id": f"{draft}#{number}", "text": f"{original['text']} (Draft: to be reviewed.)"})
-                    answers[(domain, index, number)].append(f"{draft}#{number}")
-                documents.append({"name": draft, "title": f"{subject} fact sheet (draft)", "passages": copies})
-    chosen = rng.sample(slots, 66)
+            sheets = _variants(domain, index, subject, values, rng)
+            texts: dict[str, list[str]] = {}
+            for sheet in sheets:
+                passages = []
+                texts[sheet["name"]] = []
+                for number, (passage, _words, _other) in enumerate(templates):
+                    text = passage.format(**{**sheet["values"], "E": sheet["subject"]})
+                    texts[sheet["name"]].append(text)
+                    passage_id = f"{sheet['name']}#{number}"
+                    passages.append({"id": passage_id, "text": f"{text} {rng.choice(ASIDES[domain])}"})
+                documents.append({"name": sheet["name"], "title": sheet["title"], "passages": passages})
+            for sheet in sheets:
+                for number in range(len(templates)):
+                    # every sheet whose sentence is the same answers; a changed figure, date or name does not
+                    same = [s["name"] for s in sheets if texts[s["name"]][number] == texts[sheet["name"]][number]]
+                    answers[(sheet["name"], number)] = [f"{name}#{number}" for name in same]
+                    near = len(sheets) > 1 and len(same) < len(sheets)
+                    if sheet["edition"] is None or "{Y}" in templates[number][0]:
+                        slots.append((domain, number, sheet, index, near))
+    chosen = rng.sample(slots, QUESTIONS)
     questions = []
-    for number, (domain, index, template) in enumerate(chosen):
-        subjects, templates = DOMAINS[domain]
+    for number, (domain, template, sheet, _index, near) in enumerate(chosen):
+        _subjects, templates = DOMAINS[domain]
         paraphrased = number % 3 == 2
-        text = templates[template][2 if paraphrased else 1].format(E=subjects[index])
-        questions.append({"id": number + 1, "question": text, "answers": answers[(domain, index, template)],
-                          "paraphrased": paraphrased})
+        text = templates[template][2 if paraphrased else 1].format(E=sheet["subject"], Y=sheet["values"]["Y"])
+        questions.append({"id": number + 1, "question": text, "answers": answers[(sheet["name"], template)],
+                          "paraphrased": paraphrased, "near_duplicate": near})
     return {"about": __doc__.strip().splitlines()[0], "documents": documents, "questions": questions}
 
 
@@ -207,4 +267,6 @@ if __name__ == "__main__":
     target.write_text(json.dumps(build(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     data = build()
     passages = sum(len(d["passages"]) for d in data["documents"])  # type: ignore[index, arg-type]
-    print(f"{target}: {len(data['documents'])} documents, {passages} passages, {len(data['questions'])} questions")
+    near = sum(q["near_duplicate"] for q in data["questions"])  # type: ignore[index, union-attr, misc]
+    print(f"{target}: {len(data['documents'])} documents, {passages} passages, {len(data['questions'])} questions"
+          f" ({near} about near-duplicates)")
