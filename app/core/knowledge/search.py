@@ -28,8 +28,8 @@ _STOPWORDS = set(
     " them then there these they this to was we were what when where which who why will with you your".split()
 )
 _WORD = re.compile(r"\w+")
-# One thread embeds questions (the model host serves one at a time anyway); created on first use.
-_QUESTIONS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-embedding")
+# One thread runs vector searches (the model host embeds one question at a time anyway); started on first use.
+_VECTOR_SEARCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-search")
 Key = TypeVar("Key", bound=Hashable)
 _SNIPPET_WORDS = 32
 
@@ -90,16 +90,15 @@ def search_documents(
         raise UsageError(f"Unknown search mode '{mode}': use {', '.join(MODES)}.")
     depth = max(limit, CANDIDATES) if mode == "hybrid" else limit
     workspaces = _embedded_workspaces(store, workspace_id, embedder) if mode != "bm25" else []
-    # The question is embedded in the model host while BM25 runs here: the host is another process, so the two
-    # overlap on a second core instead of adding up.
-    question = _QUESTIONS.submit(embedder.query, query) if embedder is not None and workspaces else None
+    # The vector search (the question embedded in the model host, then the scan) runs on its own thread while
+    # BM25 runs here: the host is another process and SQLite and numpy let go of the GIL, so on a second core
+    # the two overlap instead of adding up.
+    nearest = _VECTOR_SEARCH.submit(_nearest, store, workspaces, query, depth, embedder) if workspaces else None
     rankings: list[list[tuple[int, float]]] = []
     if mode in ("bm25", "hybrid"):
         rankings.append(store.rank_chunks(keywords(query), workspace_id, depth, any_word=True))
-    if question is not None and embedder is not None:
-        vector = question.result()
-        found = (pair for w in workspaces for pair in store.nearest_chunks(w, embedder.model_id, vector, depth))
-        rankings.append(sorted(found, key=lambda pair: -pair[1])[:depth])
+    if nearest is not None:
+        rankings.append(nearest.result())
     if mode == "hybrid":
         ranked = reciprocal_rank_fusion([[chunk_id for chunk_id, _ in r] for r in rankings], limit)
     else:
@@ -126,3 +125,14 @@ def _embedded_workspaces(store: Store, workspace_id: str | None, embedder: Knowl
         return []
     workspaces = [workspace_id] if workspace_id else store.vector_workspaces()
     return [w for w in workspaces if store.index_model(w) == embedder.model_id]
+
+
+def _nearest(
+    store: Store, workspaces: list[str], query: str, limit: int, embedder: KnowledgeEmbedder | None
+) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity) of the passages nearest to the question, best first, over the workspaces."""
+    if embedder is None:
+        return []
+    vector = embedder.query(query)
+    found = (pair for w in workspaces for pair in store.nearest_chunks(w, embedder.model_id, vector, limit))
+    return sorted(found, key=lambda pair: -pair[1])[:limit]

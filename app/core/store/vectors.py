@@ -22,6 +22,7 @@ from app.core.store.records import now
 
 Vector = npt.NDArray[np.float32]
 _CACHED_WORKSPACES = 4  # matrices kept in memory (100k passages of 384 floats: ~150 MB each)
+_READ_BATCH = 4096  # vectors copied into the matrix at a time
 
 
 @dataclass
@@ -104,7 +105,9 @@ class VectorRecords:
         matrix = self._matrix(workspace_id, model)
         if matrix is None or not len(matrix.ids) or matrix.vectors.shape[1] != len(query):
             return []
-        scores = matrix.vectors @ np.asarray(query, dtype=np.float32)
+        # einsum, not `@`: numpy's own loop on this thread. BLAS (OpenBLAS) splits a matrix-vector product over
+        # threads that spin for cores other work holds; on a busy 2-core machine that took twice as long.
+        scores = np.einsum("ij,j->i", matrix.vectors, np.asarray(query, dtype=np.float32))
         count = min(limit, len(scores))
         best = np.argpartition(-scores, count - 1)[:count]
         best = best[np.argsort(-scores[best])]
@@ -138,5 +141,12 @@ class VectorRecords:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return _Matrix(model, version, ids, np.zeros((0, 0), dtype=np.float32))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-        return _Matrix(model, version, ids, vectors.astype(np.float32, copy=False))
+        # Copied into an array numpy allocates (transparent huge pages, where the system offers them on request)
+        # rather than viewed in one joined bytes object: the scan reads the whole matrix each query, and over
+        # 100k passages it took 17 ms from the bytes object's small pages against 12 ms from numpy's.
+        width = len(rows[0][1]) // 4
+        vectors = np.empty((len(rows), width), dtype=np.float32)
+        for start in range(0, len(rows), _READ_BATCH):
+            part = rows[start : start + _READ_BATCH]
+            vectors[start : start + len(part)] = np.frombuffer(b"".join(r[1] for r in part), "<f4").reshape(-1, width)
+        return _Matrix(model, version, ids, vectors)
