@@ -144,6 +144,7 @@ def _latency(ctx: object, documents: list[dict], questions: list[dict], total: i
     cold = time.perf_counter()
     search_documents(ctx.store, workspace, questions[0]["question"], 5, "hybrid", embedder)  # reads the matrix
     cold_s = time.perf_counter() - cold
+    load = os.getloadavg()[0]
     timings = []
     for _ in range(rounds):
         for question in questions:
@@ -158,6 +159,7 @@ def _latency(ctx: object, documents: list[dict], questions: list[dict], total: i
         scans.append(time.perf_counter() - began)
     return {
         "passages": len(ids),
+        "load": (load, os.getloadavg()[0]),
         "fts_passages_per_s": len(ids) / fts_s,
         "cold_s": cold_s,
         "hybrid": _percentiles(timings),
@@ -231,7 +233,8 @@ def main() -> None:
             print(f"latency over {speed['passages']:,} passages (random unit vectors; real question embeddings): "
                   f"hybrid p50 {p50:.1f} ms, p95 {p95:.1f} ms over {speed['queries']} queries; first query "
                   f"{speed['cold_s'] * 1000:.0f} ms (reads the vectors); FTS5 indexing "
-                  f"{speed['fts_passages_per_s']:,.0f} passages/s")
+                  f"{speed['fts_passages_per_s']:,.0f} passages/s; load average {speed['load'][0]:.1f} before, "
+                  f"{speed['load'][1]:.1f} after ({os.cpu_count()} CPUs shared with whatever else runs)")
             scan = speed["scan"]
             vec0 = speed["vec0"]
             print(f"vector KNN alone (k = 50): numpy scan p50 {scan[0]:.1f} ms, p95 {scan[1]:.1f} ms; " + (
