@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,8 +27,6 @@ _STOPWORDS = set(
     " them then there these they this to was we were what when where which who why will with you your".split()
 )
 _WORD = re.compile(r"\w+")
-# One thread runs vector searches (the model host embeds one question at a time anyway); started on first use.
-_VECTOR_SEARCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-search")
 Key = TypeVar("Key", bound=Hashable)
 _SNIPPET_WORDS = 32
 
@@ -90,15 +87,11 @@ def search_documents(
         raise UsageError(f"Unknown search mode '{mode}': use {', '.join(MODES)}.")
     depth = max(limit, CANDIDATES) if mode == "hybrid" else limit
     workspaces = _embedded_workspaces(store, workspace_id, embedder) if mode != "bm25" else []
-    # The vector search (the question embedded in the model host, then the scan) runs on its own thread while
-    # BM25 runs here: the host is another process and SQLite and numpy let go of the GIL, so on a second core
-    # the two overlap instead of adding up.
-    nearest = _VECTOR_SEARCH.submit(_nearest, store, workspaces, query, depth, embedder) if workspaces else None
     rankings: list[list[tuple[int, float]]] = []
     if mode in ("bm25", "hybrid"):
         rankings.append(store.rank_chunks(keywords(query), workspace_id, depth, any_word=True))
-    if nearest is not None:
-        rankings.append(nearest.result())
+    if workspaces and embedder is not None:
+        rankings.append(_nearest(store, workspaces, query, depth, embedder))
     if mode == "hybrid":
         ranked = reciprocal_rank_fusion([[chunk_id for chunk_id, _ in r] for r in rankings], limit)
     else:
@@ -128,11 +121,9 @@ def _embedded_workspaces(store: Store, workspace_id: str | None, embedder: Knowl
 
 
 def _nearest(
-    store: Store, workspaces: list[str], query: str, limit: int, embedder: KnowledgeEmbedder | None
+    store: Store, workspaces: list[str], query: str, limit: int, embedder: KnowledgeEmbedder
 ) -> list[tuple[int, float]]:
     """(chunk id, cosine similarity) of the passages nearest to the question, best first, over the workspaces."""
-    if embedder is None:
-        return []
     vector = embedder.query(query)
     found = (pair for w in workspaces for pair in store.nearest_chunks(w, embedder.model_id, vector, limit))
     return sorted(found, key=lambda pair: -pair[1])[:limit]
