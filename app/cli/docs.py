@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import default_workspace, workspace_id
+from app.cli.folders import register_actions
 from app.cli.output import ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
 from app.core.errors import ExitCode, UsageError
 
@@ -132,3 +133,4 @@ def register(commands: Any) -> None:
     rm = actions.add_parser("rm", help="remove a document from its workspace (not from disk)")
     rm.add_argument("id", help="document id or file name")
     rm.set_defaults(handler=cmd_rm)
+    register_actions(actions)
