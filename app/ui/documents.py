@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.ui.operations import Operation, query, run_in_background
+from app.ui.passage import show_passage
 from app.ui.qt import (
     QFileDialog,
     QHBoxLayout,
@@ -26,16 +27,6 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
-
-
-def show_passage(parent: QWidget, source: str, location: str | None, passage: str) -> None:
-    """A cited passage, in a dialog a person can read and copy from."""
-    box = QMessageBox(parent)
-    box.setWindowTitle(f"{source}{f' — {location}' if location else ''}")
-    box.setTextFormat(Qt.TextFormat.PlainText)  # a document's text is data, whatever markup it holds
-    box.setText(passage)
-    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    box.open()
 
 
 class DocumentsPanel(QWidget):
@@ -357,4 +348,4 @@ class DocumentsPanel(QWidget):
         if hit.kind == "message":
             self.open_message.emit(hit.thread_id, hit.id)
         else:
-            show_passage(self, hit.title, hit.location, hit.text)
+            show_passage(self, hit.title, hit.location, hit.text, query=self.search.text())

@@ -39,10 +39,17 @@ class Card:
     text: str
 
 
-def citation_label(citation: Citation, position: int) -> str:
-    """`[n] source, location`: how every view names a source; `position` (from 1) stands in for a missing n."""
+def citation_label(citation: Citation, position: int, copilot: str | None = None) -> str:
+    """`[n] source, location (copilot)`: how every view names a source; `position` (from 1) stands in for a missing
+    n; `copilot` names who used it, where a view says so (the window always, a terminal once several cited)."""
     number = citation.number if citation.number is not None else position
-    return f"[{number}] {citation.source}" + (f", {citation.location}" if citation.location else "")
+    label = f"[{number}] {citation.source}" + (f", {citation.location}" if citation.location else "")
+    return f"{label} ({copilot})" if copilot else label
+
+
+def citing_copilots(events: Iterable[Event]) -> set[str]:
+    """The copilots whose replies among `events` carry citations (a stored thread's, from `Store.timeline`)."""
+    return {e.author for e in events if isinstance(e, MessageEvent) and e.status != STREAMING and e.citations}
 
 
 def status_word(status: str) -> str:
