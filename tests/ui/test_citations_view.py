@@ -5,7 +5,7 @@ the question's words highlighted."""
 import pytest
 
 from tests.conftest import PATIENCE_MS
-from tests.core.knowledge.test_citations_per_copilot import QUESTION, finals, prepare
+from tests.core.knowledge.test_citations_per_copilot import HANDOFF_TASK, QUESTION, finals, handoff_run, prepare
 
 pytestmark = pytest.mark.gui
 
@@ -54,6 +54,21 @@ def test_each_reply_shows_its_own_sources_and_opens_them(qtbot, window, ctx, tmp
     window.open_thread(thread_id)  # reloaded from the store: the same sources under the same replies
     qtbot.waitUntil(lambda: len(_replies(window)) == 3 and not _replies(window)[-1].sources.isHidden())
     assert [bool(w.citations) for w in _check_sources(window, ctx)] == [True, False, True]
+
+
+def test_after_a_handoff_the_thread_shows_each_copilots_sources_under_its_reply(qtbot, window, ctx, tmp_path) -> None:
+    from app.ui.passage import PassageDialog
+
+    thread_id, _events = handoff_run(ctx, tmp_path / "docs")
+    window.open_thread(thread_id)
+    qtbot.waitUntil(lambda: len(_replies(window)) == 2 and not _replies(window)[-1].sources.isHidden())
+    ping, analyst = _check_sources(window, ctx)
+    assert (ping.author, analyst.author) == ("ping", "analyst") and ping.citations and analyst.citations
+    analyst._open_source("cite:0")
+    (dialog,) = analyst.findChildren(PassageDialog)
+    assert HANDOFF_TASK in dialog.found_for.text() and analyst.name in dialog.cited_by.text()
+    assert {w.lower() for w in dialog.highlighted()} >= {"lisbon", "office"}
+    dialog.close()
 
 
 def test_a_passage_is_plain_text_and_its_marks_fall_on_the_words(qtbot) -> None:

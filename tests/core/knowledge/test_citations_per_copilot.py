@@ -5,8 +5,8 @@ once more than one cited; the matched words are found for highlighting. Structur
 import json
 from pathlib import Path
 
-from app.core.crew.engine import ask
-from app.core.crew.events import MessageEvent, RunDone
+from app.core.crew.engine import CrewRun, ask
+from app.core.crew.events import HandoffEvent, MessageEvent, RunDone
 from app.core.crew.transcript import citation_label, citing_copilots
 from app.core.knowledge.embedding import embed_pending
 from app.core.knowledge.index import add_paths
@@ -14,8 +14,11 @@ from app.core.knowledge.search import matched_spans
 from app.core.providers.base import Citation
 from app.core.store import STATUS_COMPLETE
 from tests.conftest import run_cli
+from tests.core.crew.remote import add_remote
 
 QUESTION = "@analyst @writer @generalist What coupon does the Zephyr bond pay?"
+HANDOFF_QUESTION = "@ping What coupon does the Zephyr bond pay?"
+HANDOFF_TASK = "When does the Lisbon office open?"
 REPLY_TOKENS = 32  # the citations matter, not the replies' length
 
 
@@ -58,6 +61,34 @@ def test_each_copilots_reply_keeps_its_own_sources_live_and_stored(ctx, tmp_path
         m: (e.author, e.citations) for m, e in stored.items() if e.author != "user"
     }
     assert citing_copilots(stored.values()) == {"analyst", "generalist"}
+
+
+def handoff_run(ctx, folder: Path) -> tuple[str, list]:
+    """Ping (a scripted remote reading documents) answers the user, then hands the analyst (the starter model) a
+    task about another section of the same document; returns the thread and the run's events."""
+    prepare(ctx, folder)
+    handoff = {"to": "analyst", "task": HANDOFF_TASK, "context": ""}
+    add_remote(ctx, "ping", [{"text": "4.25%, see [1].", "calls": [handoff]}], ["analyst"])
+    ctx.store.save_copilot("ping", "Ping", {**ctx.copilot("ping").model_dump(), "knowledge": True})
+    thread = ctx.store.create_thread(HANDOFF_QUESTION)
+    run = CrewRun(ctx, thread.id, [ctx.copilot("ping"), ctx.copilot("analyst")], max_hops=1)
+    return thread.id, list(run.handle(HANDOFF_QUESTION))
+
+
+def test_after_a_handoff_each_copilots_sources_stay_its_own(ctx, tmp_path: Path) -> None:
+    thread_id, events = handoff_run(ctx, tmp_path / "docs")
+    (handoff,) = [e for e in events if isinstance(e, HandoffEvent)]
+    assert (handoff.status, handoff.from_, handoff.to) == ("accepted", "ping", "analyst")
+    ping, analyst = finals(events)
+    assert (ping.author, analyst.author) == ("ping", "analyst")
+    # each reply's passages were found for its own question: the user's, then the handed-off task
+    assert {c.query for c in ping.citations} == {HANDOFF_QUESTION}
+    assert {c.query for c in analyst.citations} == {HANDOFF_TASK}
+    assert (ping.citations[0].location, analyst.citations[0].location) == ("Zephyr bond", "Office")
+    stored = {e.message_id: e for e in finals(ctx.store.timeline(thread_id)) if e.author != "user"}
+    assert {m: (e.author, e.citations) for m, e in stored.items()} == {
+        r.message_id: (r.author, r.citations) for r in (ping, analyst)
+    }
 
 
 def test_the_terminal_names_the_copilot_once_several_cited(ctx, tmp_path: Path) -> None:
