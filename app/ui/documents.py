@@ -109,9 +109,11 @@ class DocumentsPanel(QWidget):
         item = self.list.currentItem()
         if item is None:
             return
+        from app.core.knowledge.folders import remove_by_hand
+
         document_id = item.data(Qt.ItemDataRole.UserRole)
         store = self.ctx.store
-        query(lambda: store.remove_document(document_id), lambda _r: self.refresh(), self.message.emit)
+        query(lambda: remove_by_hand(store, document_id), lambda _r: self.refresh(), self.status.setText)
 
     # -- adding ---------------------------------------------------------------------------------------------
 

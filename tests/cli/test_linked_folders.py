@@ -32,6 +32,8 @@ def test_a_linked_folder_is_followed_by_search_and_unlinked(tmp_path: Path) -> N
     assert "1 added" in changed.stderr and "1 removed" in changed.stderr
     assert [hit["title"] for hit in json.loads(changed.stdout)] == ["walrus.md"]  # stdout stays JSON
 
+    refused = run_cli("docs", "rm", "walrus.md")
+    assert refused.returncode == ExitCode.USAGE and "linked folder" in refused.stderr
     unlinked = _ok("docs", "unlink", str(folder))
     assert "2 documents were removed" in unlinked.stdout
     assert json.loads(_ok("docs", "ls", "--json").stdout) == []

@@ -21,8 +21,9 @@ from app.core.knowledge.index import MAX_FILE_BYTES, Progress, add_file, failure
 from app.core.knowledge.readers import KINDS, MARKDOWN_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, DocumentError
 from app.core.providers.base import CancelToken
 
-if TYPE_CHECKING:  # a type only: importing the store here would load it with this module
+if TYPE_CHECKING:  # types only: importing the store here would load it with this module
     from app.core.store import Store
+    from app.core.store.knowledge import Document
 
 MAX_FOLDER_FILES = 5000  # documents read from one linked folder; the rest are reported, not read
 POLL_S = 3.0  # how often `FolderWatcher` looks at the folders
@@ -107,6 +108,21 @@ def unlink_folder(store: Store, workspace_id: str, path: Path, keep_documents: b
         if candidate in linked:
             return candidate, store.unlink_folder(workspace_id, candidate, keep_documents)
     raise UsageError(f"{path} is not a linked folder here (`roundtable docs links` lists them).")
+
+
+def remove_by_hand(store: Store, document_id: str) -> Document:
+    """Remove a document the user chose; returns it. One from a linked folder is refused with UsageError: the next
+    scan would bring it back, so the file has to go, or the folder be unlinked."""
+    document = store.get_document(document_id)
+    if document is None:
+        raise UsageError(f"No document '{document_id}' (see `roundtable docs ls`).")
+    if document.folder is not None:
+        raise UsageError(
+            f"{document.name} comes from the linked folder {document.folder}: delete or move the file there, or"
+            " unlink the folder (`roundtable docs unlink`)."
+        )
+    store.remove_document(document.id)
+    return document
 
 
 def scan(folder: Path) -> tuple[list[Path], list[tuple[str, str]], bool]:

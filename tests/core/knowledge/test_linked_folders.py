@@ -9,7 +9,13 @@ import pytest
 from app.core.errors import UsageError
 from app.core.knowledge import folders
 from app.core.knowledge.embedding import embed_pending
-from app.core.knowledge.folders import FolderWatcher, link_folder, sync_linked_folders, unlink_folder
+from app.core.knowledge.folders import (
+    FolderWatcher,
+    link_folder,
+    remove_by_hand,
+    sync_linked_folders,
+    unlink_folder,
+)
 from app.core.knowledge.search import search_documents
 from app.core.store import Store
 from tests.conftest import wait_for
@@ -136,12 +142,17 @@ def test_unlinking_removes_its_documents_or_keeps_them(store: Store, tmp_path: P
     sync_linked_folders(store, "default")
     assert unlink_folder(store, "default", tmp_path / "one", keep_documents=False) == (str(tmp_path / "one"), 2)
     assert all(d.path.startswith(str(tmp_path / "two")) for d in store.documents("default"))
+    linked = store.documents("default")[0]
+    with pytest.raises(UsageError, match="comes from the linked folder"):
+        remove_by_hand(store, linked.id)  # the next scan would bring it back
     assert unlink_folder(store, "default", tmp_path / "two", keep_documents=True)[1] == 2
     kept = store.documents("default")
     assert len(kept) == 2 and {d.folder for d in kept} == {None} and store.linked_folders() == []
     (tmp_path / "two" / "bond.md").unlink()
     assert sync_linked_folders(store, "default").folders == []  # not followed any more
     assert len(store.documents("default")) == 2
+    assert remove_by_hand(store, linked.id).name == linked.name  # a document added by hand now
+    assert len(store.documents("default")) == 1
 
 
 def test_a_deleted_files_passages_leave_hybrid_search_and_their_vectors_go(ctx, tmp_path: Path) -> None:
