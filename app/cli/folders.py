@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # types only: importing these loads all of core
     from app.core.context import AppContext
     from app.core.knowledge.folders import SyncReport
     from app.core.knowledge.index import Progress
+    from app.core.store.folders import LinkedFolder
 
 
 def _show_progress(step: Progress) -> None:
@@ -100,6 +101,13 @@ def cmd_unlink(args: argparse.Namespace, ctx: AppContext) -> int:
     return 0
 
 
+def _state(folder: LinkedFolder) -> str:
+    """How a linked folder's last scan went, in a few words (`docs sync` names the skipped files)."""
+    if folder.last_error:
+        return folder.last_error
+    return f"ok, {len(folder.skipped)} skipped" if folder.skipped else "ok"
+
+
 def cmd_links(args: argparse.Namespace, ctx: AppContext) -> int:
     folders = ctx.store.linked_folders(workspace_id(ctx, args.workspace))
     if args.json:
@@ -109,7 +117,7 @@ def cmd_links(args: argparse.Namespace, ctx: AppContext) -> int:
     else:
         table(
             ["WORKSPACE", "FOLDER", "DOCUMENTS", "LAST SCAN", "STATE"],
-            [[f.workspace_id, f.path, f.documents, f.last_scan_at or "never", f.last_error or "ok"] for f in folders],
+            [[f.workspace_id, f.path, f.documents, f.last_scan_at or "never", _state(f)] for f in folders],
         )
     return 0
 

@@ -115,14 +115,13 @@ class DocumentsPanel(QWidget):
         store = self.ctx.store
         query(lambda: remove_by_hand(store, document_id), lambda _r: self.refresh(), self.status.setText)
 
-    # -- adding ---------------------------------------------------------------------------------------------
-
     # -- linked folders ---------------------------------------------------------------------------------------
 
     def _show_folders(self, folders: list) -> None:
         self.folders.clear()
         for folder in folders:
             state = f" — {folder.last_error}" if folder.last_error else ""
+            state += f" · {len(folder.skipped)} skipped" if folder.skipped else ""
             item = QListWidgetItem(f"📁 {folder.path}  ·  {folder.documents} documents{state}")
             item.setData(Qt.ItemDataRole.UserRole, folder.path)
             item.setToolTip(plain_tooltip(folder.path))
@@ -197,6 +196,7 @@ class DocumentsPanel(QWidget):
             self.watcher = Operation(watcher.run).with_progress(self._show_scan).run_in_background()
 
     def stop_watching(self) -> None:
+        """Stop the watcher (a scan in progress ends first, in its thread)."""
         if self.watcher is not None:
             self.watcher.cancel.cancel()
             self.watcher = None
@@ -218,6 +218,8 @@ class DocumentsPanel(QWidget):
         if self.task is None and self.to_embed:
             workspaces, self.to_embed = sorted(self.to_embed), set()
             self.embed(workspaces)
+
+    # -- adding ---------------------------------------------------------------------------------------------
 
     def _choose_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(

@@ -42,7 +42,10 @@ def test_a_linked_folder_is_followed_by_search_and_unlinked(tmp_path: Path) -> N
 
 def test_unlink_keep_leaves_the_documents_and_says_so(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("Alpha document.\n")
-    _ok("docs", "link", str(tmp_path), "--no-embed")
+    (tmp_path / "b.txt").write_bytes(b"\0\1binary")
+    linked = _ok("docs", "link", str(tmp_path), "--no-embed")
+    assert "skipped: b.txt" in linked.stdout
+    assert "ok, 1 skipped" in _ok("docs", "links").stdout
     kept = _ok("docs", "unlink", str(tmp_path), "--keep")
     assert "1 documents stay" in kept.stdout
     (document,) = json.loads(_ok("docs", "ls", "--json").stdout)

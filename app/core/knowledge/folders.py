@@ -1,7 +1,8 @@
 """Linked folders: a workspace follows a folder, and its documents follow the files in it.
 
 A scan compares each file's size and modification time with what was stored when it was read, and hashes only
-the files where they differ (then the content hash decides, as in `docs add`). Documents whose file is gone are
+the files where they differ (then the content hash decides, as in `docs add`); a file that could not be indexed is
+remembered the same way, and tried again only once it changed. Documents whose file is gone are
 removed, with their passages, FTS rows and vectors; a folder that cannot be read keeps its documents and records
 why. `FolderWatcher` scans every few seconds in a thread until stopped.
 """
@@ -17,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.errors import RoundtableError, UsageError
-from app.core.knowledge.index import MAX_FILE_BYTES, Progress, add_file, failure_reason
+from app.core.knowledge.index import Progress, add_file, failure_reason
 from app.core.knowledge.readers import KINDS, MARKDOWN_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, DocumentError
 from app.core.providers.base import CancelToken
 
 if TYPE_CHECKING:  # types only: importing the store here would load it with this module
     from app.core.store import Store
+    from app.core.store.folders import Skipped
     from app.core.store.knowledge import Document
 
 MAX_FOLDER_FILES = 5000  # documents read from one linked folder; the rest are reported, not read
@@ -136,6 +138,10 @@ def scan(folder: Path) -> tuple[list[Path], list[tuple[str, str]], bool]:
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):  # followlinks=False: a link out is not walked
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in dirs:
+            link = Path(root) / name
+            if link.is_symlink() and not link.resolve().is_relative_to(folder):
+                skipped.append((str(link), "a link to a folder outside the folder (not followed)"))
         for name in sorted(files):
             path = Path(root) / name
             if name.startswith(".") or path.suffix.lower() not in DOCUMENT_SUFFIXES:
@@ -167,24 +173,34 @@ def sync_folder(
         store.note_scan(workspace_id, folder, report.error)
         return report
     known = store.folder_documents(workspace_id, folder)
+    remembered = store.skipped_files(workspace_id, folder)
+    failed: dict[str, Skipped] = {}
     files, report.skipped, truncated = scan(root)
     seen: set[str] = set()
     for done, path in enumerate(files):
         if cancel is not None and cancel.cancelled:
             return report  # nothing removed and no scan recorded: the next one starts over
         seen.add(str(path))
-        earlier = known.get(str(path))
         try:
             stat = path.stat()
-            if earlier is not None and (earlier.size_bytes, earlier.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                report.unchanged.append(str(path))  # same size and time -> not read at all
-                continue
-            if progress is not None:
-                progress(Progress(str(path), done, len(files)))
-            if stat.st_size > MAX_FILE_BYTES:
-                raise DocumentError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB: split it first.")
+        except OSError as exc:
+            report.skipped.append((str(path), failure_reason(exc)))
+            continue
+        state = (stat.st_size, stat.st_mtime_ns)
+        earlier, before = known.get(str(path)), remembered.get(str(path))
+        if earlier is not None and (earlier.size_bytes, earlier.mtime_ns) == state:
+            report.unchanged.append(str(path))  # same size and time -> not read at all
+            continue
+        if before is not None and before[:2] == state:  # it could not be indexed, and has not changed since
+            failed[str(path)] = before
+            report.skipped.append((str(path), before[2]))
+            continue
+        if progress is not None:
+            progress(Progress(str(path), done, len(files)))
+        try:
             outcome = add_file(store, workspace_id, path, folder)
         except (DocumentError, OSError) as exc:
+            failed[str(path)] = (*state, failure_reason(exc))
             report.skipped.append((str(path), failure_reason(exc)))
             continue
         getattr(report, outcome).append(str(path))
@@ -193,7 +209,7 @@ def sync_folder(
         if stale not in seen and not (truncated and Path(stale).is_file()):
             store.remove_document(document.id)
             report.removed.append(stale)
-    store.note_scan(workspace_id, folder, None)
+    store.note_scan(workspace_id, folder, None, failed)
     return report
 
 

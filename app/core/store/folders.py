@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from app.core.store.database import Connection
 from app.core.store.knowledge import Document
 from app.core.store.records import now
+
+# a file a scan could not index: its size and modification time then, and why
+Skipped = tuple[int, int, str]
 
 
 @dataclass
@@ -16,6 +20,7 @@ class LinkedFolder:
     Attributes:
         documents: how many of the workspace's documents came from it.
         last_error: why the last scan could not read the folder; None when it could.
+        skipped: the files the last scan could not index: path -> (size, mtime_ns, reason).
     """
 
     workspace_id: str
@@ -24,6 +29,7 @@ class LinkedFolder:
     last_scan_at: str | None
     last_error: str | None
     documents: int = 0
+    skipped: dict[str, Skipped] = field(default_factory=dict)
 
 
 class FolderRecords:
@@ -67,17 +73,32 @@ class FolderRecords:
             f" AND d.folder = f.path) AS documents FROM linked_folders f {where} ORDER BY f.workspace_id, f.added_at",
             params,
         )
-        return [LinkedFolder(**r) for r in rows]
+        return [LinkedFolder(**{**r, "skipped": _skipped(r["skipped"])}) for r in rows]
 
     def folder_documents(self, workspace_id: str, folder: str) -> dict[str, Document]:
         """The documents that came from a linked folder, by path."""
         rows = self.conn.read("SELECT * FROM documents WHERE workspace_id = ? AND folder = ?", [workspace_id, folder])
         return {r["path"]: Document(**r) for r in rows}
 
-    def note_scan(self, workspace_id: str, folder: str, error: str | None) -> None:
-        """Record when a folder was scanned, and why it could not be read (None: it could)."""
+    def skipped_files(self, workspace_id: str, folder: str) -> dict[str, Skipped]:
+        """The files of a linked folder its last scan could not index."""
+        rows = self.conn.read(
+            "SELECT skipped FROM linked_folders WHERE workspace_id = ? AND path = ?", [workspace_id, folder]
+        )
+        return _skipped(rows[0]["skipped"]) if rows else {}
+
+    def note_scan(
+        self, workspace_id: str, folder: str, error: str | None, skipped: dict[str, Skipped] | None = None
+    ) -> None:
+        """Record when a folder was scanned, why it could not be read (None: it could), and the files it could not
+        index (None: as they were)."""
         with self.conn.transaction() as db:
             db.execute(
-                "UPDATE linked_folders SET last_scan_at = ?, last_error = ? WHERE workspace_id = ? AND path = ?",
-                [now(), error, workspace_id, folder],
+                "UPDATE linked_folders SET last_scan_at = ?, last_error = ?, skipped = coalesce(?, skipped)"
+                " WHERE workspace_id = ? AND path = ?",
+                [now(), error, None if skipped is None else json.dumps(skipped), workspace_id, folder],
             )
+
+
+def _skipped(stored: str) -> dict[str, Skipped]:
+    return {path: (int(size), int(mtime), str(reason)) for path, (size, mtime, reason) in json.loads(stored).items()}

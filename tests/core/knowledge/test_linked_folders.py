@@ -90,9 +90,23 @@ def test_bad_files_are_reported_and_the_rest_indexed(store: Store, tmp_path: Pat
     (report,) = sync_linked_folders(store, "default").folders
     assert sorted(Path(p).name for p in report.added) == ["bond.md", "office.txt"]
     skipped = {Path(p).name: reason for p, reason in report.skipped}
-    assert set(skipped) == {"link.md", "binary.txt"}
+    assert set(skipped) == {"link.md", "linked-dir", "binary.txt"}
     assert "outside the folder" in skipped["link.md"] and "binary" in skipped["binary.txt"]
     assert _texts(store, "never indexed") == []
+    (linked,) = store.linked_folders("default")
+    assert list(linked.skipped) == [str(folder / "binary.txt")]  # what `docs links --json` shows
+
+    # a file that could not be indexed is not read again until it changes (same size and time: not read)
+    binary = folder / "binary.txt"
+    stat = binary.stat()
+    binary.write_text("Text now.")  # as many bytes as before
+    os.utime(binary, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (again,) = sync_linked_folders(store, "default").folders
+    assert dict(again.skipped)[str(binary)] == skipped["binary.txt"] and not again.added
+    os.utime(binary, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    (changed,) = sync_linked_folders(store, "default").folders
+    assert [Path(p).name for p in changed.added] == ["binary.txt"] and str(binary) not in dict(changed.skipped)
+    assert store.linked_folders("default")[0].skipped == {}
 
 
 def test_the_file_cap_leaves_the_rest_out_without_removing_them(
