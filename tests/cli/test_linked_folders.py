@@ -62,3 +62,14 @@ def test_bad_links_are_one_line_usage_errors(tmp_path: Path) -> None:
         done = run_cli(*args)
         assert done.returncode == ExitCode.USAGE, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_ask_reads_a_file_added_to_a_linked_folder_since_the_last_command(tmp_path: Path) -> None:
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "office.md").write_text("# Office\n\nThe Lisbon office opens at 8:30 on weekdays.\n")
+    _ok("docs", "link", str(folder))
+    (folder / "bond.md").write_text("# Zephyr bond\n\nThe Zephyr 2031 bond pays a coupon of 4.25% twice a year.\n")
+    asked = _ok("ask", "What coupon does the Zephyr bond pay?")
+    assert "[linked folders: 1 added]" in asked.stderr
+    assert "  [1] bond.md, Zephyr bond\n" in asked.stdout  # found, embedded and cited in the same command
