@@ -202,3 +202,20 @@ def test_the_watcher_sees_changes_until_stopped(store: Store, tmp_path: Path) ->
     (folder / "after.md").write_text("Written after Stop.\n")
     assert sync_linked_folders(store, "default").count("added") == 1  # the watcher did not take it
     assert len(reports) == told
+
+
+def test_a_cancelled_scan_removes_nothing_and_records_no_scan(store: Store, tmp_path: Path) -> None:
+    from app.core.providers.base import CancelToken
+
+    folder = _folder(tmp_path / "linked")
+    link_folder(store, "default", folder)
+    sync_linked_folders(store, "default")
+    scanned = store.linked_folders("default")[0].last_scan_at
+    (folder / "bond.md").unlink()
+    (folder / "new.md").write_text("Not read: the scan was stopped.\n")
+    stop = CancelToken()
+    stop.cancel()
+    assert sync_linked_folders(store, "default", cancel=stop).folders == []  # stopped before the first folder
+    report = folders.sync_folder(store, "default", str(folder), cancel=stop)  # stopped before the first file
+    assert not report.changed and report.removed == []
+    assert len(store.documents("default")) == 2 and store.linked_folders("default")[0].last_scan_at == scanned
