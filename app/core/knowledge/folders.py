@@ -127,21 +127,44 @@ def remove_by_hand(store: Store, document_id: str) -> Document:
     return document
 
 
-def scan(folder: Path) -> tuple[list[Path], list[tuple[str, str]], bool]:
-    """The document files in a folder (hidden files and folders left out; symbolic links to folders not followed),
-    the files skipped with their reasons, and whether the file cap cut the list short."""
-    found: list[Path] = []
-    skipped: list[tuple[str, str]] = []
+@dataclass
+class Scan:
+    """What is in a linked folder now.
+
+    Attributes:
+        files: the document files (hidden files and folders left out, links out of the folder not followed).
+        skipped: files and folders left out, each with the reason.
+        truncated: whether `MAX_FOLDER_FILES` cut `files` short.
+        unreadable: folders that could not be listed (what they hold is unknown, not gone).
+    """
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    truncated: bool = False
+    unreadable: list[Path] = field(default_factory=list)
+
+    def may_be_there(self, path: str) -> bool:
+        """Whether a file not in `files` may still be there: cut off by the cap, or in a folder that could not be
+        listed. Only a file that is surely gone takes its document with it."""
+        if self.truncated and Path(path).is_file():
+            return True
+        return any(Path(path).is_relative_to(folder) for folder in self.unreadable)
+
+
+def scan(folder: Path) -> Scan:
+    """The document files in a folder now, and what was left out."""
+    found = Scan()
 
     def unreadable(exc: OSError) -> None:
-        skipped.append((str(exc.filename or folder), failure_reason(exc)))
+        found.unreadable.append(Path(exc.filename or folder))
+        found.skipped.append((str(exc.filename or folder), failure_reason(exc)))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):  # followlinks=False: a link out is not walked
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in dirs:
             link = Path(root) / name
             if link.is_symlink() and not link.resolve().is_relative_to(folder):
-                skipped.append((str(link), "a link to a folder outside the folder (not followed)"))
+                found.skipped.append((str(link), "a link to a folder outside the folder (not followed)"))
         for name in sorted(files):
             path = Path(root) / name
             if name.startswith(".") or path.suffix.lower() not in DOCUMENT_SUFFIXES:
@@ -149,13 +172,14 @@ def scan(folder: Path) -> tuple[list[Path], list[tuple[str, str]], bool]:
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(folder):
-                    skipped.append((str(path), "a link to a file outside the folder (not followed)"))
+                    found.skipped.append((str(path), "a link to a file outside the folder (not followed)"))
                 continue  # a link inside the folder: its target is read as itself
-            if len(found) == MAX_FOLDER_FILES:
-                skipped.append((str(folder), f"more than {MAX_FOLDER_FILES} documents: the rest are left out"))
-                return found, skipped, True
-            found.append(path)
-    return found, skipped, False
+            if len(found.files) == MAX_FOLDER_FILES:
+                found.skipped.append((str(folder), f"more than {MAX_FOLDER_FILES} documents: the rest are left out"))
+                found.truncated = True
+                return found
+            found.files.append(path)
+    return found
 
 
 def sync_folder(
@@ -175,7 +199,9 @@ def sync_folder(
     known = store.folder_documents(workspace_id, folder)
     remembered = store.skipped_files(workspace_id, folder)
     failed: dict[str, Skipped] = {}
-    files, report.skipped, truncated = scan(root)
+    found = scan(root)
+    report.skipped = list(found.skipped)
+    files = found.files
     seen: set[str] = set()
     for done, path in enumerate(files):
         if cancel is not None and cancel.cancelled:
@@ -205,8 +231,7 @@ def sync_folder(
             continue
         getattr(report, outcome).append(str(path))
     for stale, document in known.items():
-        # a file the cap left out may still be there: only a file that is gone takes its document with it
-        if stale not in seen and not (truncated and Path(stale).is_file()):
+        if stale not in seen and not found.may_be_there(stale):
             store.remove_document(document.id)
             report.removed.append(stale)
     store.note_scan(workspace_id, folder, None, failed)

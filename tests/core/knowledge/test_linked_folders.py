@@ -219,3 +219,26 @@ def test_a_cancelled_scan_removes_nothing_and_records_no_scan(store: Store, tmp_
     report = folders.sync_folder(store, "default", str(folder), cancel=stop)  # stopped before the first file
     assert not report.changed and report.removed == []
     assert len(store.documents("default")) == 2 and store.linked_folders("default")[0].last_scan_at == scanned
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root lists any folder: no folder can be made unreadable")
+def test_a_folder_that_cannot_be_listed_keeps_its_documents(store: Store, tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "linked")
+    link_folder(store, "default", folder)
+    sync_linked_folders(store, "default")
+    (folder / "sub").chmod(0)
+    try:
+        (report,) = sync_linked_folders(store, "default").folders
+    finally:
+        (folder / "sub").chmod(0o755)
+    assert report.removed == [] and any(p == str(folder / "sub") for p, _reason in report.skipped)
+    assert len(store.documents("default")) == 2
+
+
+def test_only_a_file_that_is_surely_gone_counts_as_removed(tmp_path: Path) -> None:
+    (tmp_path / "kept.md").write_text("Still here.\n")
+    capped = folders.Scan(truncated=True)
+    assert capped.may_be_there(str(tmp_path / "kept.md")) and not capped.may_be_there(str(tmp_path / "gone.md"))
+    unlisted = folders.Scan(unreadable=[tmp_path / "locked"])
+    assert unlisted.may_be_there(str(tmp_path / "locked" / "deep" / "a.md"))
+    assert not unlisted.may_be_there(str(tmp_path / "kept.md"))  # listed, and not among the files: gone
