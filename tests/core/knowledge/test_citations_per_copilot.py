@@ -106,6 +106,11 @@ def test_the_terminal_names_the_copilot_once_several_cited(ctx, tmp_path: Path) 
         assert "(analyst)" not in output[writer:] and "(generalist)" not in output[:generalist]
         assert "fact-sheet.md" not in output[writer:generalist]
     assert "[1] fact-sheet.md, Zephyr bond (analyst)" in shown.stdout[: shown.stdout.index("── writer ──")]
+    exported = tmp_path / "thread.md"
+    assert run_cli("threads", "export", listed["id"], "-o", str(exported)).returncode == 0
+    markdown = exported.read_text()
+    assert markdown.index("> [1] fact-sheet.md, Zephyr bond (analyst)") < markdown.index("## writer")
+    assert markdown.index("## generalist") < markdown.index("> [1] fact-sheet.md, Zephyr bond (generalist)")
 
 
 def test_one_copilot_citing_is_not_named_and_the_label_is_the_one_wording() -> None:
