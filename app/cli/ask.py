@@ -19,6 +19,7 @@ def cmd_ask(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.providers.base import CancelToken
 
     prompt = " ".join(args.prompt).strip()
+    _sync_linked_folders(args, ctx)
     if not prompt and sys.stdin.isatty():
         return _interactive(args, ctx)
     if not prompt:
@@ -34,6 +35,14 @@ def cmd_ask(args: argparse.Namespace, ctx: AppContext) -> int:
         approve=terminal_approver(args.yes),
     )
     return render_events(events, args.json, cancel, headers="@" in prompt)[0]
+
+
+def _sync_linked_folders(args: argparse.Namespace, ctx: AppContext) -> None:
+    """The linked folders of the workspace the answer reads, brought up to date first."""
+    from app.cli.folders import sync_on_start
+    from app.core.store.workspaces import DEFAULT_WORKSPACE
+
+    sync_on_start(ctx, ctx.store.get_thread(args.thread).workspace_id if args.thread else DEFAULT_WORKSPACE)
 
 
 def _interactive(args: argparse.Namespace, ctx: AppContext) -> int:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import default_workspace, workspace_id
+from app.cli.folders import register_actions
 from app.cli.output import ctrl_c_cancels, human_bytes, print_json, table, terminal_safe
-from app.core.errors import ExitCode, UsageError
+from app.core.errors import ExitCode
 
 if TYPE_CHECKING:  # a type only: importing the context loads all of core
     from app.core.context import AppContext
@@ -99,10 +100,9 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
-    document = ctx.store.get_document(args.id)
-    if document is None:
-        raise UsageError(f"No document '{args.id}' (see `roundtable docs ls`).")
-    ctx.store.remove_document(document.id)
+    from app.core.knowledge.folders import remove_by_hand
+
+    document = remove_by_hand(ctx.store, args.id)
     name = terminal_safe(document.name)
     print(f"Removed {name} from workspace '{document.workspace_id}' (the file itself is untouched).")
     return 0
@@ -132,3 +132,4 @@ def register(commands: Any) -> None:
     rm = actions.add_parser("rm", help="remove a document from its workspace (not from disk)")
     rm.add_argument("id", help="document id or file name")
     rm.set_defaults(handler=cmd_rm)
+    register_actions(actions)

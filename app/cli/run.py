@@ -17,6 +17,7 @@ def cmd_run(args: argparse.Namespace, ctx: AppContext) -> int:
 
     task = " ".join(args.task).strip() or ("" if sys.stdin.isatty() else sys.stdin.read())
     copilots = [c.strip() for c in args.copilots.split(",") if c.strip()] if args.copilots else None
+    _sync_linked_folders(args, ctx)
     cancel = CancelToken()
     events = run_task(
         ctx,
@@ -31,6 +32,16 @@ def cmd_run(args: argparse.Namespace, ctx: AppContext) -> int:
     if not args.json and thread_id:
         print(f"\n[thread {thread_id}: `roundtable threads show {thread_id} --trace` for the details]")
     return status
+
+
+def _sync_linked_folders(args: argparse.Namespace, ctx: AppContext) -> None:
+    """The linked folders of the run's workspace (if it exists yet) brought up to date first."""
+    from app.cli.folders import sync_on_start
+    from app.core.store.workspaces import DEFAULT_WORKSPACE
+
+    found = ctx.store.find_workspace(args.workspace) if args.workspace else {"id": DEFAULT_WORKSPACE}
+    if found is not None:
+        sync_on_start(ctx, str(found["id"]))
 
 
 def register(commands: Any) -> None:

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import workspace_id
+from app.cli.folders import sync_on_start
 from app.cli.output import print_json, terminal_safe
 from app.core.errors import UsageError
 
@@ -20,6 +21,7 @@ def cmd_search(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.knowledge.search import search_everything
 
     workspace = workspace_id(ctx, args.workspace)
+    sync_on_start(ctx, workspace)
     hits = search_everything(ctx.store, workspace, query, args.limit, args.mode, ctx.embedder())
     if args.json:
         print_json([{k: v for k, v in vars(h).items() if k != "text"} for h in hits])

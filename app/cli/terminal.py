@@ -19,13 +19,21 @@ class TerminalRenderer(Renderer):
     Everything printed quotes a model, agent, tool, document or copilot manifest: it goes through terminal_safe.
     `headers` puts each author above its message (crew runs, stored threads); a plain `ask` prints only the
     answer. Either way a reply's sources are listed under it. `stored` is a thread read back: its errors are part of it
-    (a live run's go to standard error). `traces` (message id -> trace) adds each reply's trace.
+    (a live run's go to standard error). `traces` (message id -> trace) adds each reply's trace. Once more than one
+    copilot has cited (`citing`: those known beforehand, for a stored thread), each source names its copilot.
     """
 
-    def __init__(self, headers: bool, stored: bool = False, traces: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        headers: bool,
+        stored: bool = False,
+        traces: dict[str, Any] | None = None,
+        citing: set[str] | None = None,
+    ) -> None:
         self.headers = headers
         self.stored = stored
         self.traces = traces
+        self.citing = set(citing or ())
 
     def say(self, text: str) -> None:
         sys.stdout.write(terminal_safe(text))
@@ -41,8 +49,11 @@ class TerminalRenderer(Renderer):
     def on_message_finished(self, event: MessageEvent) -> None:
         word = status_word(event.status)
         self.say(f"\n[{word}]\n" if word else "\n")
+        if event.citations:
+            self.citing.add(event.author)
+        who = event.author if len(self.citing) > 1 else None
         for position, citation in enumerate(event.citations, 1):
-            self.say(f"  {citation_label(citation, position)}\n")
+            self.say(f"  {citation_label(citation, position, who)}\n")
         trace = (self.traces or {}).get(event.message_id)
         if self.traces is not None and isinstance(trace, dict):
             fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")

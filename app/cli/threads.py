@@ -34,7 +34,7 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
 def cmd_show(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.cli.terminal import TerminalRenderer
     from app.core.crew.events import LOGGED
-    from app.core.crew.transcript import render_all
+    from app.core.crew.transcript import citing_copilots, render_all
 
     thread = ctx.store.get_thread(args.id)
     timeline = ctx.store.timeline(thread.id)
@@ -51,7 +51,8 @@ def cmd_show(args: argparse.Namespace, ctx: AppContext) -> int:
     # a stored thread holds replies, tool results and (imported) names -> printed through terminal_safe
     safe_print(f"# {thread.title}  ({thread.id})")
     traces = {m.id: m.data.get("trace") for m in ctx.store.messages(thread.id)} if args.trace else None
-    render_all(TerminalRenderer(headers=True, stored=True, traces=traces), timeline, detail=True)
+    citing = citing_copilots(timeline)
+    render_all(TerminalRenderer(headers=True, stored=True, traces=traces, citing=citing), timeline, detail=True)
     return 0
 
 

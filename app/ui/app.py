@@ -197,6 +197,7 @@ class Desktop:
         self.window.open_thread(thread_id)
 
     def close(self) -> None:
+        self.window.documents.stop_watching()
         self.shortcut.stop()
         self.server.close()
         self.tray.hide()

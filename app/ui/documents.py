@@ -1,5 +1,6 @@
-"""The Documents tab: a workspace's documents (drop files, see indexing progress, remove) and a search over
-its messages and documents. Indexing and searching run in workers."""
+"""The Documents tab: a workspace's documents (drop files, see indexing progress, remove), its linked folders
+(link, unlink; scanned on start and watched while running) and a search over its messages and documents.
+Indexing, scanning, watching and searching run in workers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.ui.operations import Operation, query, run_in_background
+from app.ui.passage import show_passage
 from app.ui.qt import (
     QFileDialog,
     QHBoxLayout,
@@ -27,16 +29,6 @@ from app.ui.qt import (
 from app.ui.reply_view import plain_tooltip
 
 
-def show_passage(parent: QWidget, source: str, location: str | None, passage: str) -> None:
-    """A cited passage, in a dialog a person can read and copy from."""
-    box = QMessageBox(parent)
-    box.setWindowTitle(f"{source}{f' — {location}' if location else ''}")
-    box.setTextFormat(Qt.TextFormat.PlainText)  # a document's text is data, whatever markup it holds
-    box.setText(passage)
-    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    box.open()
-
-
 class DocumentsPanel(QWidget):
     """Documents of the current workspace, and search over it.
 
@@ -53,6 +45,8 @@ class DocumentsPanel(QWidget):
         self.ctx = ctx
         self.workspace = workspace
         self.task: Operation | None = None
+        self.watcher: Operation | None = None  # the linked folders' watcher, while it runs
+        self.to_embed: set[str] = set()  # workspaces whose linked folders changed while another task ran
         self.added_text = ""  # what the last adding did, kept in view while its passages are embedded
         self.setAcceptDrops(True)
         layout = QVBoxLayout(self)
@@ -61,6 +55,10 @@ class DocumentsPanel(QWidget):
         self.results.hide()
         self.list = QListWidget()
         self.list.setToolTip("Drop files or folders here to add them")
+        self.folders = QListWidget()
+        self.folders.setToolTip("Linked folders: their documents follow the files in them")
+        self.folders.setMaximumHeight(90)
+        self.folders.hide()
         self.progress = QProgressBar()
         self.progress.hide()
         self.status = QLabel()
@@ -69,12 +67,15 @@ class DocumentsPanel(QWidget):
         self.status.setStyleSheet("color: gray")
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add files…")
+        self.link_button = QPushButton("Link folder…")
+        self.unlink_button = QPushButton("Unlink")
+        self.unlink_button.hide()
         self.remove_button = QPushButton("Remove")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
-        for button in (self.add_button, self.remove_button, self.cancel_button):
+        for button in (self.add_button, self.link_button, self.unlink_button, self.remove_button, self.cancel_button):
             buttons.addWidget(button)
-        for widget in (self.search, self.results, self.list, self.progress, self.status):
+        for widget in (self.search, self.results, self.list, self.folders, self.progress, self.status):
             layout.addWidget(widget)
         layout.addLayout(buttons)
         self.search.returnPressed.connect(self.run_search)
@@ -83,6 +84,8 @@ class DocumentsPanel(QWidget):
         self.results.itemClicked.connect(self._open_result)
         self.add_button.clicked.connect(self._choose_files)
         self.remove_button.clicked.connect(self._remove)
+        self.link_button.clicked.connect(self._choose_folder)
+        self.unlink_button.clicked.connect(self._confirm_unlink)
         self.cancel_button.clicked.connect(lambda: self.task.cancel.cancel() if self.task else None)
 
     # -- the list -------------------------------------------------------------------------------------------
@@ -90,6 +93,7 @@ class DocumentsPanel(QWidget):
     def refresh(self) -> None:
         store, workspace = self.ctx.store, self.workspace()
         query(lambda: store.documents(workspace), self._show_documents, self.message.emit)
+        query(lambda: store.linked_folders(workspace), self._show_folders, self.message.emit)
 
     def _show_documents(self, documents: list) -> None:
         self.list.clear()
@@ -98,16 +102,122 @@ class DocumentsPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, document.id)
             item.setToolTip(plain_tooltip(document.path))
             self.list.addItem(item)
-        if not documents:
+        if not documents and not self.status.text():  # a report (an unlink's, say) says more than the hint
             self.status.setText("No documents yet: drop files here, or Add files…; copilots answer from them.")
 
     def _remove(self) -> None:
         item = self.list.currentItem()
         if item is None:
             return
+        from app.core.knowledge.folders import remove_by_hand
+
         document_id = item.data(Qt.ItemDataRole.UserRole)
         store = self.ctx.store
-        query(lambda: store.remove_document(document_id), lambda _r: self.refresh(), self.message.emit)
+        query(lambda: remove_by_hand(store, document_id), lambda _r: self.refresh(), self.status.setText)
+
+    # -- linked folders ---------------------------------------------------------------------------------------
+
+    def _show_folders(self, folders: list) -> None:
+        self.folders.clear()
+        for folder in folders:
+            state = f" — {folder.last_error}" if folder.last_error else ""
+            state += f" · {len(folder.skipped)} skipped" if folder.skipped else ""
+            item = QListWidgetItem(f"📁 {folder.path}  ·  {folder.documents} documents{state}")
+            item.setData(Qt.ItemDataRole.UserRole, folder.path)
+            item.setToolTip(plain_tooltip(folder.path))
+            self.folders.addItem(item)
+        self.folders.setVisible(bool(folders))
+        self.unlink_button.setVisible(bool(folders))
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Link a folder: its documents follow the files in it")
+        if path:
+            self.link(Path(path))
+
+    def link(self, path: Path) -> None:
+        """Link a folder to the workspace, then scan it (with progress and Cancel)."""
+        from app.core.knowledge.folders import link_folder
+
+        store, workspace = self.ctx.store, self.workspace()
+        query(lambda: link_folder(store, workspace, path), lambda _folder: self.sync(), self.status.setText)
+
+    def _confirm_unlink(self) -> None:
+        item = self.folders.currentItem() or self.folders.item(0)
+        if item is None:
+            return
+        folder = item.data(Qt.ItemDataRole.UserRole)
+        box = QMessageBox(QMessageBox.Icon.Question, "Unlink folder", "", QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # a folder's name is the user's, whatever it holds
+        box.setText(f"Stop following {folder}?\nIts documents can leave the workspace or stay (the files stay).")
+        remove = box.addButton("Unlink and remove its documents", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Unlink, keep its documents", QMessageBox.ButtonRole.AcceptRole)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() in (remove, keep):
+                self.unlink(folder, keep_documents=box.clickedButton() is keep)
+
+        box.finished.connect(answered)
+        box.open()  # no nested event loop: the answer comes back through `finished`
+
+    def unlink(self, folder: str, keep_documents: bool) -> None:
+        """Stop following a linked folder; its documents are removed, or kept as documents added by hand."""
+        from app.core.knowledge.folders import unlink_folder
+
+        store, workspace = self.ctx.store, self.workspace()
+
+        def unlinked(result: tuple[str, int]) -> None:
+            fate = "kept" if keep_documents else "removed (the files are untouched)"
+            self.status.setText(f"Unlinked {result[0]}: its {result[1]} documents {fate}.")
+            self.refresh()
+
+        query(lambda: unlink_folder(store, workspace, Path(folder), keep_documents), unlinked, self.status.setText)
+
+    def sync(self) -> None:
+        """Scan every workspace's linked folders in a worker, with the progress bar and Cancel; what changed is then
+        embedded."""
+        if self.task is not None:
+            return
+        from app.core.knowledge.folders import sync_linked_folders
+
+        store = self.ctx.store
+        task = Operation(lambda emit, cancel: sync_linked_folders(store, None, emit, cancel))
+        self._busy()
+        # a scan reads the files that changed: its own thread, like adding
+        self.task = task.with_progress(self._progress).success(self._synced).failure(self._failed).run_in_background()
+
+    def start_watching(self) -> None:
+        """Scan the linked folders now, then every few seconds while the window runs (`stop_watching` ends it)."""
+        from app.core.knowledge.folders import FolderWatcher
+
+        self.sync()
+        if self.watcher is None:
+            watcher = FolderWatcher(self.ctx.store)
+            # it polls until cancelled: a thread of its own; each scan that changed something comes as progress
+            self.watcher = Operation(watcher.run).with_progress(self._show_scan).run_in_background()
+
+    def stop_watching(self) -> None:
+        """Stop the watcher (a scan in progress ends first, in its thread)."""
+        if self.watcher is not None:
+            self.watcher.cancel.cancel()
+            self.watcher = None
+
+    def _synced(self, report: Any) -> None:
+        self._done()
+        self._show_scan(report)
+
+    def _show_scan(self, report: Any) -> None:
+        """A scan's report (the start-up sync's or the watcher's): say what changed, and embed it."""
+        if report.changed or any(f.error for f in report.folders):
+            self.added_text = f"Linked folders: {report.summary()}"
+            self.status.setText(self.added_text)
+        self.refresh()
+        self.to_embed.update(report.changed_workspaces())
+        self._embed_waiting()
+
+    def _embed_waiting(self) -> None:
+        if self.task is None and self.to_embed:
+            workspaces, self.to_embed = sorted(self.to_embed), set()
+            self.embed(workspaces)
 
     # -- adding ---------------------------------------------------------------------------------------------
 
@@ -127,10 +237,7 @@ class DocumentsPanel(QWidget):
 
         store, workspace = self.ctx.store, self.workspace()
         task = Operation(lambda emit, cancel: add_paths(store, workspace, paths, emit, cancel))
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
-        self.add_button.setEnabled(False)
+        self._busy()
         # indexing reads files for a long while: its own thread, so the GUI's queries are not held up behind it
         self.task = task.with_progress(self._progress).success(self._added).failure(self._failed).run_in_background()
 
@@ -147,21 +254,23 @@ class DocumentsPanel(QWidget):
         self.status.setText(self.added_text)
         self.refresh()
         if report.added or report.updated or report.unchanged:
-            self.embed()
+            self.to_embed.add(self.workspace())
+        self._embed_waiting()
 
-    def embed(self) -> None:
-        """Embed the workspace's passages that need it, in a worker, with a progress bar and Cancel (what was
-        embedded before Cancel is kept; the next embedding goes on from there)."""
+    def embed(self, workspaces: list[str] | None = None) -> None:
+        """Embed the passages that need it (of the workspace shown, or of `workspaces`), in a worker, with a progress
+        bar and Cancel (what was embedded before Cancel is kept; the next embedding goes on from there)."""
         if self.task is not None:
             return
         from app.core.knowledge.embedding import embed_pending
 
-        ctx, workspace = self.ctx, self.workspace()
-        task = Operation(lambda emit, cancel: embed_pending(ctx.store, ctx.embedder(), workspace, emit, cancel))
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
-        self.add_button.setEnabled(False)
+        ctx, chosen = self.ctx, workspaces or [self.workspace()]
+
+        def embed_all(emit: Any, cancel: Any) -> int:
+            return sum(embed_pending(ctx.store, ctx.embedder(), w, emit, cancel) for w in chosen)
+
+        task = Operation(embed_all)
+        self._busy()
         # embedding runs the model for a while: its own thread, like indexing
         self.task = (
             task.with_progress(self._embed_progress).success(self._embedded).failure(self._failed).run_in_background()
@@ -176,16 +285,26 @@ class DocumentsPanel(QWidget):
         self._done()
         embedded = [f"{count} passages embedded for search by meaning"] if count else []
         self.status.setText("; ".join([self.added_text, *embedded]))
+        self._embed_waiting()
 
     def _failed(self, message: str) -> None:
         self._done()
         self.status.setText(message)
+        self._embed_waiting()
+
+    def _busy(self) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.add_button.setEnabled(False)
+        self.link_button.setEnabled(False)
 
     def _done(self) -> None:
         self.task = None
         self.progress.hide()
         self.cancel_button.hide()
         self.add_button.setEnabled(True)
+        self.link_button.setEnabled(True)
 
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         if event.mimeData().hasUrls():
@@ -233,4 +352,4 @@ class DocumentsPanel(QWidget):
         if hit.kind == "message":
             self.open_message.emit(hit.thread_id, hit.id)
         else:
-            show_passage(self, hit.title, hit.location, hit.text)
+            show_passage(self, hit.title, hit.location, hit.text, query=self.search.text())

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
             self.error,
         )
         self.refresh_all()
+        self.documents.start_watching()  # linked folders: scanned now, then watched while the window runs
 
     @property
     def run_task(self) -> Operation | None:
@@ -419,6 +420,7 @@ class MainWindow(QMainWindow):
         if self.on_close is not None:
             self.on_close(event)
         if event.isAccepted():
+            self.documents.stop_watching()
             super().closeEvent(event)
 
     def _show_link_target(self, target: str) -> None:

@@ -59,6 +59,7 @@ class MessageWidget(QFrame):
         super().__init__(parent)
         self.message_id = message_id
         self.author = author
+        self.name = name
         self.dark = dark
         self.dirty = False
         self.setObjectName("message")
@@ -126,21 +127,23 @@ class MessageWidget(QFrame):
         self.status_label.setText(status_word(status))
 
     def set_sources(self, citations: list[Citation]) -> None:
-        """The passages the reply rests on, each a link that shows the passage."""
+        """The passages the reply rests on, each a link that shows the passage, each naming this reply's copilot
+        (after a handoff each reply keeps its own)."""
         self.citations = citations
         # every label quotes the message (a stored one may come from an imported archive): escaped, so the only
         # anchors in this rich-text label are our own cite: links
         links = [
-            f"<a href='cite:{i}'>{html.escape(citation_label(c, i + 1))}</a>" for i, c in enumerate(citations)
+            f"<a href='cite:{i}'>{html.escape(citation_label(c, i + 1, self.name))}</a>"
+            for i, c in enumerate(citations)
         ]
         self.sources.setText("Sources: " + " · ".join(links))
         self.sources.setVisible(bool(citations))
 
     def _open_source(self, link: str) -> None:
-        from app.ui.documents import show_passage
+        from app.ui.passage import show_passage
 
         source = self.citations[int(link.removeprefix("cite:"))]
-        show_passage(self, source.source, source.location, source.passage)
+        show_passage(self, source.source, source.location, source.passage, source.query, self.name)
 
     def show_error(self, message: str, can_retry: bool) -> None:
         self.banner_label.setText(message)

@@ -24,6 +24,7 @@ def window(qtbot, ctx):
     if main.run_task is not None:
         main.run_task.cancel.cancel()
         qtbot.waitUntil(lambda: main.run_task is None, timeout=PATIENCE_MS)
+    main.documents.stop_watching()  # before the store closes: the watcher reads it every few seconds
 
 
 @pytest.fixture(autouse=True)

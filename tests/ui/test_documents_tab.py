@@ -9,7 +9,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_path) -> None:
-    from app.ui.qt import QMessageBox
+    from app.ui.passage import PassageDialog
     from app.ui.thread_view import MessageWidget
 
     panel = window.documents
@@ -39,7 +39,7 @@ def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_
     (reply,) = [w for w in window.thread_view.findChildren(MessageWidget) if w.sources.isVisible()]
     assert "[1] zephyr.md, Zephyr bond" in reply.sources.text()
     reply._open_source("cite:0")
-    qtbot.waitUntil(lambda: any(samples.ZEPHYR in b.text() for b in reply.findChildren(QMessageBox)))
+    qtbot.waitUntil(lambda: any(samples.ZEPHYR in d.text.toPlainText() for d in reply.findChildren(PassageDialog)))
 
     panel.search.setText("zephyr coupon")
     panel.run_search()

@@ -25,7 +25,7 @@ def _cap_replies(ctx) -> None:
     ctx.settings.max_hops = 0
 
 
-def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_hub) -> None:
+def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_hub, tmp_path) -> None:
     from app.ui.main_window import MainWindow
     from app.ui.overlay import Overlay
 
@@ -100,6 +100,16 @@ def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_h
             panel.search.download_requested.emit(TEST_REPO, file, source.size, source.sha256)
         with qtbot.waitSignal(panel.installed.changed, timeout=PATIENCE_MS):
             panel.installed.bind("writer", "smollm2-135m-instruct-q8_0")
+
+        # a folder is linked and scanned, and the watcher's next scan reaches the Documents tab
+        linked = tmp_path / "linked"
+        linked.mkdir()
+        (linked / "one.md").write_text("The Lisbon office opens at 8:30.\n")
+        window.documents.link(linked)
+        qtbot.waitUntil(lambda: window.documents.list.count() == 1, timeout=PATIENCE_MS)
+        (linked / "two.md").write_text("Walrus funds rebalance in March.\n")
+        qtbot.waitUntil(lambda: window.documents.list.count() == 2, timeout=PATIENCE_MS)
+        qtbot.waitUntil(lambda: window.documents.task is None, timeout=PATIENCE_MS)
         window.close()
     finally:
         connection.set_trace_callback(None)

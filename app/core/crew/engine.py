@@ -185,8 +185,8 @@ class CrewRun:
         if self.max_tokens is not None:  # the caller's cap (an API client's max_tokens) never raises a copilot's
             request.sampling.max_tokens = min(request.sampling.max_tokens, self.max_tokens)
         sources: list[Hit] = []
+        question = turn.handoff.task if turn.handoff else self.user_request
         if copilot.reads_documents(self.store.has_documents(self.workspace_id)):
-            question = turn.handoff.task if turn.handoff else self.user_request
             budget = copilot.context_size or self.ctx.settings.context_size  # characters: about a quarter of it
             sources = passages_for(self.store, self.workspace_id, question, budget, self.ctx.embedder())
             if sources:
@@ -201,7 +201,8 @@ class CrewRun:
             toolbox = ToolBox(self.store, copilot, self.workspace_id, self.approve, self.ctx.settings.tool_timeout_s)
             request.tools.extend((yield from toolbox.specs()))
         for rounds in range(MAX_TOOL_ROUNDS + 1):
-            result, answer, calls, error = yield from self._reply(copilot, provider, request, turn.why, sources)
+            reply = self._reply(copilot, provider, request, turn.why, sources, question)
+            result, answer, calls, error = yield from reply
             used = [c for c in calls if toolbox is not None and toolbox.owns(c)]
             if not used or result.status != STATUS_COMPLETE or rounds == MAX_TOOL_ROUNDS or self.cancel.cancelled:
                 break
@@ -222,7 +223,13 @@ class CrewRun:
         return result, calls
 
     def _reply(
-        self, copilot: Copilot, provider: Provider, request: ChatRequest, why: str, sources: list[Hit]
+        self,
+        copilot: Copilot,
+        provider: Provider,
+        request: ChatRequest,
+        why: str,
+        sources: list[Hit],
+        question: str,
     ) -> Generator[Event, None, tuple[MessageEvent, str, list[ToolCall], CrewError | None]]:
         """Stream one reply into the thread; returns its final MessageEvent (held back), text, calls and error."""
         message_id = ""
@@ -230,7 +237,8 @@ class CrewRun:
         calls: list[ToolCall] = []
         result: MessageEvent | None = None
         error: CrewError | None = None
-        for event in run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, why, sources):
+        stream = run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, why, sources, question)
+        for event in stream:
             if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
                 message_id = event.message_id
                 yield event

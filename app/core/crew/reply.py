@@ -87,10 +87,12 @@ def run_reply(
     cancel: CancelToken,
     why: str = "asked directly",
     sources: list[Hit] | None = None,
+    question: str | None = None,
 ) -> Iterator[Event]:
     """Stream `provider`'s answer into a new message of the thread, checkpointing as it goes.
 
-    `sources` are the document passages the request carries: they are stored with the reply as its citations.
+    `sources` are the document passages the request carries, found for `question`: they are stored with the reply
+    as its citations.
     """
     message_id = store.start_message(thread_id, copilot.id)
     yield MessageEvent(copilot.id, message_id, STATUS_STREAMING)
@@ -139,7 +141,7 @@ def run_reply(
             "why": why,
         }
         found = outcome.citations + [
-            Citation.from_dict(hit) for hit in citations(sources or [], "".join(outcome.text_parts))
+            Citation.from_dict(hit) for hit in citations(sources or [], "".join(outcome.text_parts), question)
         ]
         status = outcome.status()
         final = MessageEvent(copilot.id, message_id, status, outcome.usage, found)

@@ -39,10 +39,17 @@ class Card:
     text: str
 
 
-def citation_label(citation: Citation, position: int) -> str:
-    """`[n] source, location`: how every view names a source; `position` (from 1) stands in for a missing n."""
+def citation_label(citation: Citation, position: int, copilot: str | None = None) -> str:
+    """`[n] source, location (copilot)`: how every view names a source; `position` (from 1) stands in for a missing
+    n; `copilot` names who used it, where a view says so (the window always, a terminal once several cited)."""
     number = citation.number if citation.number is not None else position
-    return f"[{number}] {citation.source}" + (f", {citation.location}" if citation.location else "")
+    label = f"[{number}] {citation.source}" + (f", {citation.location}" if citation.location else "")
+    return f"{label} ({copilot})" if copilot else label
+
+
+def citing_copilots(events: Iterable[Event]) -> set[str]:
+    """The copilots whose replies among `events` carry citations (a stored thread's, from `Store.timeline`)."""
+    return {e.author for e in events if isinstance(e, MessageEvent) and e.status != STREAMING and e.citations}
 
 
 def status_word(status: str) -> str:
@@ -145,9 +152,11 @@ def render_all(renderer: Renderer, events: Iterable[Event], detail: bool = False
 
 
 class MarkdownRenderer(Renderer):
-    """A conversation as Markdown (`threads export`): `## author` per message, sources quoted, cards in italics."""
+    """A conversation as Markdown (`threads export`): `## author` per message, sources quoted (naming the copilot
+    when several in `citing` cited), cards in italics."""
 
-    def __init__(self, header: list[str]) -> None:
+    def __init__(self, header: list[str], citing: set[str] | None = None) -> None:
+        self.several = len(citing or ()) > 1
         self.lines = list(header)
         self.text: dict[str, list[str]] = {}
         self.authors: dict[str, str] = {}
@@ -163,7 +172,8 @@ class MarkdownRenderer(Renderer):
         author = self.authors.get(event.message_id, event.author)
         body = "".join(self.text.pop(event.message_id, [])).strip() or "*(no text)*"
         self.lines += [f"## {heading(author, event.status)}", "", body, ""]
-        quoted = [f"> {citation_label(c, position)}" for position, c in enumerate(event.citations, 1)]
+        who = author if self.several else None
+        quoted = [f"> {citation_label(c, position, who)}" for position, c in enumerate(event.citations, 1)]
         self.lines += [*quoted, ""] if quoted else []
 
     def on_card(self, event: CrewEvent, shown: Card) -> None:
@@ -179,6 +189,7 @@ class MarkdownRenderer(Renderer):
 
 def markdown(events: Iterable[Event], header: list[str]) -> str:
     """A stored thread's events (`Store.timeline`) as one Markdown document under `header`."""
-    renderer = MarkdownRenderer(header)
-    render_all(renderer, events)
+    stored = list(events)
+    renderer = MarkdownRenderer(header, citing_copilots(stored))
+    render_all(renderer, stored)
     return renderer.document()

@@ -124,10 +124,9 @@ def add_paths(
         if progress is not None:
             progress(Progress(str(path), done, len(files)))
         try:
-            outcome = _add_file(store, workspace_id, path.resolve())
+            outcome = add_file(store, workspace_id, path.resolve())
         except (DocumentError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc.strerror or exc})"
-            report.failed.append((str(path), " ".join(reason.split())))  # one line, whatever a parser said
+            report.failed.append((str(path), failure_reason(exc)))
             continue
         getattr(report, outcome).append(str(path))
     if progress is not None:
@@ -135,23 +134,38 @@ def add_paths(
     return report
 
 
-def _add_file(store: Store, workspace_id: str, path: Path) -> str:
+def add_file(store: Store, workspace_id: str, path: Path, folder: str | None = None) -> str:
+    """Index one file (absolute, resolved) unless its content hash is unchanged: "added", "updated" or "unchanged".
+
+    `folder` is the linked folder it comes from (None: added by hand; a document that came from a folder keeps
+    it). Raises DocumentError or OSError."""
     if not path.is_file():
         raise DocumentError(f"{path} is not there (moved or deleted?).")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
+    stat = path.stat()
+    if stat.st_size > MAX_FILE_BYTES:
         raise DocumentError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB: split it first.")
     digest = file_sha256(path)
     earlier = store.document_by_path(workspace_id, str(path))
+    folder = folder or (earlier.folder if earlier is not None else None)
     if earlier is not None and earlier.sha256 == digest:
+        if (earlier.folder, earlier.mtime_ns) != (folder, stat.st_mtime_ns):
+            store.note_unchanged(earlier.id, folder, stat.st_mtime_ns)  # so the next scan need not hash it
         return "unchanged"
     kind = document_kind(path)
     chunks = chunk_sections(read_sections(path, kind))
     first = next(chunks, None)
     if first is None:
         raise DocumentError(f"{path.name} has no text to index (a scanned PDF needs OCR first).")
-    store.save_document(workspace_id, str(path), path.name, kind, digest, size, _prepend(first, chunks))
+    chunks = _prepend(first, chunks)
+    size = stat.st_size
+    store.save_document(workspace_id, str(path), path.name, kind, digest, size, chunks, folder, stat.st_mtime_ns)
     return "added" if earlier is None else "updated"
+
+
+def failure_reason(exc: DocumentError | OSError) -> str:
+    """Why a file could not be indexed, on one line, whatever a parser said."""
+    reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc.strerror or exc})"
+    return " ".join(reason.split())
 
 
 def _prepend(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:

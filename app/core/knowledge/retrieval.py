@@ -47,8 +47,9 @@ def with_passages(request: ChatRequest, passages: list[Hit]) -> None:
         request.messages.insert(0, ChatMessage("system", note))
 
 
-def citations(passages: list[Hit], answer: str) -> list[dict[str, Any]]:
-    """The passages a reply was given, as citations; `cited` marks those the answer names ([n])."""
+def citations(passages: list[Hit], answer: str, question: str | None = None) -> list[dict[str, Any]]:
+    """The passages a reply was given, as citations; `cited` marks those the answer names ([n]), `query` is the
+    question they were found for."""
     named = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
     return [
         {
@@ -58,6 +59,7 @@ def citations(passages: list[Hit], answer: str) -> list[dict[str, Any]]:
             "passage": hit.text,
             "chunk_id": int(hit.id),
             "cited": n in named,
+            "query": question,
         }
         for n, hit in enumerate(passages, 1)
     ]

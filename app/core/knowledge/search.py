@@ -69,6 +69,23 @@ def _bare(token: str) -> str:
     return token.lower().strip(".,;:!?()[]\"'")
 
 
+def matched_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Where the query's words occur in `text`, as sorted (start, end) spans for a view to highlight; a word
+    counts with any ending ("coupons" marks "coupon" and "coupons": FTS5 matched them by their stem)."""
+    stems = sorted({_stem(word) for word in keywords(query).split() if len(word) > 1}, key=len, reverse=True)
+    if not stems:
+        return []
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(stem) for stem in stems) + r")\w*", re.IGNORECASE)
+    return [match.span() for match in pattern.finditer(text)]
+
+
+def _stem(word: str) -> str:
+    for ending in ("ing", "ed", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
+
+
 def search_documents(
     store: Store,
     workspace_id: str | None,

@@ -218,7 +218,8 @@ class Status(Event):
 class Citation(Event):
     """A passage a reply rests on: from the agent itself, or a workspace document the request carried.
 
-    `number` is the [n] the answer may name, `cited` whether it did; `chunk_id` points into the document index.
+    `number` is the [n] the answer may name, `cited` whether it did; `chunk_id` points into the document index;
+    `query` is the question the passage was found for (a view highlights its words in the passage).
     """
 
     type: ClassVar[str] = "citation"
@@ -228,6 +229,7 @@ class Citation(Event):
     number: int | None = None
     chunk_id: int | None = None
     cited: bool | None = None
+    query: str | None = None
 
 
 @dataclass

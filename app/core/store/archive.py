@@ -166,7 +166,8 @@ def import_workspace(store: Store, path: Path, name: str | None = None) -> Impor
             )
         for d in content.documents:
             db.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO documents (id, workspace_id, path, name, kind, sha256, size_bytes, chunk_count, added_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
                 [fresh(d.id), workspace_id, d.path, d.name, d.kind, d.sha256, d.size_bytes, d.chunk_count, d.added_at],
             )
         for c in content.chunks:

@@ -34,6 +34,8 @@ class Document:
     size_bytes: int
     chunk_count: int
     added_at: str
+    folder: str | None = None  # the linked folder it came from; None: added by hand
+    mtime_ns: int | None = None  # its file's modification time when read (a scan hashes only what changed)
 
 
 @dataclass
@@ -68,7 +70,16 @@ class KnowledgeRecords:
         return Document(**rows[0]) if rows else None
 
     def save_document(
-        self, workspace_id: str, path: str, name: str, kind: str, sha256: str, size: int, chunks: Iterable[Chunk]
+        self,
+        workspace_id: str,
+        path: str,
+        name: str,
+        kind: str,
+        sha256: str,
+        size: int,
+        chunks: Iterable[Chunk],
+        folder: str | None = None,
+        mtime_ns: int | None = None,
     ) -> str:
         """Store a document with its chunks (location, text), replacing an earlier version, in one transaction."""
         with self.conn.transaction() as db:
@@ -85,10 +96,16 @@ class KnowledgeRecords:
                 )
                 count += 1
             db.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                [document_id, workspace_id, path, name, kind, sha256, size, count, now()],
+                "INSERT INTO documents (id, workspace_id, path, name, kind, sha256, size_bytes, chunk_count, added_at,"
+                " folder, mtime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [document_id, workspace_id, path, name, kind, sha256, size, count, now(), folder, mtime_ns],
             )
         return document_id
+
+    def note_unchanged(self, document_id: str, folder: str | None, mtime_ns: int) -> None:
+        """Record that a document's file, read again, had the same content (its time changed, or a folder took it)."""
+        with self.conn.transaction() as db:
+            db.execute("UPDATE documents SET folder = ?, mtime_ns = ? WHERE id = ?", [folder, mtime_ns, document_id])
 
     def remove_document(self, document_id: str) -> None:
         with self.conn.transaction() as db:

@@ -220,3 +220,20 @@ def m010_knowledge_auto(db: Database) -> None:
             db.execute(
                 "UPDATE copilots SET manifest = json_set(manifest, '$.knowledge', 'auto') WHERE id = ?", [copilot_id]
             )
+
+
+@migration
+def m011_linked_folders(db: Database) -> None:
+    # Folders a workspace follows: their documents are added, updated and removed as the files change. `last_error`
+    # says why the last scan could not read the folder (NULL: it could); the documents stay until it can.
+    # `skipped` (JSON: path -> [size, mtime_ns, reason]) holds the files that could not be indexed, so a scan reads
+    # one again only when it changed (a scanned PDF is not parsed on every scan).
+    db.execute(
+        "CREATE TABLE linked_folders (workspace_id TEXT NOT NULL, path TEXT NOT NULL, added_at TEXT NOT NULL,"
+        " last_scan_at TEXT, last_error TEXT, skipped TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (workspace_id, path))"
+    )
+    # The linked folder a document came from (NULL: added by hand), and its file's modification time when it was
+    # read, so a scan hashes only files whose size or time changed.
+    db.execute("ALTER TABLE documents ADD COLUMN folder TEXT")
+    db.execute("ALTER TABLE documents ADD COLUMN mtime_ns INTEGER")
+    db.execute("CREATE INDEX documents_by_folder ON documents (workspace_id, folder)")

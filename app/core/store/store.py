@@ -10,6 +10,7 @@ from typing import Any
 from app.core.crew.events import LOGGED, MESSAGE_START, CrewEvent, events_from_row, message_events
 from app.core.errors import UsageError
 from app.core.store.database import Connection, writer_identity, writer_is_alive
+from app.core.store.folders import FolderRecords
 from app.core.store.knowledge import KnowledgeRecords
 from app.core.store.records import CopilotRecords, ModelRecords, ToolRecords, append_event, new_id, now
 from app.core.store.vectors import VectorRecords
@@ -72,7 +73,9 @@ def _start(db: Any, thread_id: str, message_id: str, author: str, role: str, sta
     )
 
 
-class Store(ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, VectorRecords, WorkspaceRecords):
+class Store(
+    ModelRecords, CopilotRecords, ToolRecords, KnowledgeRecords, FolderRecords, VectorRecords, WorkspaceRecords
+):
     """Everything Roundtable keeps, in one SQLite database.
 
     Writes append events and update their projection in the same short transaction, so a crash at any
