@@ -178,3 +178,10 @@ def m008_download_queue(db: Database) -> None:
         " error TEXT, model_id TEXT, owner_pid INTEGER, owner_started REAL, created_at TEXT NOT NULL,"
         " updated_at TEXT NOT NULL, UNIQUE (repo, filename))"
     )
+
+
+@migration
+def m012_remote_tool_servers(db: Database) -> None:
+    # A tool server reached over Streamable HTTP: its URL, plain headers and the keychain key of its bearer
+    # token, as JSON (the token itself stays in the keychain); `command` is '[]' for those.
+    db.execute("ALTER TABLE tool_servers ADD COLUMN remote TEXT")
