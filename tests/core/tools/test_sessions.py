@@ -1,9 +1,12 @@
 """Persistent MCP sessions: one per server, kept between calls, restarted after a crash, the tool list refreshed
 when the server says it changed, ended at shutdown; remote servers over Streamable HTTP with a keychain token."""
 
+import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -111,3 +114,22 @@ def test_a_plain_http_token_is_refused_off_this_machine() -> None:
     assert check_remote("x", RemoteServer("http://localhost:9/mcp", token_key="k")).url.startswith("http://")
     with pytest.raises(ToolError, match="is not an http"):
         check_remote("x", RemoteServer("file:///etc/passwd"))
+
+
+def test_a_server_nobody_here_wrote_is_registered_and_called(home) -> None:
+    """`mcp-server-time` from PyPI (a test dependency), over stdio, through the CLI and a kept session."""
+    time_server = str(Path(sys.executable).with_name("mcp-server-time"))
+    added = run_cli("tools", "add", "time", "--", time_server, "--local-timezone", "UTC")
+    assert added.returncode == 0, added.stderr
+    assert "get_current_time" in added.stdout and "convert_time" in added.stdout
+    server = McpServer("time", [time_server, "--local-timezone", "UTC"], timeout=PATIENCE_S)
+    try:
+        result = server.call("get_current_time", {"timezone": "Asia/Tokyo"})
+        assert not result.is_error and json.loads(result.text)["timezone"] == "Asia/Tokyo"
+        converted = server.call(
+            "convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
+        )
+        assert json.loads(converted.text)["target"]["datetime"].startswith(time.strftime("%Y-"))
+        assert "T21:00:00" in json.loads(converted.text)["target"]["datetime"]
+    finally:
+        server.stop()
