@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # a type only: importing the context loads all of core
 
 def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.errors import UsageError
+    from app.core.tools import builtin
     from app.core.tools.mcp import McpServer, RemoteServer, check_remote
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -24,6 +25,8 @@ def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
         )
     if not args.name.replace("-", "").replace("_", "").isalnum() or "__" in args.name:
         raise UsageError(f"'{args.name}' is not a tool server name: use letters, digits, '-' or '_'.")
+    if args.name == builtin.SERVER:
+        raise UsageError(f"'{builtin.SERVER}' is the name of Roundtable's own tools: choose another name.")
     remote = None
     if args.url:
         remote = check_remote(args.name, RemoteServer(args.url, _headers(args.header), args.token_key))
@@ -51,9 +54,22 @@ def _headers(given: list[str]) -> dict[str, str]:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
+    from app.core.tools import builtin
     from app.core.tools.mcp import McpServer, ToolError
 
-    listing = []
+    def granted_to(server: str) -> list[str]:
+        return [c.id for c in ctx.copilots() if any(g.split(".")[0] == server for g in c.tools)]
+
+    listing: list[dict[str, Any]] = [
+        {
+            "name": builtin.SERVER,
+            "where": "built in",
+            "remote": False,
+            "state": "built in",
+            "tools": [{"name": t.name, "description": t.description} for t in builtin.TOOLS.values()],
+            "granted_to": granted_to(builtin.SERVER),
+        }
+    ]
     for name, stored in ctx.store.tool_servers().items():
         server = McpServer(name, stored)
         entry: dict[str, Any] = {"name": name, "where": server.where, "remote": isinstance(stored, dict)}
@@ -64,11 +80,11 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
         except ToolError as exc:
             entry["error"] = str(exc)
             entry["state"] = "failed"
-        entry["granted_to"] = [c.id for c in ctx.copilots() if any(g.split(".")[0] == name for g in c.tools)]
+        entry["granted_to"] = granted_to(name)
         listing.append(entry)
     if args.json:
         print_json(listing)
-    elif not listing:
+    elif len(listing) == 1:
         print("No tool servers yet: `roundtable tools add NAME -- COMMAND ARGS...` registers an MCP server.")
     say = safe_print  # tool names, descriptions and errors are the server's words
     for entry in [] if args.json else listing:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.crew.copilots import Copilot
 from app.core.crew.events import CrewStatus, ToolEvent
 from app.core.providers.base import ChatMessage, ChatRequest, Event, ToolCall, ToolSpec
+from app.core.tools import builtin
 from app.core.tools.mcp import McpServer, McpTool, ToolError
 
 if TYPE_CHECKING:
@@ -96,6 +97,10 @@ class ToolBox:
             elif not tool:
                 wanted[server] = None
         for server, only in wanted.items():
+            if server == builtin.SERVER:
+                listed = list(builtin.TOOLS.values())
+                self.tools.update({qualified(t): t for t in listed if only is None or t.name in only})
+                continue
             if server not in registered:
                 yield CrewStatus(self.copilot.id, f"Tool server '{server}' is not registered (`roundtable tools ls`)")
                 continue
@@ -127,7 +132,10 @@ class ToolBox:
                 status, text = "refused", f"The user did not allow {label} in this workspace."
             else:
                 try:
-                    result = self.servers[tool.server].call(tool.name, call.arguments)
+                    if tool.server == builtin.SERVER:
+                        result = builtin.call(tool.name, call.arguments, self.store, self.workspace_id)
+                    else:
+                        result = self.servers[tool.server].call(tool.name, call.arguments)
                     status, text = ("failed" if result.is_error else "done"), result.text
                 except ToolError as exc:
                     status, text = "failed", str(exc)
