@@ -222,8 +222,13 @@ def cmd_grant(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.errors import UsageError
 
     copilot = ctx.copilot(args.id)
-    server = args.tool.split(".")[0]
-    if server not in ctx.store.tool_servers():
+    from app.core.tools import builtin
+
+    server, _, tool = args.tool.partition(".")
+    if server == builtin.SERVER:
+        if tool and tool not in builtin.TOOLS:
+            raise UsageError(f"Roundtable has no built-in tool '{tool}': {', '.join(builtin.TOOLS)}.")
+    elif server not in ctx.store.tool_servers():
         raise UsageError(f"No tool server '{server}': register it first with `roundtable tools add {server} -- CMD`.")
     tools = [t for t in copilot.tools if t != args.tool]
     granted = not args.revoke

@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # a type only: importing the context loads all of core
 
 def cmd_serve(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.errors import UsageError
-    from app.core.serve.server import ApiServer, api_token, is_loopback
+    from app.core.loopback import is_loopback
+    from app.core.serve.server import ApiServer, api_token
 
     if not is_loopback(args.host) and not args.allow_remote:
         raise UsageError(

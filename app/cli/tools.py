@@ -14,43 +14,82 @@ if TYPE_CHECKING:  # a type only: importing the context loads all of core
 
 def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.errors import UsageError
-    from app.core.tools.mcp import McpServer
+    from app.core.tools import builtin
+    from app.core.tools.mcp import McpServer, RemoteServer, check_remote
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        raise UsageError("Give the server's command after --, e.g. `roundtable tools add files -- npx server-files`.")
+    if bool(command) == bool(args.url):
+        raise UsageError(
+            "Give the server's command after -- (`roundtable tools add files -- npx server-files`) "
+            "or its URL (`roundtable tools add search --url https://host/mcp`), one of the two."
+        )
     if not args.name.replace("-", "").replace("_", "").isalnum() or "__" in args.name:
         raise UsageError(f"'{args.name}' is not a tool server name: use letters, digits, '-' or '_'.")
-    tools = McpServer(args.name, command).list_tools()  # a server that does not start is not registered
-    ctx.store.add_tool_server(args.name, command)
+    if args.name == builtin.SERVER:
+        raise UsageError(f"'{builtin.SERVER}' is the name of Roundtable's own tools: choose another name.")
+    remote = None
+    if args.url:
+        remote = check_remote(args.name, RemoteServer(args.url, _headers(args.header), args.token_key))
+    server = McpServer(args.name, remote or command)
+    server.stop()  # registered again under its name: a session on the old command or URL must not answer for it
+    tools = server.list_tools()  # a server that does not start is not registered
+    ctx.store.add_tool_server(args.name, command, remote.to_json() if remote else None)
     names = terminal_safe(", ".join(t.name for t in tools))  # the server names its tools
     print(f"Registered '{args.name}' with {len(tools)} tools: {names}.")
     print(f"Let a copilot use them with `roundtable copilots grant COPILOT {args.name}`.")
     return 0
 
 
+def _headers(given: list[str]) -> dict[str, str]:
+    """`Name: value` options as a dict; a secret belongs in the keychain (--token-key), not here."""
+    from app.core.errors import UsageError
+
+    headers = {}
+    for item in given:
+        name, colon, value = item.partition(":")
+        if not colon or not name.strip() or any(c in item for c in "\r\n"):
+            raise UsageError(f"'{item}' is not a header: write it as 'Name: value'.")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
 def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
+    from app.core.tools import builtin
     from app.core.tools.mcp import McpServer, ToolError
 
-    listing = []
-    for name, command in ctx.store.tool_servers().items():
-        entry: dict[str, Any] = {"name": name, "command": command}
+    def granted_to(server: str) -> list[str]:
+        return [c.id for c in ctx.copilots() if any(g.split(".")[0] == server for g in c.tools)]
+
+    listing: list[dict[str, Any]] = [
+        {
+            "name": builtin.SERVER,
+            "where": "built in",
+            "remote": False,
+            "state": "built in",
+            "tools": [{"name": t.name, "description": t.description} for t in builtin.TOOLS.values()],
+            "granted_to": granted_to(builtin.SERVER),
+        }
+    ]
+    for name, stored in ctx.store.tool_servers().items():
+        server = McpServer(name, stored)
+        entry: dict[str, Any] = {"name": name, "where": server.where, "remote": isinstance(stored, dict)}
+        entry["command" if isinstance(stored, list) else "url"] = stored if isinstance(stored, list) else server.where
         try:
-            entry["tools"] = [
-                {"name": t.name, "description": t.description} for t in McpServer(name, command).list_tools()
-            ]
+            entry["tools"] = [{"name": t.name, "description": t.description} for t in server.list_tools()]
+            entry["state"] = "running"
         except ToolError as exc:
             entry["error"] = str(exc)
-        entry["granted_to"] = [c.id for c in ctx.copilots() if any(g.split(".")[0] == name for g in c.tools)]
+            entry["state"] = "failed"
+        entry["granted_to"] = granted_to(name)
         listing.append(entry)
     if args.json:
         print_json(listing)
-    elif not listing:
+    elif len(listing) == 1:
         print("No tool servers yet: `roundtable tools add NAME -- COMMAND ARGS...` registers an MCP server.")
     say = safe_print  # tool names, descriptions and errors are the server's words
     for entry in [] if args.json else listing:
         granted = ", ".join(entry["granted_to"]) or "nobody"
-        say(f"{entry['name']}: {' '.join(entry['command'])}  (granted to: {granted})")
+        say(f"{entry['name']}: {entry['where']}  ({entry['state']}; granted to: {granted})")
         for tool in entry.get("tools", []):
             say(f"  {entry['name']}.{tool['name']}: {tool['description'][:80]}")
         if "error" in entry:
@@ -63,6 +102,9 @@ def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
 
     if args.name not in ctx.store.tool_servers():
         raise UsageError(f"No tool server '{args.name}' (see `roundtable tools ls`).")
+    from app.core.tools.mcp import McpServer
+
+    McpServer(args.name, ctx.store.tool_servers()[args.name]).stop()
     ctx.store.remove_tool_server(args.name)
     print(f"Removed the tool server '{args.name}'; copilots granted it can no longer call it.")
     return 0
@@ -110,9 +152,16 @@ def register(commands: Any) -> None:
     """Add `tools` to the command parser."""
     tools = commands.add_parser("tools", help="MCP tool servers copilots may call")
     tool_actions = tools.add_subparsers(dest="tools_command", metavar="ACTION", required=True)
-    add = tool_actions.add_parser("add", help="register an MCP server: tools add NAME -- COMMAND ARGS...")
+    add = tool_actions.add_parser(
+        "add", help="register an MCP server: tools add NAME -- COMMAND ARGS..., or tools add NAME --url URL"
+    )
     add.add_argument("name")
-    add.add_argument("command", nargs=argparse.REMAINDER, help="the server's command line, after --")
+    add.add_argument("--url", help="a remote server's Streamable HTTP endpoint, e.g. https://host/mcp")
+    add.add_argument(
+        "--header", action="append", default=[], metavar="'NAME: VALUE'", help="a plain header for --url (repeat)"
+    )
+    add.add_argument("--token-key", help="the keychain key (`roundtable keys set`) sent as its bearer token")
+    add.add_argument("command", nargs="*", help="a stdio server's command line, after --")
     add.set_defaults(handler=cmd_add)
     tls = tool_actions.add_parser("ls", help="the registered servers, their tools and who may use them")
     tls.add_argument("--json", action="store_true")

@@ -197,9 +197,14 @@ class CrewRun:
         if targets and self.max_hops > 0 and native_tools:
             request.tools = [handoff_tool(targets)]
         toolbox = None
-        if copilot.tools and native_tools:
-            toolbox = ToolBox(self.store, copilot, self.workspace_id, self.approve, self.ctx.settings.tool_timeout_s)
-            request.tools.extend((yield from toolbox.specs()))
+        if copilot.tools and (native_tools or provider.supports_json_schema):
+            timeout = self.ctx.settings.tool_timeout_s
+            toolbox = ToolBox(self.store, copilot, self.workspace_id, self.approve, timeout, self.ctx.embedder())
+            specs = yield from toolbox.specs()
+            if native_tools:
+                request.tools.extend(specs)
+            elif specs:  # a local model: a schema-constrained decision before the answer, like its handoffs
+                yield from toolbox.use_before_answering(provider, request, specs, self.thread_id, self.cancel)
         for rounds in range(MAX_TOOL_ROUNDS + 1):
             reply = self._reply(copilot, provider, request, turn.why, sources, question)
             result, answer, calls, error = yield from reply

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.crew.copilots import Copilot, find_copilot
+from app.core.crew.decide import constrained_json, new_call_id
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
     ChatRequest,
-    Error,
     Event,
     Provider,
-    Sampling,
     Status,
-    TextDelta,
     ToolCall,
     ToolSpec,
 )
@@ -119,28 +115,13 @@ def decide_handoff(
     listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
     names = ", ".join(c.id for c in targets)
     question = _NEXT_STEP.format(request=user_request, listing=listing, names=names, nobody=NOBODY)
-    decision = ChatRequest(
-        messages=[*request.messages, ChatMessage("assistant", answer), ChatMessage("user", question)],
-        sampling=Sampling(temperature=0.0, top_p=1.0, max_tokens=_DECISION_TOKENS),
-        json_schema=decision_schema(targets),
-    )
-    parts: list[str] = []
-    for event in provider.stream(decision, cancel):
-        if isinstance(event, TextDelta):
-            parts.append(event.delta)
-        elif isinstance(event, Error):
-            yield Status(f"Could not decide the next step: {event.message}")
-            return None
-    raw = "".join(parts).strip()
-    try:
-        answer_json = json.loads(raw)
-    except json.JSONDecodeError:  # cut off at the token cap: reported as a malformed handoff
+    messages = [*request.messages, ChatMessage("assistant", answer), ChatMessage("user", question)]
+    raw, decision = yield from constrained_json(provider, messages, decision_schema(targets), _DECISION_TOKENS, cancel)
+    if not raw:
+        return None  # the backend failed: said in a status
+    if decision is None:  # cut off at the token cap: reported as a malformed handoff
         return ToolCall(new_call_id(), HANDOFF_TOOL, None, raw)
-    if not isinstance(answer_json, dict) or answer_json.get("next") in (None, NOBODY):
+    if not isinstance(decision, dict) or decision.get("next") in (None, NOBODY):
         return None
-    arguments = {"to": answer_json.get("next"), "task": answer_json.get("task"), "context": answer_json.get("context")}
+    arguments = {"to": decision.get("next"), "task": decision.get("task"), "context": decision.get("context")}
     return ToolCall(new_call_id(), HANDOFF_TOOL, arguments, raw)
-
-
-def new_call_id() -> str:
-    return "call_" + secrets.token_hex(6)

@@ -11,11 +11,14 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot
+from app.core.crew.decide import decide_tool
 from app.core.crew.events import CrewStatus, ToolEvent
-from app.core.providers.base import ChatMessage, ChatRequest, Event, ToolCall, ToolSpec
+from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Event, Provider, Status, ToolCall, ToolSpec
+from app.core.tools import builtin
 from app.core.tools.mcp import McpServer, McpTool, ToolError
 
 if TYPE_CHECKING:
+    from app.core.knowledge.embedding import KnowledgeEmbedder
     from app.core.store import Store
 
 SEPARATOR = "__"  # server__tool: a function name every OpenAI-compatible server accepts
@@ -75,9 +78,16 @@ class ToolBox:
     """
 
     def __init__(
-        self, store: Store, copilot: Copilot, workspace_id: str, approve: Approver | None, timeout: float
+        self,
+        store: Store,
+        copilot: Copilot,
+        workspace_id: str,
+        approve: Approver | None,
+        timeout: float,
+        embedder: KnowledgeEmbedder | None = None,
     ) -> None:
         self.store = store
+        self.embedder = embedder  # for the built-in documents search
         self.timeout = timeout
         self.copilot = copilot
         self.workspace_id = workspace_id
@@ -96,6 +106,10 @@ class ToolBox:
             elif not tool:
                 wanted[server] = None
         for server, only in wanted.items():
+            if server == builtin.SERVER:
+                listed = list(builtin.TOOLS.values())
+                self.tools.update({qualified(t): t for t in listed if only is None or t.name in only})
+                continue
             if server not in registered:
                 yield CrewStatus(self.copilot.id, f"Tool server '{server}' is not registered (`roundtable tools ls`)")
                 continue
@@ -110,6 +124,28 @@ class ToolBox:
                 if only is None or listed_tool.name in only:
                     self.tools[qualified(listed_tool)] = listed_tool
         return [ToolSpec(name, f"[{t.server}] {t.description}", t.parameters) for name, t in self.tools.items()]
+
+    def use_before_answering(
+        self, provider: Provider, request: ChatRequest, specs: list[ToolSpec], thread_id: str, cancel: CancelToken
+    ) -> Iterator[Event]:
+        """For a backend without native tool calls: up to MAX_TOOL_ROUNDS times, decide (constrained by a JSON
+        schema) whether a tool is needed and run it; the results go into `request` for the answer that follows."""
+        made: set[str] = set()
+        for _ in range(MAX_TOOL_ROUNDS):
+            decision = decide_tool(provider, request, specs, cancel)
+            try:
+                while True:
+                    event = next(decision)
+                    yield CrewStatus(self.copilot.id, event.message) if isinstance(event, Status) else event
+            except StopIteration as stop:
+                call: ToolCall | None = stop.value
+            if call is None or cancel.cancelled:
+                return
+            same = f"{call.name} {json.dumps(call.arguments, sort_keys=True)}"
+            if same in made:  # a small model asks again for what it has: its answer comes next
+                return
+            made.add(same)
+            yield from self.run([call], "", request, thread_id)
 
     def owns(self, call: ToolCall) -> bool:
         return call.name in self.tools
@@ -127,7 +163,10 @@ class ToolBox:
                 status, text = "refused", f"The user did not allow {label} in this workspace."
             else:
                 try:
-                    result = self.servers[tool.server].call(tool.name, call.arguments)
+                    if tool.server == builtin.SERVER:
+                        result = builtin.call(tool.name, call.arguments, self.store, self.workspace_id, self.embedder)
+                    else:
+                        result = self.servers[tool.server].call(tool.name, call.arguments)
                     status, text = ("failed" if result.is_error else "done"), result.text
                 except ToolError as exc:
                     status, text = "failed", str(exc)

@@ -128,10 +128,16 @@ class Remote:
             return _parse_json(reading.json_bytes(guard), self.url(path))
 
     def post_json(
-        self, path: str, body: Any, cancel: CancelToken | None = None, guard: ReplyGuard | None = None
+        self,
+        path: str,
+        body: Any,
+        cancel: CancelToken | None = None,
+        guard: ReplyGuard | None = None,
+        timeout: float | None = None,
     ) -> Any:
+        """POST `body` and read the JSON answer; `timeout` replaces the read timeout (a whole reply takes longer)."""
         guard = guard or self.guard()
-        with self.open("POST", path, body, cancel, guard=guard) as reading:
+        with self.open("POST", path, body, cancel, guard=guard, timeout=timeout) as reading:
             return _parse_json(reading.json_bytes(guard), self.url(path))
 
     def stream_lines(self, path: str, body: Any, cancel: CancelToken, guard: ReplyGuard | None = None) -> Iterator[str]:

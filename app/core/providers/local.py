@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from app.core.hub.fit import Architecture, compute_bytes, context_problem, kv_ca
 from app.core.hub.gguf import GGUFInfo, inspect_model_file
 from app.core.providers.base import (
     CancelToken,
+    ChatMessage,
     ChatRequest,
     Done,
     Error,
@@ -139,7 +141,7 @@ class LocalProvider:
                 return
         self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec))
         wire = {
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": plain_messages(request.messages),
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
         }
@@ -167,6 +169,27 @@ class LocalProvider:
                     yield Error(event["message"], kind=event.get("kind", "generation"))
         except HostCrashed as exc:
             yield Error(f"{exc}. The partial reply was kept; ask again to restart the model.", kind="crashed")
+
+
+def plain_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    """The conversation for a chat template that knows only system, user and assistant turns (many refuse any
+    other role). A tool call and its result become one user turn that states the result — a small model copies
+    the form of an assistant turn that says what it called, rather than answering."""
+    plain: list[dict[str, str]] = []
+    calls = {call.id: call for message in messages for call in message.tool_calls}
+    for message in messages:
+        role, content = message.role, message.content
+        if role == "tool":
+            call = calls.get(message.tool_call_id or "")
+            asked = f" for {json.dumps(call.arguments, ensure_ascii=False)}" if call is not None else ""
+            role, content = "user", f"Result of the tool {message.name}{asked}:\n{content}"
+        elif not content and message.tool_calls:
+            continue
+        if plain and plain[-1]["role"] == role and role != "system":  # templates that need turns to alternate
+            plain[-1]["content"] += f"\n\n{content}"
+        else:
+            plain.append({"role": role, "content": content})
+    return plain
 
 
 @dataclass(frozen=True)

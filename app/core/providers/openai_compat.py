@@ -3,6 +3,7 @@ OpenAI. Chat completions streamed over SSE; tool calls assembled from their delt
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -133,6 +134,9 @@ class OpenAICompatProvider:
                 }
                 for t in request.tools
             ]
+            # OpenAI's default when tools are offered, but some servers (llama-cpp-python's) take a missing
+            # tool_choice as "none" and leave the tools out of the prompt: say it
+            body["tool_choice"] = "auto"
         if request.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -146,6 +150,9 @@ class OpenAICompatProvider:
         return guarded(self._stream(request, cancel, guard), cancel, guard, self.remote.secrets())
 
     def _stream(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
+        if request.tools and self.remote.base_url in _NO_STREAMED_TOOLS:
+            yield from self._whole(request, cancel, guard)
+            return
         started = time.monotonic()
         first: float | None = None
         calls: dict[int, _PartialCall] = {}
@@ -154,7 +161,21 @@ class OpenAICompatProvider:
         pieces = 0
         lines = self.remote.stream_lines("chat/completions", self.body(request), cancel, guard)
         where = self.remote.base_url
-        for _name, data in sse_events(lines, where):
+        events = sse_events(lines, where)
+        try:
+            head = next(events, None)
+        except RemoteError:
+            if not request.tools or cancel.cancelled:
+                raise
+            head = None
+        if head is None and request.tools and not cancel.cancelled:
+            # a server that cannot stream a reply that offers tools (llama-cpp-python's function-calling formats
+            # end such a stream at once, or drop the connection): this reply, and the next with tools from this
+            # server, are asked for whole
+            _NO_STREAMED_TOOLS.add(where)
+            yield from self._whole(request, cancel, guard)
+            return
+        for _name, data in itertools.chain([head] if head is not None else [], events):
             if data.strip() == "[DONE]":
                 finish = finish or "stop"
                 break
@@ -208,7 +229,47 @@ class OpenAICompatProvider:
         )
         yield Done("tool_calls" if calls else finish)
 
+    def _whole(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
+        """The reply as one JSON response (not streamed): its text, tool calls and usage as events."""
+        started = time.monotonic()
+        guard.stall_s = guard.deadline_s  # nothing arrives before the whole reply: only the deadline applies
+        body = {**self.body(request), "stream": False}
+        body.pop("stream_options", None)
+        where = self.remote.base_url
+        try:
+            answer = self.remote.post_json("chat/completions", body, cancel, guard, timeout=guard.deadline_s)
+        except RemoteError as exc:
+            if exc.kind != "network" or cancel.cancelled:
+                raise
+            # after a stream the server broke off, the pooled connection may be one it has closed: once more
+            answer = self.remote.post_json("chat/completions", body, cancel, guard, timeout=guard.deadline_s)
+        reply = _typed(answer, dict, "response", where)
+        if cancel.cancelled:
+            return
+        choices = _typed(reply.get("choices"), list, "choices", where)
+        choice = _typed(choices[0] if choices else {}, dict, "choices[]", where)
+        message = _typed(choice.get("message"), dict, "message", where)
+        content = _typed(message.get("content"), str, "content", where)
+        if content:
+            guard.spend(len(content))
+            yield TextDelta(content)
+        calls: dict[int, _PartialCall] = {}
+        for index, fragment in enumerate(_typed(message.get("tool_calls"), list, "tool_calls", where)[:MAX_TOOL_CALLS]):
+            calls.setdefault(index, _PartialCall()).add(_typed(fragment, dict, "tool_calls[]", where), guard)
+        for index in sorted(calls):
+            yield _tool_call(calls[index], index)
+        usage = _typed(reply.get("usage"), dict, "usage", where)
+        yield Usage(
+            _count(usage.get("prompt_tokens"), 0),
+            _count(usage.get("completion_tokens"), 0),
+            ttft_s=time.monotonic() - started,
+            decode_tokens_per_s=None,
+        )
+        finish = _typed(choice.get("finish_reason"), str, "finish_reason", where) or "stop"
+        yield Done("tool_calls" if calls else finish)
 
+
+_NO_STREAMED_TOOLS: set[str] = set()  # endpoints that cannot stream a reply with tools, learnt in this process
 _NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import secrets
 import socket
 import threading
@@ -29,16 +28,6 @@ def api_token(store: Store, *, new: bool = False) -> str:
     """The local API's bearer token, made (32 random bytes, URL-safe) and kept in the keychain on first use;
     `new` replaces it. Raises KeychainError when there is no usable keychain."""
     return ensure_key(store, TOKEN_KEY, lambda: secrets.token_urlsafe(32), replace=new)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is reachable only from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ApiServer:

@@ -237,3 +237,10 @@ def m011_linked_folders(db: Database) -> None:
     db.execute("ALTER TABLE documents ADD COLUMN folder TEXT")
     db.execute("ALTER TABLE documents ADD COLUMN mtime_ns INTEGER")
     db.execute("CREATE INDEX documents_by_folder ON documents (workspace_id, folder)")
+
+
+@migration
+def m012_remote_tool_servers(db: Database) -> None:
+    # A tool server reached over Streamable HTTP: its URL, plain headers and the keychain key of its bearer
+    # token, as JSON (the token itself stays in the keychain); `command` is '[]' for those.
+    db.execute("ALTER TABLE tool_servers ADD COLUMN remote TEXT")

@@ -139,17 +139,19 @@ class ToolRecords:
 
     conn: Connection
 
-    def add_tool_server(self, name: str, command: list[str]) -> None:
+    def add_tool_server(self, name: str, command: list[str], remote: dict[str, Any] | None = None) -> None:
+        """Register a stdio server by its command line, or a remote one by `remote` (url, headers, token_key)."""
         with self.conn.transaction() as db:
             db.execute(
-                "INSERT INTO tool_servers (name, command, created_at) VALUES (?,?,?)"
-                " ON CONFLICT(name) DO UPDATE SET command = excluded.command",
-                [name, json.dumps(command), now()],
+                "INSERT INTO tool_servers (name, command, remote, created_at) VALUES (?,?,?,?)"
+                " ON CONFLICT(name) DO UPDATE SET command = excluded.command, remote = excluded.remote",
+                [name, json.dumps(command), json.dumps(remote) if remote else None, now()],
             )
 
-    def tool_servers(self) -> dict[str, list[str]]:
-        rows = self.conn.read("SELECT name, command FROM tool_servers ORDER BY name")
-        return {row["name"]: json.loads(row["command"]) for row in rows}
+    def tool_servers(self) -> dict[str, list[str] | dict[str, Any]]:
+        """Each server's command line, or for a remote one its url, headers and token_key."""
+        rows = self.conn.read("SELECT name, command, remote FROM tool_servers ORDER BY name")
+        return {row["name"]: json.loads(row["remote"] or row["command"]) for row in rows}
 
     def remove_tool_server(self, name: str) -> None:
         """Forget a server and every approval of its tools (first: a server added back under its name asks again)."""

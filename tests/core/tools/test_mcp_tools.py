@@ -51,7 +51,8 @@ def test_tools_are_registered_listed_and_granted(home) -> None:
     broken = run_cli("tools", "add", "nothing", "--", "/nonexistent/server")
     assert broken.returncode == 9 and "was not found" in broken.stderr
     run_cli("copilots", "grant", "writer", "bonds.coupon")
-    (listed,) = json.loads(run_cli("tools", "ls", "--json").stdout)
+    builtin, listed = json.loads(run_cli("tools", "ls", "--json").stdout)
+    assert builtin["name"] == "roundtable" and [t["name"] for t in builtin["tools"]] == ["calculator", "documents"]
     tools = [t["name"] for t in listed["tools"]]
     assert tools == ["coupon", "stall", "crash", "memo"] and listed["granted_to"] == ["writer"]
     assert run_cli("copilots", "grant", "writer", "nope").returncode == 2
