@@ -1,7 +1,8 @@
 """LoRA adapters as model files: telling one from a model by its GGUF header, and matching it to a base model.
 
 An adapter GGUF (llama.cpp's convert_lora_to_gguf.py) says `general.type = adapter` and `adapter.type = lora`;
-its `general.architecture` is the base model's, which llama.cpp requires to match the model it is applied to.
+its `general.architecture` is the base model's, which llama.cpp requires to match the model it is applied to
+(`GGUFInfo.adapter` reads the kind).
 """
 
 from __future__ import annotations
@@ -12,17 +13,10 @@ from app.core.errors import ModelFileError, UsageError
 from app.core.hub.gguf import GGUFInfo, inspect_model_file
 
 
-def adapter_type(info: GGUFInfo) -> str | None:
-    """The adapter kind a header declares (`lora`), or None for a model."""
-    if info.metadata.get("general.type") != "adapter":
-        return None
-    return str(info.metadata.get("adapter.type") or "unknown")
-
-
 def inspect_adapter_file(path: Path) -> GGUFInfo:
     """Check that `path` is a complete LoRA adapter GGUF and return its header; raises ModelFileError."""
     info = inspect_model_file(path, adapter=True)
-    kind = adapter_type(info)
+    kind = info.adapter
     if kind is None:
         raise ModelFileError(f"{path.name} is a model, not a LoRA adapter: name it as the copilot's model instead.")
     if kind != "lora":

@@ -124,6 +124,14 @@ class GGUFInfo:
         return file_type_name(self.metadata.get("general.file_type"))
 
     @property
+    def adapter(self) -> str | None:
+        """The adapter kind the header declares (`lora`), or None for a model (convert_lora_to_gguf.py writes
+        `general.type = adapter`, and the base model's `general.architecture`)."""
+        if self.metadata.get("general.type") != "adapter":
+            return None
+        return str(self.metadata.get("adapter.type") or "unknown")
+
+    @property
     def has_chat_template(self) -> bool:
         return bool(self.metadata.get("tokenizer.chat_template"))
 
@@ -306,8 +314,10 @@ def read_header(stream: ByteSource) -> GGUFInfo:
 
 
 def inspect_model_file(path: Path, adapter: bool = False) -> GGUFInfo:
-    """Check that `path` is a complete GGUF model (or, with `adapter`, a complete adapter GGUF) and return its
-    header; raises ModelFileError."""
+    """Check that `path` is a complete GGUF model and return its header; raises ModelFileError.
+
+    With `adapter`, any complete GGUF passes, model or adapter (`GGUFInfo.adapter` tells them apart).
+    """
     noun = "Adapter file" if adapter else "Model file"
     if not path.exists():
         raise ModelFileError(f"{noun} {path} is missing: download it again or choose another one.")
@@ -318,7 +328,7 @@ def inspect_model_file(path: Path, adapter: bool = False) -> GGUFInfo:
     try:
         with path.open("rb") as stream:
             info = read_header(stream)
-        if not adapter:  # an adapter carries only its own tensors, none of a model's shape numbers
+        if not adapter and info.adapter is None:  # an adapter carries only its own tensors, no model's numbers
             Architecture.from_metadata(info.metadata)  # the numbers the fit estimate and the runtime read
     except _Truncated as exc:
         raise ModelFileError(f"{noun} {path} is truncated ({exc}): delete it and download it again.") from exc
@@ -331,5 +341,10 @@ def inspect_model_file(path: Path, adapter: bool = False) -> GGUFInfo:
     if expected is not None and actual < expected:
         raise ModelFileError(
             f"{noun} {path} is truncated ({actual:,} of {expected:,} bytes): delete it and download it again."
+        )
+    if not adapter and info.adapter is not None:
+        raise ModelFileError(
+            f"{path.name} is a {info.adapter.upper()} adapter, not a model: name it as a copilot's `lora`, on a "
+            f"'{info.architecture}' model."
         )
     return info

@@ -63,6 +63,12 @@ def check_model(path: Path, adapter: bool = False) -> GGUFInfo:
     return info
 
 
+def check_adapter(model: Path, adapter: Path) -> None:
+    """Refuse a LoRA adapter file that is not whole (ModelFileError) or was made for another architecture than
+    the model's (UsageError naming both)."""
+    check_adapter_base(check_model(adapter, adapter=True), adapter.name, check_model(model), model.name)
+
+
 def check_context_size(path: Path, requested: int | None) -> None:
     """Refuse a copilot's context_size that the model (its trained context) or this machine's memory cannot
     hold, naming the limit; raises UsageError. An unreadable model file is left to the caller to report."""
@@ -140,7 +146,7 @@ class LocalProvider:
         try:
             info = check_model(self.path)
             for adapter, _ in self.adapters:
-                check_adapter_base(check_model(Path(adapter), adapter=True), Path(adapter).name, info, self.path.name)
+                check_adapter(self.path, Path(adapter))
         except ModelFileError as exc:
             yield Error(str(exc), kind="model_file")
             return
