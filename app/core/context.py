@@ -130,6 +130,7 @@ class AppContext:
                 "path": str(path),
                 "context_size": copilot.context_size,
                 "adapters": [(str(self.resolve_model(copilot.lora)), copilot.lora_scale)] if copilot.lora else [],
+                "prompt_lookup": copilot.prompt_lookup,
             }
             return create_provider("local", config, self.services)
         self.confirm_endpoints([copilot])  # the last gate before anything is sent past this machine

@@ -104,6 +104,7 @@ class LocalProvider:
         path: the GGUF file.
         spec: how its host loads it.
         adapters: the LoRA adapters (path, scale) this provider answers with; empty: the base model.
+        prompt_lookup: tokens to draft from the prompt when a request carries documents (0: never).
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class LocalProvider:
         pool: HostPool,
         requested_context: int | None = None,
         adapters: tuple[tuple[str, float], ...] = (),
+        prompt_lookup: int = 0,
     ) -> None:
         self.path = path
         self.spec = spec
@@ -121,13 +123,16 @@ class LocalProvider:
         self.pool = pool
         self.requested_context = requested_context  # the copilot's own context_size (None: the settings')
         self.adapters = adapters
+        self.prompt_lookup = prompt_lookup
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
         path = Path(config["path"])
         spec = _host_spec(path, config, services)
         adapters = tuple((str(a), float(scale)) for a, scale in config.get("adapters") or ())
-        return cls(path, spec, services.pool.host_for(spec), services.pool, config.get("context_size"), adapters)
+        lookup = services.settings.prompt_lookup_tokens if config.get("prompt_lookup", True) else 0
+        host = services.pool.host_for(spec)
+        return cls(path, spec, host, services.pool, config.get("context_size"), adapters, lookup)
 
     def describe(self) -> dict[str, Any]:
         info = _checked.get((str(self.path), False))
@@ -166,6 +171,8 @@ class LocalProvider:
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
             "adapters": [list(a) for a in self.adapters],
+            # answers from documents copy long spans of them; elsewhere failed drafts cost more than they save
+            "prompt_lookup": self.prompt_lookup if request.documents else 0,
         }
         yield from self._run(wire, cancel)
 

@@ -11,7 +11,7 @@ import time
 import traceback
 from typing import Any
 
-from app.core.runtime import prompt_cache
+from app.core.runtime import lookup, prompt_cache
 from app.core.runtime.adapters import AdapterLoadError, AdapterSet, adapter_key
 
 # Tokens kept free for the reply when trimming old turns to fit the context.
@@ -41,6 +41,7 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
         )
         cache = prompt_cache.install(llm, spec["prompt_cache_mb"] * 1024 * 1024) if spec["prompt_cache_mb"] else None
         adapters = AdapterSet(llm)
+        use_prompt_lookup = lookup.install(llm)
     except Exception as exc:  # llama.cpp reports a bad model as a plain exception
         conn.send({"type": "error", "kind": "load", "message": f"llama.cpp could not load the model: {exc}"})
         return
@@ -57,6 +58,7 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
                 _embed(llm, request, conn, cancel_flag)
             else:
                 _use_adapters(llm, adapters, cache, request.get("adapters", []))
+                use_prompt_lookup(request.get("prompt_lookup", 0))
                 _chat(llm, request, conn, cancel_flag)
         except (BrokenPipeError, EOFError):
             return
