@@ -84,6 +84,10 @@ def _save(ctx: AppContext, data: dict, source: str) -> Any:
             model_path = None
         if model_path is not None:
             check_context_size(model_path, copilot.context_size)
+    if copilot.provider == "local" and copilot.lora:
+        from app.core.providers.local import check_adapter
+
+        check_adapter(ctx.resolve_model(copilot.model), ctx.resolve_model(copilot.lora))
     if copilot.provider != "local" and not copilot.endpoint:
         raise UsageError(f"Copilot manifest {source}: a '{copilot.provider}' copilot needs an 'endpoint' URL.")
     if copilot.api_key_name:

@@ -130,7 +130,7 @@ def cmd_pull(args: argparse.Namespace, ctx: AppContext) -> int:
         )
     else:
         installed = terminal_safe(f"Installed {chosen.filename} as '{model_id}'.")  # the Hub listing named the file
-        print(f'{installed} Try: roundtable ask --model {model_id} "Hello"')
+        print(f"{installed} {_try_it(ctx, model_id)}")
     return 0
 
 
@@ -199,10 +199,11 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
         print_json([m.to_dict() for m in models])
         return 0
     table(
-        ["ID", "QUANT", "SIZE", "SOURCE", "USED BY", "PATH"],
+        ["ID", "KIND", "QUANT", "SIZE", "SOURCE", "USED BY", "PATH"],
         [
             [
                 m.id,
+                f"{m.adapter.upper()} for {m.architecture}" if m.adapter else (m.architecture or "?"),
                 m.quant or "?",
                 human_bytes(m.size_bytes),
                 m.source,
@@ -218,8 +219,10 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
 def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import remove
 
+    record = ctx.store.get_model(args.id)
     moved = remove(ctx, args.id, force=args.force)
-    note = f"; {', '.join(moved)} now use the starter model" if moved else ""
+    instead = "no adapter" if record and record["metadata"].get("adapter") else "the starter model"
+    note = f"; {', '.join(moved)} now use {instead}" if moved else ""
     print(f"Removed '{args.id}'{note}.")
     return 0
 
@@ -228,8 +231,17 @@ def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import add_local
 
     model_id = add_local(ctx, Path(args.path))
-    print(f"Added {Path(args.path).name} as '{model_id}'. Try: roundtable ask --model {model_id} \"Hello\"")
+    print(f"Added {Path(args.path).name} as '{model_id}'. {_try_it(ctx, model_id)}")
     return 0
+
+
+def _try_it(ctx: AppContext, model_id: str) -> str:
+    """What to run next with a newly installed model, or adapter."""
+    record = ctx.store.get_model(model_id)
+    if record is not None and record["metadata"].get("adapter"):
+        base = record["metadata"].get("architecture")
+        return f"Try: roundtable copilots edit ID --lora {model_id} (a copilot on a {base} model)"
+    return f'Try: roundtable ask --model {model_id} "Hello"'
 
 
 def register(commands: Any) -> None:

@@ -147,8 +147,8 @@ class AppContext:
             config = {
                 "path": str(path),
                 "context_size": copilot.context_size,
-                "lora_scale": copilot.lora_scale,
-                "lora_path": str(self.resolve_model(copilot.lora)) if copilot.lora else None,
+                "adapters": [(str(self.resolve_model(copilot.lora)), copilot.lora_scale)] if copilot.lora else [],
+                "prompt_lookup": copilot.prompt_lookup,
             }
             return create_provider("local", config, self.services)
         self.confirm_endpoints([copilot])  # the last gate before anything is sent past this machine

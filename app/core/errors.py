@@ -31,6 +31,7 @@ _KIND_EXIT: dict[str, ExitCode] = {
     "model_file": ExitCode.MODEL_FILE,
     "crashed": ExitCode.MODEL_CRASHED,
     "context": ExitCode.USAGE,
+    "adapter": ExitCode.USAGE,  # a copilot's LoRA adapter was made for another base model
     **dict.fromkeys(
         ("auth", "network", "timeout", "not_found", "rate_limit", "server", "protocol", "remote", "rejected", "tool"),
         ExitCode.REMOTE,

@@ -25,6 +25,9 @@ SETTINGS_FILENAME = "settings.toml"
 DATABASE_FILENAME = "roundtable.db"
 _MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few hundred bytes; anything this big is not one
 _SHOWN_CHARS = 60  # of a bad value or key, in the one-line error
+# Prompt-lookup decoding drafts this many tokens per step when a local model answers from documents: chosen with
+# bench/prompt_lookup.py (quoting vs free writing on the starter model; see the README's "Specialists").
+PROMPT_LOOKUP_TOKENS = 4
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,12 @@ class Settings(BaseModel):
     max_reply_tokens: int = Field(1024, ge=1, description="default cap on a reply's length")
     memory_budget_mb: int | None = Field(None, ge=256, description="memory for loaded models; unset = 60% of RAM")
     prompt_cache_mb: int = Field(1024, ge=0, description="per model: saved states of each copilot's history; 0 = off")
+    prompt_lookup_tokens: int = Field(
+        PROMPT_LOOKUP_TOKENS,
+        ge=0,
+        le=32,
+        description="tokens a local model drafts from its prompt when it answers from documents; 0 = off",
+    )
     max_hops: int = Field(6, ge=0, le=100, description="handoffs one run may follow before it stops")
     default_copilot: str = Field("generalist", min_length=1)
     embedding_model: str | None = Field(

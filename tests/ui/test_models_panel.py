@@ -145,3 +145,18 @@ def test_hub_errors_are_shown(qtbot, panel, fake_hub) -> None:
     panel.search.query.setText("anything")
     panel.search.search_button.click()
     qtbot.waitUntil(lambda: "503" in panel.status.text(), timeout=PATIENCE_MS)
+
+
+def test_an_adapter_is_listed_with_its_base_and_use_applies_it_as_a_lora(qtbot, panel, ctx, tmp_path) -> None:
+    from app.core.hub.installed import add_local
+    from tests.lora import write_lora
+
+    adapter_id = add_local(ctx, write_lora(tmp_path / "finance-lora.gguf", seed=1))
+    panel.installed.refresh()
+    qtbot.waitUntil(lambda: panel.installed.table.rowCount() == 2, timeout=PATIENCE_MS)
+    cells = {panel.installed.table.item(r, 0).text(): r for r in range(2)}
+    assert panel.installed.table.item(cells[adapter_id], 1).text() == "LORA adapter for llama"
+    with qtbot.waitSignal(panel.installed.changed, timeout=PATIENCE_MS):
+        panel.installed.bind("writer", adapter_id)
+    writer = ctx.copilot("writer")
+    assert writer.lora == adapter_id and writer.model is None  # applied on its model, not in place of it

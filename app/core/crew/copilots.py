@@ -48,6 +48,9 @@ class Copilot(BaseModel):
     )
     lora: str | None = Field(None, description="a LoRA adapter GGUF (installed model id or path) applied to the model")
     lora_scale: float = Field(1.0, ge=0.0, le=4.0)
+    prompt_lookup: bool = Field(
+        True, description="local: answering from documents, draft tokens from the passages (faster where it quotes)"
+    )
     system_prompt: str = ""
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig())
     context_size: int | None = Field(None, ge=256)

@@ -124,6 +124,14 @@ class GGUFInfo:
         return file_type_name(self.metadata.get("general.file_type"))
 
     @property
+    def adapter(self) -> str | None:
+        """The adapter kind the header declares (`lora`), or None for a model (convert_lora_to_gguf.py writes
+        `general.type = adapter`, and the base model's `general.architecture`)."""
+        if self.metadata.get("general.type") != "adapter":
+            return None
+        return str(self.metadata.get("adapter.type") or "unknown")
+
+    @property
     def has_chat_template(self) -> bool:
         return bool(self.metadata.get("tokenizer.chat_template"))
 
@@ -305,28 +313,38 @@ def read_header(stream: ByteSource) -> GGUFInfo:
     return GGUFInfo(version, metadata, tensors, data_offset)
 
 
-def inspect_model_file(path: Path) -> GGUFInfo:
-    """Check that `path` is a complete GGUF model and return its header; raises ModelFileError."""
+def inspect_model_file(path: Path, adapter: bool = False) -> GGUFInfo:
+    """Check that `path` is a complete GGUF model and return its header; raises ModelFileError.
+
+    With `adapter`, any complete GGUF passes, model or adapter (`GGUFInfo.adapter` tells them apart).
+    """
+    noun = "Adapter file" if adapter else "Model file"
     if not path.exists():
-        raise ModelFileError(f"Model file {path} is missing: download it again or choose another model.")
+        raise ModelFileError(f"{noun} {path} is missing: download it again or choose another one.")
     if path.is_dir():
-        raise ModelFileError(f"{path} is a folder, not a GGUF model file.")
+        raise ModelFileError(f"{path} is a folder, not a GGUF file.")
     from app.core.hub.fit import Architecture  # fit builds on this module: imported here to stay acyclic
 
     try:
         with path.open("rb") as stream:
             info = read_header(stream)
-        Architecture.from_metadata(info.metadata)  # the numbers the fit estimate and the runtime read
+        if not adapter and info.adapter is None:  # an adapter carries only its own tensors, no model's numbers
+            Architecture.from_metadata(info.metadata)  # the numbers the fit estimate and the runtime read
     except _Truncated as exc:
-        raise ModelFileError(f"Model file {path} is truncated ({exc}): delete it and download it again.") from exc
+        raise ModelFileError(f"{noun} {path} is truncated ({exc}): delete it and download it again.") from exc
     except GGUFFormatError as exc:
-        raise ModelFileError(f"{path} is not a usable GGUF model ({exc}): choose a .gguf model file.") from exc
+        raise ModelFileError(f"{path} is not a usable GGUF file ({exc}): choose a .gguf file.") from exc
     except OSError as exc:
-        raise ModelFileError(f"Cannot read model file {path} ({exc.strerror}): check its permissions.") from exc
+        raise ModelFileError(f"Cannot read {noun.lower()} {path} ({exc.strerror}): check its permissions.") from exc
     expected = info.expected_file_size
     actual = path.stat().st_size
     if expected is not None and actual < expected:
         raise ModelFileError(
-            f"Model file {path} is truncated ({actual:,} of {expected:,} bytes): delete it and download it again."
+            f"{noun} {path} is truncated ({actual:,} of {expected:,} bytes): delete it and download it again."
+        )
+    if not adapter and info.adapter is not None:
+        raise ModelFileError(
+            f"{path.name} is a {info.adapter.upper()} adapter, not a model: name it as a copilot's `lora`, on a "
+            f"'{info.architecture}' model."
         )
     return info

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.errors import UsageError
 from app.core.hardware import probe
 from app.core.hub import download
+from app.core.hub.adapters import inspect_adapter_file
 from app.core.hub.catalog import RemoteModelFile, list_files
 from app.core.hub.download import ProgressCallback, RepoCache
 from app.core.hub.gguf import inspect_model_file, read_header
@@ -32,7 +33,8 @@ _SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$", re.IGNORECASE)
 
 @dataclass
 class InstalledModel:
-    """A model Roundtable can run, with what uses it."""
+    """A model Roundtable can run, or a LoRA adapter for one (`adapter` set, `architecture` its base's), with what
+    uses it."""
 
     id: str
     filename: str
@@ -45,6 +47,7 @@ class InstalledModel:
     repo: str | None
     used_by: list[str]
     present: bool
+    adapter: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -61,7 +64,12 @@ def model_id_for(filename: str, taken: set[str]) -> str:
 
 
 def _users(ctx: AppContext, model_id: str) -> list[str]:
-    return [c.id for c in ctx.copilots() if (c.model or STARTER_MODEL_ID) == model_id and c.provider == "local"]
+    """The local copilots that run on this model or apply this adapter."""
+    return [
+        c.id
+        for c in ctx.copilots()
+        if c.provider == "local" and model_id in ((c.model or STARTER_MODEL_ID), c.lora)
+    ]
 
 
 def installed_models(ctx: AppContext) -> list[InstalledModel]:
@@ -82,6 +90,7 @@ def installed_models(ctx: AppContext) -> list[InstalledModel]:
                 repo=meta.get("repo"),
                 used_by=_users(ctx, row["id"]),
                 present=all(p.exists() for p in parts),
+                adapter=meta.get("adapter"),
             )
         )
     return models
@@ -90,7 +99,8 @@ def installed_models(ctx: AppContext) -> list[InstalledModel]:
 def register_pulled(ctx: AppContext, repo_id: str, model: RemoteModelFile, commit: str, paths: list[Path]) -> str:
     """Record a downloaded model (all its parts) with the facts from its header."""
     with paths[0].open("rb") as stream:
-        summary = read_header(stream).summary()
+        header = read_header(stream)
+    summary = {**header.summary(), "adapter": header.adapter}
     existing = {row["path"]: row["id"] for row in ctx.store.models()}
     taken = {row["id"] for row in ctx.store.models()}
     model_id = existing.get(os.path.abspath(paths[0])) or model_id_for(model.filename, taken)
@@ -107,13 +117,18 @@ def register_pulled(ctx: AppContext, repo_id: str, model: RemoteModelFile, commi
 
 
 def add_local(ctx: AppContext, path: Path) -> str:
-    """Register a GGUF the user already has, after checking that it is whole and llama.cpp can read it."""
+    """Register a GGUF the user already has, after checking that it is whole and llama.cpp can read it; a LoRA
+    adapter is registered as one, for its base architecture (llama.cpp reads it when a copilot applies it)."""
     path = path.expanduser().resolve()
-    info = inspect_model_file(path)
-    check_loadable(path, info.architecture)
+    if inspect_model_file(path, adapter=True).adapter is not None:
+        info = inspect_adapter_file(path)
+    else:
+        info = inspect_model_file(path)
+        check_loadable(path, info.architecture)
     known = {row["path"]: row["id"] for row in ctx.store.models()}
     model_id = known.get(str(path)) or model_id_for(path.name, {row["id"] for row in ctx.store.models()})
-    return ctx.store.add_model(path, SOURCE_LOCAL, {**info.summary(), "parts": [str(path)]}, model_id=model_id)
+    metadata = {**info.summary(), "adapter": info.adapter, "parts": [str(path)]}
+    return ctx.store.add_model(path, SOURCE_LOCAL, metadata, model_id=model_id)
 
 
 def remove(ctx: AppContext, model_id: str, force: bool = False) -> list[str]:
@@ -132,9 +147,10 @@ def remove(ctx: AppContext, model_id: str, force: bool = False) -> list[str]:
             f"Model '{model_id}' is used by {', '.join(users)}: bind them to another model first, "
             "or add --force to move them to the starter model."
         )
+    field = "lora" if row["metadata"].get("adapter") else "model"  # an adapter's users go back to their base
     for copilot in ctx.copilots():
         if copilot.id in users:
-            moved = copilot.model_copy(update={"model": None})
+            moved = copilot.model_copy(update={field: None})
             ctx.store.save_copilot(moved.id, moved.name, moved.model_dump())
     ctx.store.remove_model(model_id)
     if row["source"] == SOURCE_HUB:

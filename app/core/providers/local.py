@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import Cancelled, ModelCrashed, ModelFileError, RoundtableError, UsageError
 from app.core.hardware import physical_cores, probe
+from app.core.hub.adapters import check_adapter_base, inspect_adapter_file
 from app.core.hub.fit import Architecture, compute_bytes, context_problem, kv_cache_bytes
 from app.core.hub.gguf import GGUFInfo, inspect_model_file
 from app.core.providers.base import (
@@ -30,10 +31,11 @@ if TYPE_CHECKING:
     from app.core.providers import ProviderServices
 
 
-def host_memory_estimate(info: GGUFInfo, path: Path, spec: HostSpec) -> int:
-    """What a host for this model will hold: weights, KV cache, compute buffers and its prompt cache."""
+def host_memory_estimate(info: GGUFInfo, path: Path, spec: HostSpec, adapters: Iterable[str] = ()) -> int:
+    """What a host for this model will hold: weights (the base once, plus each adapter loaded into it), KV cache,
+    compute buffers and its prompt cache."""
     arch = Architecture.from_metadata(info.metadata)
-    weights = sum(p.stat().st_size for p in [path] if p.exists())
+    weights = sum(p.stat().st_size for p in [path, *map(Path, set(adapters))] if p.exists())
     return (
         weights
         + kv_cache_bytes(arch, spec.n_ctx)
@@ -42,23 +44,31 @@ def host_memory_estimate(info: GGUFInfo, path: Path, spec: HostSpec) -> int:
     )
 
 
-# path -> (size, mtime_ns, header): checking a header costs a few hundred ms, a stat almost nothing.
-_checked: dict[str, tuple[int, int, GGUFInfo]] = {}
+# (path, as an adapter) -> (size, mtime_ns, header): checking a header costs a few hundred ms, a stat almost nothing.
+_checked: dict[tuple[str, bool], tuple[int, int, GGUFInfo]] = {}
 
 
-def check_model(path: Path) -> GGUFInfo:
-    """The model's header, re-read only when the file changed; raises ModelFileError."""
+def check_model(path: Path, adapter: bool = False) -> GGUFInfo:
+    """The model's (or, with `adapter`, the LoRA adapter's) header, re-read only when the file changed; raises
+    ModelFileError."""
     try:
         stat = path.stat()
     except FileNotFoundError:
-        _checked.pop(str(path), None)
-        raise ModelFileError(f"Model file {path} is missing: download it again or choose another model.") from None
-    cached = _checked.get(str(path))
-    if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
-        return cached[2]
-    info = inspect_model_file(path)
-    _checked[str(path)] = (stat.st_size, stat.st_mtime_ns, info)
+        _checked.pop((str(path), adapter), None)
+    else:
+        cached = _checked.get((str(path), adapter))
+        if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+            return cached[2]
+    info = inspect_adapter_file(path) if adapter else inspect_model_file(path)
+    stat = path.stat()
+    _checked[(str(path), adapter)] = (stat.st_size, stat.st_mtime_ns, info)
     return info
+
+
+def check_adapter(model: Path, adapter: Path) -> None:
+    """Refuse a LoRA adapter file that is not whole (ModelFileError) or was made for another architecture than
+    the model's (UsageError naming both)."""
+    check_adapter_base(check_model(adapter, adapter=True), adapter.name, check_model(model), model.name)
 
 
 def check_context_size(path: Path, requested: int | None) -> None:
@@ -84,42 +94,56 @@ def _host_spec(path: Path, config: dict[str, Any], services: ProviderServices) -
         n_ctx=int(config.get("context_size") or settings.context_size),
         n_threads=settings.threads or physical_cores(),
         n_gpu_layers=settings.gpu_layers,
-        lora_path=config.get("lora_path"),
-        lora_scale=float(config.get("lora_scale", 1.0)),
         prompt_cache_mb=settings.prompt_cache_mb,
     )
 
 
 class LocalProvider:
-    """Answers with a local GGUF model; copilots on the same model and settings share one host.
+    """Answers with a local GGUF model; copilots on the same model and settings share one host, whatever their
+    LoRA adapters (each request applies its own).
 
     Attributes:
         path: the GGUF file.
         spec: how its host loads it.
+        adapters: the LoRA adapters (path, scale) this provider answers with; empty: the base model.
+        prompt_lookup: tokens to draft from the prompt when a request carries documents (0: never).
     """
 
     def __init__(
-        self, path: Path, spec: HostSpec, host: ModelHost, pool: HostPool, requested_context: int | None = None
+        self,
+        path: Path,
+        spec: HostSpec,
+        host: ModelHost,
+        pool: HostPool,
+        requested_context: int | None = None,
+        adapters: tuple[tuple[str, float], ...] = (),
+        prompt_lookup: int = 0,
     ) -> None:
         self.path = path
         self.spec = spec
         self.host = host
         self.pool = pool
         self.requested_context = requested_context  # the copilot's own context_size (None: the settings')
+        self.adapters = adapters
+        self.prompt_lookup = prompt_lookup
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
         path = Path(config["path"])
         spec = _host_spec(path, config, services)
-        return cls(path, spec, services.pool.host_for(spec), services.pool, config.get("context_size"))
+        adapters = tuple((str(a), float(scale)) for a, scale in config.get("adapters") or ())
+        lookup = services.settings.prompt_lookup_tokens if config.get("prompt_lookup", True) else 0
+        host = services.pool.host_for(spec)
+        return cls(path, spec, host, services.pool, config.get("context_size"), adapters, lookup)
 
     def describe(self) -> dict[str, Any]:
-        info = _checked.get(str(self.path))
+        info = _checked.get((str(self.path), False))
         return {
             "provider": "local",
             "model_file": self.path.name,
             "quant": info[2].quant if info else None,
             **{k: v for k, v in asdict(self.spec).items() if k != "path"},
+            "adapters": [{"file": Path(a).name, "scale": scale} for a, scale in self.adapters],
         }
 
     supports_tools = False  # the crew decides handoffs for local models with a JSON-schema-constrained step
@@ -128,10 +152,13 @@ class LocalProvider:
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
         try:
             info = check_model(self.path)
-            if self.spec.lora_path:
-                check_model(Path(self.spec.lora_path))
+            for adapter, _ in self.adapters:
+                check_adapter(self.path, Path(adapter))
         except ModelFileError as exc:
             yield Error(str(exc), kind="model_file")
+            return
+        except UsageError as exc:
+            yield Error(str(exc), kind="adapter")
             return
         if not self.host.alive:  # before a host starts with it: a running host was checked when it started
             try:
@@ -139,11 +166,15 @@ class LocalProvider:
             except UsageError as exc:
                 yield Error(str(exc), kind="context")
                 return
-        self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec))
+        loaded = self.host.adapters | {a for a, _ in self.adapters}
+        self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec, loaded))
         wire = {
             "messages": plain_messages(request.messages),
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
+            "adapters": [list(a) for a in self.adapters],
+            # answers from documents copy long spans of them; elsewhere failed drafts cost more than they save
+            "prompt_lookup": self.prompt_lookup if request.documents else 0,
         }
         yield from self._run(wire, cancel)
 

@@ -22,14 +22,15 @@ _MP = multiprocessing.get_context("spawn")
 
 @dataclass(frozen=True)
 class HostSpec:
-    """How to load a model; hosts with equal specs are interchangeable (and shared by the pool)."""
+    """How to load a model; hosts with equal specs are interchangeable (and shared by the pool).
+
+    LoRA adapters are no part of it: each chat request names its own, so specialists on one base share a host.
+    """
 
     path: str
     n_ctx: int
     n_threads: int
     n_gpu_layers: int | None  # None: all layers when llama.cpp was built with GPU offload, else none
-    lora_path: str | None = None
-    lora_scale: float = 1.0
     # saved llama.cpp states, found again by longest token prefix: each copilot's history stays evaluated
     prompt_cache_mb: int = 0
     embedding: bool = False  # loaded to embed texts (`ModelHost.embed`) rather than to chat
@@ -64,11 +65,13 @@ class ModelHost:
     Attributes:
         spec: what model is loaded and how.
         n_ctx: the context size the model was loaded with (after start).
+        adapters: the adapter files requests have asked the running process for (each loaded once, kept loaded).
     """
 
     def __init__(self, spec: HostSpec) -> None:
         self.spec = spec
         self.n_ctx: int | None = None
+        self.adapters: set[str] = set()
         self._process: Any = None
         self._conn: Any = None
         self._cancel_flag = _MP.Event()
@@ -99,6 +102,7 @@ class ModelHost:
         self._process.start()
         child_conn.close()  # only the child holds its end now: its death reads as EOF here
         self._conn = parent_conn
+        self.adapters = set()
         first = self._receive(timeout=_LOAD_TIMEOUT_S)
         if first is None or first.get("type") != "ready":
             self._discard()
@@ -143,6 +147,7 @@ class ModelHost:
     def chat(self, request: dict[str, Any], cancel: CancelToken) -> Iterator[dict[str, Any]]:
         """Send one chat request; yield the child's events until `done` or `error`.
 
+        `request["adapters"]`, [path, scale] pairs, are the LoRA adapters to answer with (none: the base model).
         Starts the process on first use (and again after a crash). Raises HostCrashed if it dies.
         """
         return self._ask({"op": "chat", **request}, cancel)
@@ -158,6 +163,7 @@ class ModelHost:
                 self._discard()
                 yield {"type": "status", "message": "Loading model"}
                 self._start()
+            self.adapters.update(str(path) for path, _ in request.get("adapters", []))
             self._cancel_flag.clear()
             self._current = cancel
             take_back = cancel.on_cancel(lambda: self._cancel_current(cancel))

@@ -1,17 +1,23 @@
 """Per-copilot prompt states in the model host: each copilot's evaluated history is saved and restored.
 
-Copilots with different system prompts alternate on one model; without saved states each turn would
-re-evaluate the whole thread. After every answer the host saves the llama.cpp state; before the next
-request it restores the saved state sharing the longest token prefix with the new prompt
-(LlamaRAMCache's lookup), so only the new turns are evaluated. Runs in the host process only.
+Copilots with different system prompts (or different LoRA adapters) alternate on one model; without saved
+states each turn would re-evaluate the whole thread. After every answer the host saves the llama.cpp state;
+before the next request it restores the saved state, computed under the same adapter set, that shares the
+longest token prefix with the new prompt, so only the new turns are evaluated. Runs in the host process only.
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 _SEQUENCE = 0
+
+# Which adapters (path and scale each) a state was computed under: the same tokens under another adapter set
+# are different KV values, so a state is only ever reused under its own set.
+AdapterKey = tuple[tuple[str, float], ...]
 
 
 class KVState:
@@ -24,10 +30,66 @@ class KVState:
         self.llama_state_size = len(data)
 
 
-def install(llm: Any, capacity_bytes: int) -> None:
-    """Give `llm` a prompt-state cache of `capacity_bytes`, least recently used states evicted first."""
+class StateCache:
+    """Saved states by (adapter set, tokens), least recently used evicted first; found by longest token prefix.
+
+    Llama reads and writes it as `cache[tokens]` (LlamaRAMCache's interface); `active` says which adapter
+    set those tokens are meant under, and the host sets it before each request.
+
+    Attributes:
+        capacity_bytes: the most the saved states may hold together.
+        active: the adapter set of the request being answered.
+    """
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity_bytes = capacity_bytes
+        self.active: AdapterKey = ()
+        self._states: OrderedDict[tuple[AdapterKey, tuple[int, ...]], KVState] = OrderedDict()
+
+    @property
+    def cache_size(self) -> int:
+        return sum(state.llama_state_size for state in self._states.values())
+
+    def _longest_prefix(self, tokens: tuple[int, ...]) -> tuple[AdapterKey, tuple[int, ...]] | None:
+        best, best_length = None, 0
+        for key in self._states:
+            if key[0] != self.active:
+                continue
+            length = _common_prefix(key[1], tokens)
+            if length > best_length:
+                best, best_length = key, length
+        return best
+
+    def __getitem__(self, tokens: Sequence[int]) -> KVState:
+        key = self._longest_prefix(tuple(tokens))
+        if key is None:
+            raise KeyError("no saved state shares a prefix with this prompt")
+        self._states.move_to_end(key)
+        return self._states[key]
+
+    def __contains__(self, tokens: Sequence[int]) -> bool:
+        return self._longest_prefix(tuple(tokens)) is not None
+
+    def __setitem__(self, tokens: Sequence[int], state: KVState) -> None:
+        key = (self.active, tuple(tokens))
+        self._states.pop(key, None)
+        self._states[key] = state
+        while self.cache_size > self.capacity_bytes and self._states:
+            self._states.popitem(last=False)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def install(llm: Any, capacity_bytes: int) -> StateCache:
+    """Give `llm` a prompt-state cache of `capacity_bytes`; returns it (the host sets its `active` adapters)."""
     import llama_cpp
-    from llama_cpp import LlamaRAMCache
 
     # WORKAROUND for llama-cpp-python's Llama.save_state/load_state, which copy (and scan) the whole logits
     # buffer, n_batch x n_vocab floats (100 MB for a 49k vocabulary), on every call: 300 ms per turn at
@@ -49,6 +111,8 @@ def install(llm: Any, capacity_bytes: int) -> None:
         llm.input_ids[: state.n_tokens] = state.input_ids
         llm.n_tokens = state.n_tokens
 
+    cache = StateCache(capacity_bytes)
     llm.save_state = save_state
     llm.load_state = load_state
-    llm.set_cache(LlamaRAMCache(capacity_bytes=capacity_bytes))
+    llm.set_cache(cache)
+    return cache

@@ -11,6 +11,9 @@ import time
 import traceback
 from typing import Any
 
+from app.core.runtime import lookup, prompt_cache
+from app.core.runtime.adapters import AdapterLoadError, AdapterSet, adapter_key
+
 # Tokens kept free for the reply when trimming old turns to fit the context.
 _MIN_REPLY_ROOM = 64
 _PER_MESSAGE_OVERHEAD = 8
@@ -23,8 +26,6 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
     try:
         from llama_cpp import Llama, llama_supports_gpu_offload
 
-        from app.core.runtime import prompt_cache
-
         gpu_layers = spec["n_gpu_layers"]
         if gpu_layers is None:
             gpu_layers = -1 if llama_supports_gpu_offload() else 0
@@ -35,13 +36,12 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
             n_threads=spec["n_threads"],
             n_threads_batch=spec["n_threads"],
             n_gpu_layers=gpu_layers,
-            lora_path=spec.get("lora_path"),
-            lora_scale=spec.get("lora_scale", 1.0),
             embedding=spec.get("embedding", False),
             verbose=False,
         )
-        if spec.get("prompt_cache_mb"):
-            prompt_cache.install(llm, spec["prompt_cache_mb"] * 1024 * 1024)
+        cache = prompt_cache.install(llm, spec["prompt_cache_mb"] * 1024 * 1024) if spec["prompt_cache_mb"] else None
+        adapters = AdapterSet(llm)
+        use_prompt_lookup = lookup.install(llm)
     except Exception as exc:  # llama.cpp reports a bad model as a plain exception
         conn.send({"type": "error", "kind": "load", "message": f"llama.cpp could not load the model: {exc}"})
         return
@@ -57,9 +57,13 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
             if request.get("op") == "embed":
                 _embed(llm, request, conn, cancel_flag)
             else:
+                _use_adapters(llm, adapters, cache, request.get("adapters", []))
+                use_prompt_lookup(request.get("prompt_lookup", 0))
                 _chat(llm, request, conn, cancel_flag)
         except (BrokenPipeError, EOFError):
             return
+        except AdapterLoadError as exc:
+            conn.send({"type": "error", "kind": "model_file", "message": str(exc)})
         except Exception as exc:
             conn.send(
                 {
@@ -69,6 +73,16 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
                     "detail": traceback.format_exc(limit=3),
                 }
             )
+
+
+def _use_adapters(llm: Any, adapters: AdapterSet, cache: prompt_cache.StateCache | None, wanted: list[Any]) -> None:
+    """Apply the request's adapters; after a switch the evaluated tokens belong to the other set, so the prompt
+    is evaluated again, or restored from a state saved under this set."""
+    key = adapter_key(wanted)
+    if adapters.activate(key):
+        llm.reset()
+    if cache is not None:
+        cache.active = key
 
 
 def probe_main(conn: Any, path: str) -> None:

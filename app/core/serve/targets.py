@@ -31,7 +31,7 @@ def model_list(ctx: AppContext) -> list[dict[str, Any]]:
     """`GET /v1/models`: every copilot, every workspace's crew and every installed model on disk."""
     names = [f"{COPILOT}:{c.id}" for c in ctx.copilots()]
     names += [f"{CREW}:{w['id']}" for w in ctx.store.workspaces() if w["id"] not in _HIDDEN_WORKSPACES]
-    names += [f"{MODEL}:{m.id}" for m in installed_models(ctx) if m.present]
+    names += [f"{MODEL}:{m.id}" for m in installed_models(ctx) if m.present and not m.adapter]
     return [{"id": name, "object": "model", "created": 0, "owned_by": "roundtable"} for name in names]
 
 

@@ -68,7 +68,7 @@ class InstalledSection(QWidget):
             self.table.insertRow(row)
             cells = [
                 model.id + ("" if model.present else "  (file missing)"),
-                model.quant or "?",
+                f"{model.adapter.upper()} adapter for {model.architecture}" if model.adapter else model.quant or "?",
                 _mb(model.size_bytes),
                 ", ".join(model.used_by) or "-",
                 model.repo or model.source,
@@ -109,10 +109,12 @@ class InstalledSection(QWidget):
     def bind(self, copilot_id: str, model_id: str) -> None:
         """Make a copilot answer with an installed model (saved on the database worker; then `changed`)."""
         ctx = self.ctx
+        # an adapter is applied on the copilot's model rather than replacing it
+        field = "lora" if any(m.id == model_id and m.adapter for m in self.models) else "model"
 
         def save() -> str:
             copilot = ctx.copilot(copilot_id)
-            updated = copilot.model_copy(update={"model": None if model_id == STARTER_MODEL_ID else model_id})
+            updated = copilot.model_copy(update={field: None if model_id == STARTER_MODEL_ID else model_id})
             ctx.store.save_copilot(updated.id, updated.name, updated.model_dump())
             return copilot.name
 

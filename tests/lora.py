@@ -1,0 +1,35 @@
+"""LoRA adapters for the starter model, written by the tests with the `gguf` package (llama.cpp's own writer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from gguf import GGUFWriter
+
+# SmolLM2-135M: 576-wide embeddings, a 1536-wide feed-forward layer
+_TARGETS = {"attn_q": (576, 576), "ffn_up": (576, 1536)}
+RANK = 8
+
+
+def write_lora(
+    path: Path, seed: int, layers: range = range(6), strength: float = 0.2, architecture: str = "llama"
+) -> Path:
+    """A LoRA adapter GGUF for the starter model with random A/B pairs on `layers`; `strength` scales them so
+    that greedy output changes (as convert_lora_to_gguf.py writes one: A is rank x in, B is out x rank)."""
+    writer = GGUFWriter(str(path), architecture)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(RANK))  # alpha / rank = 1: the scale is the copilot's own
+    rng = np.random.default_rng(seed)
+    for layer in layers:
+        for name, (n_in, n_out) in _TARGETS.items():
+            a = (rng.standard_normal((RANK, n_in)) * strength).astype(np.float32)
+            b = (rng.standard_normal((n_out, RANK)) * strength).astype(np.float32)
+            writer.add_tensor(f"blk.{layer}.{name}.weight.lora_a", a)
+            writer.add_tensor(f"blk.{layer}.{name}.weight.lora_b", b)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
