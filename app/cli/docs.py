@@ -108,6 +108,25 @@ def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace, ctx: AppContext) -> int:
+    """The recommended embedding models, which one is in use, and how to change it."""
+    from app.core.hub.embedding_models import embedding_choices
+
+    choices = embedding_choices(ctx)
+    if args.json:
+        print_json([{**vars(choice), "state": state} for choice, state in choices])
+        return 0
+    table(["MODEL", "STATE", "ABOUT"], [[choice.model_id, state, choice.about] for choice, state in choices])
+    using = ctx.embedder().model_id
+    if using not in {choice.model_id for choice, _ in choices}:
+        print(f"In use: {terminal_safe(using)} (the embedding_model setting).")
+    print("To use another: install it, set it, and embed the documents again, e.g.")
+    example = next(choice for choice, _ in choices if choice.repo is not None)
+    print(f"  roundtable models pull {example.repo} --file {example.filename}")
+    print(f'  embedding_model = "{example.model_id}"   (in settings.toml), then `roundtable docs embed`')
+    return 0
+
+
 def register(commands: Any) -> None:
     """Add `docs` to the command parser."""
     docs = commands.add_parser("docs", help="documents copilots can read and cite")
@@ -129,6 +148,9 @@ def register(commands: Any) -> None:
     )
     embed.add_argument("--workspace", help="workspace id or name (default: the default workspace)")
     embed.set_defaults(handler=cmd_embed)
+    models = actions.add_parser("models", help="the recommended embedding models, and the one in use")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=cmd_models)
     rm = actions.add_parser("rm", help="remove a document from its workspace (not from disk)")
     rm.add_argument("id", help="document id or file name")
     rm.set_defaults(handler=cmd_rm)
