@@ -49,7 +49,7 @@ def test_the_header_reader_refuses_it_with_bounded_memory(path: Path) -> None:
         tracemalloc.stop()
     message = str(caught.value)
     assert "\n" not in message and str(path) in message
-    assert "not a usable GGUF model" in message or "truncated" in message
+    assert "not a usable GGUF file" in message or "truncated" in message
     assert peak < READER_PEAK_CAP, f"{peak:,} bytes"
 
 
