@@ -91,9 +91,10 @@ def test_install_sh_installs_for_the_user_and_removes_cleanly(tmp_path) -> None:
     import shutil
 
     (tarball,) = sorted((Path(BUNDLE or "").parent).glob("roundtable-*-linux-*.tar.gz"))[-1:]
+    archive = tmp_path / "archive"  # a folder of its own: tmp_path also holds the test's home
     with tarfile.open(tarball) as tar:
-        tar.extractall(tmp_path, filter="tar")
-    (unpacked,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+        tar.extractall(archive, filter="tar")
+    (unpacked,) = [p for p in archive.iterdir() if p.is_dir()]
     env = {**os.environ, "PREFIX": str(tmp_path / "prefix"), "XDG_DATA_HOME": str(tmp_path / "share")}
     installed = subprocess.run([str(unpacked / "install.sh")], env=env, capture_output=True, text=True, timeout=120)
     assert installed.returncode == 0, installed.stderr
