@@ -11,19 +11,23 @@ from app.core.crew.tools import Approver
 from app.core.providers.base import CancelToken
 from app.ui.endpoint_dialog import answer_worker_question, confirm_in_gui
 from app.ui.operations import Emit, Operation
-from app.ui.qt import QObject, QWidget, Signal
-from app.ui.workers import gui_approver
+from app.ui.qt import QObject, QWidget, Signal, isValid
+from app.ui.workers import ToolApproval, gui_approver
 
 # what a run reaches (asked before it starts) and the run itself; both are called in the worker
 Reaches = Callable[[], list[Copilot]]
 Run = Callable[[Approver, CancelToken], Iterable[Any]]
+# shows a tool call's question in the conversation (a ToolApprovalCard) and returns the card
+ShowApproval = Callable[[ToolApproval], Any]
 
 
 class CrewRunner(QObject):
-    """Runs a crew run in its own thread; questions (tool approvals, imported endpoints) get dialogs on `parent`.
+    """Runs a crew run in its own thread; a tool call's question is shown in the conversation by `show_approval`,
+    an imported endpoint's gets a dialog on `parent`.
 
     Attributes:
         operation: the run in flight, if any.
+        cards: the tool questions shown for this run; those left unanswered when it ends are expired (denied).
 
     Signals (queued: slots run on the GUI thread):
         run_event: a run event to show (questions are answered here, never forwarded). Not `event`: that name
@@ -36,11 +40,13 @@ class CrewRunner(QObject):
     failed = Signal(str)
     finished = Signal()
 
-    def __init__(self, ctx: Any, parent: QWidget) -> None:
+    def __init__(self, ctx: Any, parent: QWidget, show_approval: ShowApproval) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.dialog_parent = parent
+        self.show_approval = show_approval
         self.operation: Operation | None = None
+        self.cards: list[Any] = []
 
     @property
     def busy(self) -> bool:
@@ -66,9 +72,15 @@ class CrewRunner(QObject):
             self.operation.cancel.cancel()
 
     def _forward(self, event: Any) -> None:
-        if not answer_worker_question(self.dialog_parent, event):
+        if isinstance(event, ToolApproval):
+            self.cards.append(self.show_approval(event))
+        elif not answer_worker_question(self.dialog_parent, event):
             self.run_event.emit(event)
 
     def _done(self) -> None:
+        for card in self.cards:
+            if isValid(card):  # a card of a thread the user has left is gone, and said no when it went
+                card.expire()
+        self.cards = []
         self.operation = None
         self.finished.emit()

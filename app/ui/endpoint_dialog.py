@@ -17,7 +17,6 @@ from app.core.crew.trust import UnconfirmedEndpoint, endpoint_of
 from app.core.errors import UsageError
 from app.core.providers.base import CancelToken, Event
 from app.ui.qt import QDialog, QDialogButtonBox, QLabel, Qt, QVBoxLayout, QWidget
-from app.ui.workers import ToolApproval, ask_about_tool
 
 CONFIRM_LABEL = "Confirm endpoint"
 
@@ -82,11 +81,9 @@ def ask_about_endpoint(parent: QWidget, question: EndpointConfirmation) -> Endpo
 
 
 def answer_worker_question(parent: QWidget, event: Any) -> bool:
-    """If `event` is a run's question for the user (a tool call, an imported endpoint), show its dialog on
-    `parent` and return True; the answer goes back to the waiting worker when the dialog closes."""
-    if isinstance(event, ToolApproval):
-        ask_about_tool(parent, event)
-        return True
+    """If `event` is a run's question about an imported endpoint, show its dialog on `parent` and return True;
+    the answer goes back to the waiting worker when the dialog closes. (Tool calls are asked in the
+    conversation: `CrewRunner`'s `show_approval`.)"""
     if isinstance(event, EndpointConfirmation):
         ask_about_endpoint(parent, event)
         return True

@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         self.shortcut_status: Callable[[], str] = lambda: ""
         self.workspace_id = "default"
         self.thread_id: str | None = None
-        self.runner = CrewRunner(ctx, self)
+        self.runner = CrewRunner(ctx, self, lambda question: self.thread_view.ask_about_tool(question))
         self.models_panel: Any = None
         self.local_api: Any = None  # the LocalApiService, made when Settings first opens
         self.pending_delete: str | None = None

@@ -79,5 +79,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
-__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot")]
+__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "isValid")]

@@ -32,6 +32,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
+from app.ui.tool_grants import ToolGrants, tool_choices
 
 STARTER_LABEL = "(starter model)"
 
@@ -45,7 +46,12 @@ class CopilotDialog(QDialog):
     """
 
     def __init__(
-        self, copilot: Copilot | None, models: list[dict], others: list[str], parent: QWidget | None = None
+        self,
+        copilot: Copilot | None,
+        models: list[dict],
+        others: list[str],
+        parent: QWidget | None = None,
+        tools: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Copilot: {copilot.name}" if copilot else "New copilot")
@@ -78,6 +84,7 @@ class CopilotDialog(QDialog):
         self.max_tokens.setValue((copilot.sampling.max_tokens or 0) if copilot else 0)
         self.handoff_edit = QLineEdit(", ".join(copilot.handoff_to) if copilot else "")
         self.handoff_edit.setPlaceholderText(", ".join(others))
+        self.tools = ToolGrants(copilot.tools if copilot else [], tools or [])
         for label, widget in (
             ("Id", self.id_edit),
             ("Name", self.name_edit),
@@ -89,6 +96,7 @@ class CopilotDialog(QDialog):
             ("Temperature", self.temperature),
             ("Max reply tokens", self.max_tokens),
             ("May hand off to", self.handoff_edit),
+            ("Tools", self.tools),
         ):
             form.addRow(label, widget)
         self.error = QLabel()
@@ -126,6 +134,7 @@ class CopilotDialog(QDialog):
             model=self.model_combo.currentData(),
             system_prompt=self.system_edit.toPlainText().strip(),
             handoff_to=words(self.handoff_edit.text()),
+            tools=self.tools.granted(),
         )
         sampling = dict(data.get("sampling") or {})
         sampling.update(temperature=self.temperature.value(), max_tokens=self.max_tokens.value() or None)
@@ -227,12 +236,18 @@ class RosterPanel(QWidget):
         query(save, lambda _r: self.changed.emit(), self.message.emit)
 
     def edit(self, copilot_id: str | None) -> None:
-        """The manifest form for a copilot (None: a new one), opened once the installed models are read."""
+        """The manifest form for a copilot (None: a new one), opened once the installed models and the tools it
+        may be granted are read."""
         copilot = self.copilots.get(copilot_id) if copilot_id else None
-        query(self.ctx.store.models, lambda models: self._open_form(copilot, models), self.message.emit)
+        store = self.ctx.store
+        query(
+            lambda: (store.models(), tool_choices(store)),
+            lambda read: self._open_form(copilot, *read),
+            self.message.emit,
+        )
 
-    def _open_form(self, copilot: Copilot | None, models: list[dict]) -> None:
-        dialog = self.dialog = CopilotDialog(copilot, models, list(self.copilots), self)
+    def _open_form(self, copilot: Copilot | None, models: list[dict], tools: list[tuple[str, str]]) -> None:
+        dialog = self.dialog = CopilotDialog(copilot, models, list(self.copilots), self, tools)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._form_saved(dialog))
         dialog.open()  # window-modal, without a nested event loop

@@ -23,6 +23,7 @@ from app.ui.qt import (
     QVBoxLayout,
     QWidget,
     Signal,
+    isValid,
 )
 from app.ui.reply_view import ReplyView
 
@@ -251,6 +252,16 @@ class ThreadView(QScrollArea, Renderer):
 
     def add_card(self, text: str) -> None:
         self._add(Card(text))
+
+    def ask_about_tool(self, question: Any) -> QWidget:
+        """A run's tool call waits for the user: its question as a card at the end of the thread, in view."""
+        from app.ui.tool_approval import ToolApprovalCard
+
+        card = ToolApprovalCard(question)
+        self.layout_.insertWidget(self.layout_.count() - 1, card)
+        QTimer.singleShot(0, self, lambda: self.ensureWidgetVisible(card) if isValid(card) else None)
+        card.focus()
+        return card
 
     def load(self, timeline: Iterable[Event]) -> None:
         """Show a stored thread (from Store.timeline)."""

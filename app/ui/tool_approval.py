@@ -1,5 +1,6 @@
 """Tool consent in the window: the question asked before a copilot runs a tool (who, which tool, every
-argument, as plain text), and the list of saved "always allow" answers with Revoke, for Settings."""
+argument, as plain text) as a card in the conversation, and the list of saved "always allow" answers with
+Revoke, for Settings."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from app.core.crew.tools import Consent, format_arguments, reveal
 from app.ui.operations import query
 from app.ui.qt import (
     QAbstractItemView,
-    QDialog,
-    QDialogButtonBox,
     QFont,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,26 +27,35 @@ from app.ui.qt import (
 )
 
 
-class ToolApprovalDialog(QDialog):
-    """Asks allow once / always allow here / deny for a worker's ToolApproval, and hands the answer back.
+class ToolApprovalCard(QFrame):
+    """The question asked before a copilot runs a tool, as a card in the conversation (the thread or the
+    overlay): who wants which tool, every argument, and Allow once / Always for this tool in this workspace /
+    Deny. The answer goes back to the waiting worker; the card stays, saying what was answered.
 
     Nothing in it is rich text: the names are plain-text labels with hidden characters escaped, and the
     arguments sit whole in a read-only plain-text view that wraps anywhere and scrolls, so no part of an
     argument can be cut off, hidden or styled into something else.
 
     Attributes:
-        question: the worker's ToolApproval; answered when the dialog closes (closed any other way: deny).
+        question: the worker's ToolApproval; answered by a button, or denied when the card goes away unanswered
+            or the run ends first (`expire`).
         summary: who wants which tool.
         arguments: the arguments as pretty JSON.
-        once, always, deny: the three answers' buttons (deny is the default).
+        once, always, deny: the three answers' buttons (deny has the focus: Space without a look allows nothing).
+        outcome: what was answered, once it was.
+
+    Signals:
+        answered: the user answered (the Consent).
     """
+
+    answered = Signal(object)
 
     def __init__(self, question: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Allow a tool?")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setObjectName("approvalCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("#approvalCard { border: 1px solid palette(highlight); border-radius: 6px }")
         self.question = question
-        self._consent = Consent.DENY
         self.summary = QLabel(
             f"{reveal(question.copilot)} wants to use the tool {reveal(question.tool)} with these arguments:"
         )
@@ -58,39 +67,67 @@ class ToolApprovalDialog(QDialog):
         # a long value with no spaces wraps too, instead of running past the right edge out of sight
         self.arguments.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.arguments.setFont(QFont("monospace"))
-        self.arguments.setMinimumSize(480, 160)
-        note = QLabel(
-            "Allow once: this call only. Always allow here: this copilot may use this tool in this workspace"
-            " without asking, until you revoke it in Settings."
+        lines = self.arguments.document().lineCount()
+        self.arguments.setFixedHeight(min(220, 28 + 18 * max(lines, 1)))  # a short call stays short; long ones scroll
+        self.once = QPushButton("Allow once")
+        self.once.setToolTip("This call only")
+        self.always = QPushButton("Always for this tool here")
+        self.always.setToolTip(
+            "This copilot may use this tool in this workspace without asking, until you revoke it in Settings"
         )
-        note.setTextFormat(Qt.TextFormat.PlainText)
-        note.setWordWrap(True)
-        buttons = QDialogButtonBox()
-        self.once = buttons.addButton("Allow once", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.always = buttons.addButton("Always allow here", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.deny = buttons.addButton("Deny", QDialogButtonBox.ButtonRole.RejectRole)
-        self.deny.setDefault(True)  # Enter without a look does not allow anything
-        buttons.clicked.connect(self._chosen)
+        self.deny = QPushButton("Deny")
+        self.outcome = QLabel()
+        self.outcome.setTextFormat(Qt.TextFormat.PlainText)
+        self.outcome.setStyleSheet("color: gray")
+        self.outcome.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.outcome, 1)
+        buttons.addStretch()
+        for button, consent in ((self.once, Consent.ONCE), (self.always, Consent.ALWAYS), (self.deny, Consent.DENY)):
+            button.clicked.connect(lambda _checked=False, chosen=consent: self.answer(chosen))
+            buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
         layout.addWidget(self.summary)
-        layout.addWidget(self.arguments, 1)
-        layout.addWidget(note)
-        layout.addWidget(buttons)
-        self.finished.connect(self._answer)
-        # a dialog destroyed unanswered (its window closed) must not leave the worker waiting
-        answered = question.answered
-        self.destroyed.connect(lambda *_: answered.set())
+        layout.addWidget(self.arguments)
+        layout.addLayout(buttons)
+        # a card destroyed unanswered (its thread cleared, its window closed) must not leave the worker waiting
+        waiting = question.answered
+        self.destroyed.connect(lambda *_: waiting.set())
+
+    @property
+    def open(self) -> bool:
+        return not self.question.answered.is_set()
+
+    def focus(self) -> None:
         self.deny.setFocus()
 
-    def _chosen(self, button: Any) -> None:
-        self._consent = (
-            Consent.ONCE if button is self.once else Consent.ALWAYS if button is self.always else Consent.DENY
-        )
-        self.done(QDialog.DialogCode.Rejected if self._consent is Consent.DENY else QDialog.DialogCode.Accepted)
-
-    def _answer(self) -> None:
-        self.question.consent = self._consent
+    def answer(self, consent: Consent) -> None:
+        if not self.open:
+            return
+        self.question.consent = consent
         self.question.answered.set()
+        self._close(_OUTCOMES[consent])
+        self.answered.emit(consent)
+
+    def expire(self) -> None:
+        """The run ended before an answer: nothing was allowed."""
+        if self.open:
+            self.question.answered.set()  # consent stays DENY
+            self._close("Not answered: the run ended, nothing was allowed.")
+
+    def _close(self, outcome: str) -> None:
+        for button in (self.once, self.always, self.deny):
+            button.hide()
+        self.outcome.setText(outcome)
+        self.outcome.show()
+
+
+_OUTCOMES = {
+    Consent.ONCE: "Allowed once.",
+    Consent.ALWAYS: "Allowed always for this tool in this workspace (Settings revokes it).",
+    Consent.DENY: "Denied.",
+}
 
 
 class ToolApprovalsList(QWidget):

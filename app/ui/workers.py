@@ -24,7 +24,7 @@ class ToolApproval(Event):
 
 
 def gui_approver(emit: Callable[[Any], None], cancel: CancelToken) -> Approver:
-    """An approver for a crew run in a worker: it asks the GUI thread (which shows a dialog) and waits."""
+    """An approver for a crew run in a worker: it asks the GUI thread (which shows a card) and waits."""
 
     def approve(_workspace: str, copilot: str, tool: str, arguments: dict) -> Consent:
         question = ToolApproval(copilot, tool, arguments)
@@ -35,10 +35,3 @@ def gui_approver(emit: Callable[[Any], None], cancel: CancelToken) -> Approver:
         return question.consent
 
     return approve
-
-
-def ask_about_tool(parent: Any, question: ToolApproval) -> None:
-    """Show the dialog for a ToolApproval (on the GUI thread); its answer goes back to the worker when it closes."""
-    from app.ui.tool_approval import ToolApprovalDialog
-
-    ToolApprovalDialog(question, parent).open()  # window-modal, without a nested event loop

@@ -1,15 +1,17 @@
-"""In the window, a tool call not allowed always asks first: a real dialog with the tool and every argument as
-plain text, and three answers; the call shows as a card. Settings lists the saved answers, with Revoke."""
+"""In the window, a tool call not allowed always asks first: a card in the thread with the tool and every argument
+as plain text, and three answers; the call shows as a card. Settings lists the saved answers, with Revoke."""
 
 import json
+import sys
 import threading
 
 import pytest
 
-from tests.conftest import PATIENCE_MS
+from tests.conftest import PATIENCE_MS, REPO
 from tests.core.tools.test_mcp_tools import quant  # noqa: F401 (a fixture: a remote copilot granted the bond tools)
 
 pytestmark = pytest.mark.gui
+BONDS = REPO / "tests" / "core" / "tools" / "bond_server.py"
 
 # rich text and an image a QLabel in auto format would render (and fetch), escapes, and a long tail to cut off
 HOSTILE = (
@@ -21,17 +23,17 @@ HOSTILE = (
 
 
 def ask(qtbot, window, text: str):
-    """Send a message and return the approval dialog it raises."""
-    from app.ui.tool_approval import ToolApprovalDialog
+    """Send a message and return the approval card it puts in the thread."""
+    from app.ui.tool_approval import ToolApprovalCard
 
     window.send(text)
 
-    def open_dialog():
-        shown = [d for d in window.findChildren(ToolApprovalDialog) if d.isVisible()]
+    def open_card():
+        shown = [c for c in window.thread_view.findChildren(ToolApprovalCard) if c.open]
         return shown[0] if shown else None
 
-    qtbot.waitUntil(lambda: open_dialog() is not None, timeout=PATIENCE_MS)
-    return open_dialog()
+    qtbot.waitUntil(lambda: open_card() is not None, timeout=PATIENCE_MS)
+    return open_card()
 
 
 def cards(window) -> list[str]:
@@ -44,24 +46,25 @@ def finish(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.run_task is None, timeout=PATIENCE_MS)
 
 
-def test_the_dialog_shows_the_whole_argument_as_plain_text(qtbot, window, quant) -> None:  # noqa: F811
+def test_the_card_shows_the_whole_argument_as_plain_text(qtbot, window, quant) -> None:  # noqa: F811
     from app.ui.qt import QLabel, QPlainTextEdit, Qt
 
     quant.plan = ("bonds__memo", {"text": HOSTILE})
     window.refresh_roster()
     qtbot.waitUntil(lambda: "quant" in window.copilots, timeout=PATIENCE_MS)
-    dialog = ask(qtbot, window, "@quant File a memo.")
-    assert dialog.summary.textFormat() == Qt.TextFormat.PlainText
-    assert dialog.summary.text() == "quant wants to use the tool bonds.memo with these arguments:"
-    assert all(label.textFormat() == Qt.TextFormat.PlainText for label in dialog.findChildren(QLabel))
-    view = dialog.arguments
+    card = ask(qtbot, window, "@quant File a memo.")
+    assert card.summary.textFormat() == Qt.TextFormat.PlainText
+    assert card.summary.text() == "quant wants to use the tool bonds.memo with these arguments:"
+    assert all(label.textFormat() == Qt.TextFormat.PlainText for label in card.findChildren(QLabel))
+    view = card.arguments
     assert isinstance(view, QPlainTextEdit) and view.isReadOnly()
     assert view.lineWrapMode() == QPlainTextEdit.LineWrapMode.WidgetWidth  # wraps: nothing runs off the edge
     assert json.loads(view.toPlainText()) == {"text": HOSTILE}  # whole and exact
     assert "\\u001b[2J" in view.toPlainText() and "\\u202e" in view.toPlainText()  # escapes shown, not acted on
-    assert dialog.deny.isDefault()
-    qtbot.mouseClick(dialog.once, Qt.MouseButton.LeftButton)
+    assert card.deny.hasFocus() or not window.isActiveWindow()  # the focus, where the window has it
+    qtbot.mouseClick(card.once, Qt.MouseButton.LeftButton)
     finish(qtbot, window)
+    assert not card.open and card.outcome.text() == "Allowed once."  # the card stays, saying what was answered
     assert any(
         card.startswith(f"⚙ quant used bonds.memo: done — filed {len(HOSTILE)} characters") for card in cards(window)
     )
@@ -73,10 +76,10 @@ def test_only_always_is_remembered(qtbot, window, ctx, quant, answer) -> None:  
 
     window.refresh_roster()
     qtbot.waitUntil(lambda: "quant" in window.copilots, timeout=PATIENCE_MS)
-    dialog = ask(qtbot, window, "@quant What coupon does a 1000 bond at 4% pay?")
-    assert dialog.summary.text() == "quant wants to use the tool bonds.coupon with these arguments:"
-    assert json.loads(dialog.arguments.toPlainText()) == {"face": 1000, "rate_percent": 4}
-    qtbot.mouseClick(getattr(dialog, answer), Qt.MouseButton.LeftButton)
+    card = ask(qtbot, window, "@quant What coupon does a 1000 bond at 4% pay?")
+    assert card.summary.text() == "quant wants to use the tool bonds.coupon with these arguments:"
+    assert json.loads(card.arguments.toPlainText()) == {"face": 1000, "rate_percent": 4}
+    qtbot.mouseClick(getattr(card, answer), Qt.MouseButton.LeftButton)
     finish(qtbot, window)
     expected = "⚙ quant used bonds.coupon: refused" if answer == "deny" else "⚙ quant used bonds.coupon: done — 40.00"
     assert any(card.startswith(expected) for card in cards(window)), cards(window)
@@ -86,10 +89,11 @@ def test_only_always_is_remembered(qtbot, window, ctx, quant, answer) -> None:  
         window.send("@quant And again?")
         finish(qtbot, window)
         assert sum(card.startswith("⚙ quant used bonds.coupon: done") for card in cards(window)) == 2
-    else:  # not saved: asked again; closing the dialog is a denial
+    else:  # not saved: asked again; stopping the run unanswered is a denial, and the card says so
         again = ask(qtbot, window, "@quant And again?")
-        again.reject()
+        window.runner.stop()
         finish(qtbot, window)
+        assert not again.open and again.outcome.text().startswith("Not answered")
         assert ctx.store.tool_approvals() == []
 
 
@@ -123,3 +127,84 @@ def test_settings_lists_saved_approvals_and_revokes_them_off_the_gui_thread(qtbo
     assert [listing.table.item(0, c).text() for c in range(3)] == ["Default", "writer", "bonds.memo"]
     assert len(store_threads) == 3 and not any(store_threads)  # load, revoke, reload: each in a worker
     assert [(a["copilot_id"], a["tool"]) for a in ctx.store.tool_approvals()] == [("writer", "bonds.memo")]
+
+
+def test_a_local_copilot_calls_an_mcp_tool_through_the_card(qtbot, window, ctx) -> None:
+    """The starter model, asked for a tool by name, waits on the card; allowed, the tool runs and its result is
+    in the thread."""
+    from app.ui.qt import Qt
+
+    ctx.store.add_tool_server("bonds", [sys.executable, str(BONDS)])
+    analyst = ctx.copilot("analyst")
+    ctx.store.save_copilot("analyst", analyst.name, {**analyst.model_dump(), "tools": ["bonds.coupon"]})
+    card = ask(qtbot, window, "@analyst Use the coupon tool: face 1000, rate_percent 4.")
+    assert card.summary.text() == "analyst wants to use the tool bonds.coupon with these arguments:"
+    assert set(json.loads(card.arguments.toPlainText())) == {"face", "rate_percent"}
+    qtbot.mouseClick(card.once, Qt.MouseButton.LeftButton)
+    finish(qtbot, window)
+    assert any(text.startswith("⚙ analyst used bonds.coupon: done") for text in cards(window)), cards(window)
+
+
+def test_the_overlay_asks_with_the_same_card(qtbot, ctx) -> None:
+    from app.ui.qt import Qt
+    from app.ui.tool_approval import ToolApprovalCard
+    from tests.ui.test_overlay import finish as overlay_finished
+    from tests.ui.test_overlay import make_overlay
+
+    analyst = ctx.copilot("analyst")
+    ctx.store.save_copilot("analyst", analyst.name, {**analyst.model_dump(), "tools": ["roundtable.calculator"]})
+    overlay = make_overlay(qtbot, ctx, prefill=False)
+    overlay.present()
+    overlay.copilot.setCurrentIndex(overlay.copilot.findData("analyst"))
+    overlay.prompt.setPlainText("Use the calculator: 17.5% of 2400")
+    qtbot.keyClick(overlay.prompt, Qt.Key.Key_Return)
+
+    def open_card():
+        shown = [c for c in overlay.findChildren(ToolApprovalCard) if c.open]
+        return shown[0] if shown else None
+
+    qtbot.waitUntil(lambda: open_card() is not None, timeout=PATIENCE_MS)
+    card = open_card()
+    assert card.summary.text() == "analyst wants to use the tool roundtable.calculator with these arguments:"
+    assert overlay.status.text().startswith("Waiting for your answer")
+    qtbot.mouseClick(card.deny, Qt.MouseButton.LeftButton)
+    overlay_finished(qtbot, overlay)
+    assert card.outcome.text() == "Denied."
+    events = ctx.store.events(overlay.thread_id)
+    assert [e["data"]["status"] for e in events if e["type"] == "tool"] == ["called", "refused"]
+
+
+def test_the_copilot_form_grants_and_revokes_tools(qtbot, window, ctx) -> None:
+    from app.ui.qt import Qt
+
+    ctx.store.add_tool_server("bonds", [sys.executable, str(BONDS)])
+
+    def open_form():
+        window.roster.dialog = None
+        window.roster.edit("writer")
+        qtbot.waitUntil(
+            lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=PATIENCE_MS
+        )
+        tools = window.roster.dialog.tools
+        return window.roster.dialog, {
+            tools.item(i).data(Qt.ItemDataRole.UserRole): tools.item(i) for i in range(tools.count())
+        }
+
+    dialog, items = open_form()
+    assert list(items) == ["roundtable.calculator", "roundtable.documents", "bonds"]  # nothing granted yet
+    assert all(item.checkState() == Qt.CheckState.Unchecked for item in items.values())
+    items["roundtable.calculator"].setCheckState(Qt.CheckState.Checked)
+    items["bonds"].setCheckState(Qt.CheckState.Checked)
+    dialog.accept()
+    qtbot.waitUntil(lambda: ctx.copilot("writer").tools == ["roundtable.calculator", "bonds"], timeout=PATIENCE_MS)
+
+    qtbot.waitUntil(lambda: window.copilots["writer"].tools == ["roundtable.calculator", "bonds"], timeout=PATIENCE_MS)
+    dialog, items = open_form()
+    assert [i.checkState() for i in items.values()] == [
+        Qt.CheckState.Checked,
+        Qt.CheckState.Unchecked,
+        Qt.CheckState.Checked,
+    ]
+    items["roundtable.calculator"].setCheckState(Qt.CheckState.Unchecked)  # revoked
+    dialog.accept()
+    qtbot.waitUntil(lambda: ctx.copilot("writer").tools == ["bonds"], timeout=PATIENCE_MS)

@@ -4,7 +4,7 @@ which tool to call, if any, before answering; the handoff decision after it (han
 from __future__ import annotations
 
 import json
-import secrets
+import re
 from collections.abc import Generator
 from typing import Any
 
@@ -21,20 +21,34 @@ from app.core.providers.base import (
     ToolCall,
     ToolSpec,
 )
+from app.core.providers.tool_format import new_call_id
 
 NO_TOOL = "none"
 _TOOL_DECISION_TOKENS = 256
 # the JSON-schema words llama.cpp's grammar converter follows; the rest (descriptions, formats) is left out
-_SCHEMA_WORDS = ("type", "properties", "required", "enum", "const", "items", "minimum", "maximum", "anyOf")
+_SCHEMA_WORDS = (
+    "type",
+    "properties",
+    "required",
+    "enum",
+    "const",
+    "items",
+    "minimum",
+    "maximum",
+    "anyOf",
+    "minLength",
+    "maxLength",
+)
+_MAX_STRING = 500  # characters in a string argument: a small model that never closes its quote stops here
 _ASK_TOOL = (
     "Before you answer: does the last request need one of these tools? Tools:\n{listing}\n"
     'Reply in JSON: {{"tool": the tool\'s name, "arguments": its arguments}}, or {{"tool": "{none}"}} '
     "if no tool is needed."
 )
-
-
-def new_call_id() -> str:
-    return "call_" + secrets.token_hex(6)
+_ASK_PINNED = (
+    "Before you answer, call this tool for the last request:\n{listing}\n"
+    'Reply in JSON: {{"tool": the tool\'s name, "arguments": its arguments}}.'
+)
 
 
 def constrained_json(
@@ -78,11 +92,14 @@ def _argument_schema(schema: Any, depth: int = 0) -> dict[str, Any]:
             kept[word] = [str(v) for v in value if isinstance(v, str)]
         else:
             kept[word] = value
+    if kept.get("type") == "string":  # a required text is never empty; any text ends
+        kept["minLength"] = max(1, min(int(kept.get("minLength") or 1), _MAX_STRING))
+        kept["maxLength"] = min(int(kept.get("maxLength") or _MAX_STRING), _MAX_STRING)
     return kept
 
 
-def tool_decision_schema(tools: list[ToolSpec]) -> dict[str, Any]:
-    """One tool with arguments that fit its schema, or no tool."""
+def tool_decision_schema(tools: list[ToolSpec], optional: bool = True) -> dict[str, Any]:
+    """One tool with arguments that fit its schema, or (when `optional`) no tool."""
     choices: list[dict[str, Any]] = [
         {
             "type": "object",
@@ -91,8 +108,31 @@ def tool_decision_schema(tools: list[ToolSpec]) -> dict[str, Any]:
         }
         for tool in tools
     ]
-    choices.append({"type": "object", "properties": {"tool": {"const": NO_TOOL}}, "required": ["tool"]})
+    if optional:
+        choices.append({"type": "object", "properties": {"tool": {"const": NO_TOOL}}, "required": ["tool"]})
     return {"anyOf": choices}
+
+
+def _spoken_names(tool: ToolSpec) -> list[str]:
+    """How a message may name a tool: `server__tool` as offered, `server.tool` as granted, the tool's own name,
+    and that name with `_` and `-` read as spaces ("get current time")."""
+    own = tool.name.rpartition("__")[2]
+    names = {tool.name, tool.name.replace("__", "."), own, re.sub(r"[_-]+", " ", own).strip()}
+    return [name for name in names if len(name) >= 3]
+
+
+def named_tools(text: str, tools: list[ToolSpec]) -> list[ToolSpec]:
+    """The offered tools the message names in words, in the order it names them ("use the calculator")."""
+    found: list[tuple[int, ToolSpec]] = []
+    for tool in tools:
+        places = [
+            match.start()
+            for name in _spoken_names(tool)
+            for match in re.finditer(rf"(?<![\w.]){re.escape(name)}(?![\w])", text, re.IGNORECASE)
+        ]
+        if places:
+            found.append((min(places), tool))
+    return [tool for _, tool in sorted(found, key=lambda pair: pair[0])]
 
 
 def _arguments_hint(tool: ToolSpec) -> str:
@@ -108,17 +148,31 @@ def _arguments_hint(tool: ToolSpec) -> str:
 
 
 def decide_tool(
-    provider: Provider, request: ChatRequest, tools: list[ToolSpec], cancel: CancelToken
+    provider: Provider,
+    request: ChatRequest,
+    tools: list[ToolSpec],
+    cancel: CancelToken,
+    pinned: ToolSpec | None = None,
+    asked: str = "",
 ) -> Generator[Event, None, ToolCall | None]:
     """Ask, constrained by a JSON schema, whether a tool is needed before answering; returns the ToolCall or None.
 
     For backends without native tool calls: any chat template can do it, and even the starter model's JSON is
-    valid. The question is not kept in the thread; only the call (and its result) go into the request."""
-    yield Status("Deciding whether a tool is needed")
-    listing = "\n".join(f"- {tool.name}: {tool.description}{_arguments_hint(tool)}" for tool in tools)
-    question = ChatMessage("user", _ASK_TOOL.format(listing=listing, none=NO_TOOL))
+    valid. The question is not kept in the thread; only the call (and its result) go into the request.
+    `pinned`: the user named this tool in `asked`, so it is called; the model only fills in its arguments, with
+    the request quoted last and nothing else to copy from (a small model copies the nearest example)."""
+    if pinned is not None:
+        yield Status(f"Filling in the arguments for {pinned.name}, which the request names")
+        schema = tool_decision_schema([pinned], optional=False)
+        listing = f"- {pinned.name}: {pinned.description}{_arguments_hint(pinned)}"
+        question = ChatMessage("user", _ASK_PINNED.format(listing=listing))
+    else:
+        yield Status("Deciding whether a tool is needed")
+        schema = tool_decision_schema(tools)
+        listing = "\n".join(f"- {tool.name}: {tool.description}{_arguments_hint(tool)}" for tool in tools)
+        question = ChatMessage("user", _ASK_TOOL.format(listing=listing, none=NO_TOOL))
     raw, decision = yield from constrained_json(
-        provider, [*request.messages, question], tool_decision_schema(tools), _TOOL_DECISION_TOKENS, cancel
+        provider, [*request.messages, question], schema, _TOOL_DECISION_TOKENS, cancel
     )
     if not isinstance(decision, dict) or decision.get("tool") in (None, NO_TOOL):
         return None

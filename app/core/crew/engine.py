@@ -203,8 +203,13 @@ class CrewRun:
             specs = yield from toolbox.specs()
             if native_tools:
                 request.tools.extend(specs)
-            elif specs:  # a local model: a schema-constrained decision before the answer, like its handoffs
-                yield from toolbox.use_before_answering(provider, request, specs, self.thread_id, self.cancel)
+            own_format = getattr(provider, "tool_format", None) is not None  # a local model's native calls
+            if specs and provider.supports_json_schema and (own_format or not native_tools):
+                # a local model: a schema-constrained decision before the answer, like its handoffs; one that
+                # calls tools in its own format still has the tools the request names called for it first
+                yield from toolbox.use_before_answering(
+                    provider, request, specs, question, self.thread_id, self.cancel, named_only=native_tools
+                )
         for rounds in range(MAX_TOOL_ROUNDS + 1):
             reply = self._reply(copilot, provider, request, turn.why, sources, question)
             result, answer, calls, error = yield from reply

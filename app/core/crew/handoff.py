@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.crew.copilots import Copilot, find_copilot
-from app.core.crew.decide import constrained_json, new_call_id
+from app.core.crew.decide import constrained_json
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
@@ -18,6 +18,7 @@ from app.core.providers.base import (
     ToolCall,
     ToolSpec,
 )
+from app.core.providers.tool_format import new_call_id
 
 HANDOFF_TOOL = "handoff"
 _TASK_CHARS = 200

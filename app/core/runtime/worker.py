@@ -6,6 +6,7 @@ and never the app. Speaks plain dicts over a multiprocessing pipe: requests in, 
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import traceback
@@ -112,11 +113,14 @@ def _describe(exc: Exception, llm: Any) -> str:
 
 
 def _fit_to_context(
-    llm: Any, messages: list[dict[str, Any]], max_tokens: int
+    llm: Any, messages: list[dict[str, Any]], max_tokens: int, tools: str = ""
 ) -> tuple[list[dict[str, Any]], int]:
-    """Drop the oldest turns until the prompt leaves room for a reply; returns messages and the reply cap."""
+    """Drop the oldest turns until the prompt leaves room for a reply; returns messages and the reply cap.
+    `tools`: the tools the template renders (JSON), counted with the first message, which is never dropped."""
     n_ctx = llm.n_ctx()
-    sizes = [len(llm.tokenize(m["content"].encode(), add_bos=False)) + _PER_MESSAGE_OVERHEAD for m in messages]
+    sizes = [len(llm.tokenize(_turn_text(m).encode(), add_bos=False)) + _PER_MESSAGE_OVERHEAD for m in messages]
+    if tools and sizes:
+        sizes[0] += len(llm.tokenize(tools.encode(), add_bos=False))
     system = [i for i, m in enumerate(messages) if m["role"] == "system"]
     keep = list(range(len(messages)))
     room = min(max_tokens, max(_MIN_REPLY_ROOM, n_ctx // 4))
@@ -130,10 +134,16 @@ def _fit_to_context(
     return [messages[i] for i in keep], max(1, min(max_tokens, n_ctx - prompt))
 
 
+def _turn_text(message: dict[str, Any]) -> str:
+    """What a turn puts in the prompt: its text, and the calls it made (a tool-aware template writes them)."""
+    return (message.get("content") or "") + (json.dumps(message["tool_calls"]) if message.get("tool_calls") else "")
+
+
 def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> None:
     received = time.perf_counter()
     sampling = request["sampling"]
-    messages, max_tokens = _fit_to_context(llm, request["messages"], sampling["max_tokens"])
+    tools = json.dumps(request.get("tools") or [])
+    messages, max_tokens = _fit_to_context(llm, request["messages"], sampling["max_tokens"], tools)
     counts = {"prompt": 0, "completion": 0}
 
     eos = llm.token_eos()
@@ -152,6 +162,8 @@ def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> Non
     extra: dict[str, Any] = {}
     if request.get("json_schema"):
         extra["response_format"] = {"type": "json_object", "schema": request["json_schema"]}
+    if request.get("tools"):  # the model's own chat template renders them; the provider parses its calls
+        extra.update(tools=request["tools"], tool_choice="auto")
     if sampling.get("seed") is not None:
         extra["seed"] = sampling["seed"]
     greedy = sampling["temperature"] <= 0

@@ -22,14 +22,17 @@ _TOKEN = re.compile(
 _CURRENCY = str.maketrans("", "", "$€£¥")
 
 DESCRIPTION = (
-    "Exact decimal arithmetic (use it for every calculation). Operators: + - * / ^ and parentheses; x% is x/100. "
+    "Exact decimal arithmetic (use it for every calculation). Operators: + - * / ^ and parentheses; x% is x/100, "
+    "x% of y is x/100 * y. "
     "Functions: percent_of(p, x) = p% of x; add_percent(x, p) = x plus p%; percent_change(old, new); "
     "compound(principal, rate_percent, years, periods_per_year=1) = the value after compound interest; "
-    "round(x, places); sqrt(x); abs(x); min(a, b, ...); max(a, b, ...). No thousands separators: write 1000000."
+    "round(x, places); sqrt(x); abs(x); min(a, b, ...); max(a, b, ...). Write numbers without thousands separators."
 )
 PARAMETERS = {
     "type": "object",
-    "properties": {"expression": {"type": "string", "description": "e.g. compound(10000, 5, 10) or 1250 * 4%"}},
+    "properties": {
+        "expression": {"type": "string", "description": "the arithmetic to do, with the numbers of the request"}
+    },
     "required": ["expression"],
 }
 
@@ -135,6 +138,9 @@ class _Parser:
         while self.peek() == "%":
             self.take()
             value /= 100
+            if (self.peek() or "").lower() == "of":  # "17.5% of 2400", as people write it
+                self.take()
+                value *= self.unary()
         return value
 
     def primary(self) -> Decimal:

@@ -81,7 +81,7 @@ class Overlay(QWidget, Renderer):
         self.prefill = prefill
         self.thread_id: str | None = None
         self.question = ""
-        self.runner = CrewRunner(ctx, self)
+        self.runner = CrewRunner(ctx, self, self.ask_about_tool)
         self._fresh = True
         self.setWindowTitle(TITLE)
         self.setObjectName("overlay")
@@ -123,6 +123,8 @@ class Overlay(QWidget, Renderer):
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(4, 4, 4, 4)
         content_layout.addWidget(self.asked)
+        self.questions = QVBoxLayout()  # a tool call's question waits here, above the answer it comes before
+        content_layout.addLayout(self.questions)
         content_layout.addWidget(self.answer_view)
         content_layout.addStretch()
         self.answer_area = QScrollArea()
@@ -232,6 +234,7 @@ class Overlay(QWidget, Renderer):
         self._fresh = True
         self.prompt.clear()
         self.asked.clear()
+        self._clear_questions()
         self.answer_view.begin("")
         self.answer_area.hide()
         self.status.clear()
@@ -291,6 +294,7 @@ class Overlay(QWidget, Renderer):
         self.prompt.clear()
         self.question = text
         self.asked.setText(text)
+        self._clear_questions()
         self.answer_view.dark = bool(self.palette().window().color().lightness() < 128)
         self.answer_view.begin()
         self._follow = True
@@ -318,6 +322,25 @@ class Overlay(QWidget, Renderer):
 
     def _on_event(self, event: Event) -> None:
         render(self, event)
+
+    def ask_about_tool(self, question: Any) -> QWidget:
+        """The quick answer's tool call waits for the user: the same card as in the window, above the answer."""
+        from app.ui.tool_approval import ToolApprovalCard
+
+        card = ToolApprovalCard(question)
+        self.questions.addWidget(card)
+        self.answer_area.show()
+        self.status.setText(f"Waiting for your answer: may {question.copilot} use {question.tool}?")
+        card.answered.connect(lambda _consent: self.prompt.setFocus())
+        card.focus()
+        return card
+
+    def _clear_questions(self) -> None:
+        while self.questions.count():
+            item = self.questions.takeAt(0)
+            card = item.widget() if item is not None else None
+            if card is not None:
+                card.deleteLater()
 
     # -- the Renderer contract: the quick answer shows its text, progress, problems and figures ---------------
 

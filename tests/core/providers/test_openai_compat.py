@@ -16,8 +16,10 @@ from app.core.providers.base import (
     CancelToken,
     ChatMessage,
     ChatRequest,
+    Done,
     Error,
     ReasoningDelta,
+    Sampling,
     TextDelta,
     ToolCall,
     ToolSpec,
@@ -323,26 +325,47 @@ def test_the_command_line_starts_without_httpx() -> None:
     assert loaded.stdout.strip() == "[]"
 
 
-@pytest.fixture
-def llama_server(starter_model):
-    """llama-cpp-python's own OpenAI-compatible server on the starter model: a real remote inference server."""
+def start_llama_server(model, *options: str):
+    """llama-cpp-python's own OpenAI-compatible server on `model` (`options` last: they win)."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(starter_model), "--model_alias", "smollm"]
-        + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1)],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1)]
+        + list(options),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=REPO,
     )
     url = f"http://127.0.0.1:{port}"
     provider = OpenAICompatProvider(url, "smollm")
-    wait_for(lambda: _answers(provider), timeout=PATIENCE_S, interval=0.2)
+    try:
+        wait_for(lambda: _answers(provider), timeout=PATIENCE_S, interval=0.2)
+    except BaseException:
+        process.kill()
+        raise
+    return process, url
+
+
+@pytest.fixture
+def llama_server(starter_model):
+    """llama-cpp-python's own OpenAI-compatible server on the starter model: a real remote inference server."""
+    process, url = start_llama_server(starter_model)
     yield url
     process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def function_calling_server(starter_model):
+    """The same server with its function-calling chat format: it calls tools, but ends a stream that offers them
+    at once, empty; and it generates without a token cap, so a small context bounds each step."""
+    process, url = start_llama_server(starter_model, "--chat_format", "chatml-function-calling", "--n_ctx", "1536")
+    yield url
+    process.kill()
     process.wait(10)
 
 
@@ -369,3 +392,23 @@ def test_a_real_llama_cpp_server_answers_as_a_remote_copilot(home, llama_server)
     shown = json.loads(run_cli("threads", "show", events[-1]["thread_id"], "--json").stdout)
     reply = shown["messages"][1]
     assert reply["author"] == "remote" and reply["status"] == "complete" and reply["text"] == text
+
+
+def test_a_tool_call_reaches_a_real_server_that_cannot_stream_it(function_calling_server) -> None:
+    """tool_choice is sent ("auto"): without it this server leaves the tools out. Its empty stream is taken as
+    "cannot stream tools", the reply is asked for whole, and the call it makes comes back as a ToolCall."""
+    from app.core.tools import builtin
+
+    calculator = builtin.TOOLS["calculator"]
+    spec = ToolSpec("roundtable__calculator", calculator.description, calculator.parameters)
+    provider = OpenAICompatProvider(function_calling_server, "smollm")
+    request = ChatRequest(
+        [ChatMessage("user", "Use roundtable__calculator for 1234.5 + 8765.25")],
+        Sampling(temperature=0.0, max_tokens=400),  # the format ignores it; our bound must not cut the round
+        tools=[spec],
+    )
+    events = list(provider.stream(request, CancelToken()))
+    assert not [e for e in events if isinstance(e, Error)], events
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert calls and calls[0].name == "roundtable__calculator" and isinstance(calls[0].arguments, dict)
+    assert isinstance(events[-1], Done) and events[-1].finish_reason == "tool_calls"

@@ -23,6 +23,8 @@ from tests.loopback import LoopbackServer, Request, Response, sse
         ("percent_of(15, 240)", "36"),
         ("add_percent(200, 7.5)", "215"),
         ("percent_change(80, 100)", "25"),
+        ("17.5% of 2400", "420"),  # as people write it
+        ("2 + 10% of 50% of 300", "17"),
         ("round(2.675, 2)", "2.68"),  # half up, exactly: a float rounds it to 2.67
         ("2 ^ 3 ^ 2", "512"),
         ("-(3 + 4) * 2", "-14"),
