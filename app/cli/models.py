@@ -13,6 +13,7 @@ from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json,
 if TYPE_CHECKING:
     from app.core.context import AppContext
     from app.core.hub.download import Progress
+    from app.core.hub.installed import InstalledModel
     from app.core.hub.queue import DownloadEntry
 
 _FIT_WORDS = {"gpu": "fits on GPU", "partial": "partial", "cpu": "CPU", "no": "won't fit"}
@@ -191,6 +192,12 @@ def _note(entry: DownloadEntry) -> str:
     return f"installed as '{entry.model_id}'" if entry.model_id else ""
 
 
+def _kind(model: InstalledModel) -> str:
+    if model.adapter == "control_vector":
+        return f"control vector for {model.architecture or '?'}"
+    return f"{model.adapter.upper()} for {model.architecture}" if model.adapter else (model.architecture or "?")
+
+
 def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import installed_models
 
@@ -203,7 +210,7 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
         [
             [
                 m.id,
-                f"{m.adapter.upper()} for {m.architecture}" if m.adapter else (m.architecture or "?"),
+                _kind(m),
                 m.quant or "?",
                 human_bytes(m.size_bytes),
                 m.source,
@@ -221,7 +228,8 @@ def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
 
     record = ctx.store.get_model(args.id)
     moved = remove(ctx, args.id, force=args.force)
-    instead = "no adapter" if record and record["metadata"].get("adapter") else "the starter model"
+    kind = record["metadata"].get("adapter") if record else None
+    instead = "the starter model" if kind is None else "no control vector" if kind == "control_vector" else "no adapter"
     note = f"; {', '.join(moved)} now use {instead}" if moved else ""
     print(f"Removed '{args.id}'{note}.")
     return 0
@@ -238,9 +246,11 @@ def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
 def _try_it(ctx: AppContext, model_id: str) -> str:
     """What to run next with a newly installed model, or adapter."""
     record = ctx.store.get_model(model_id)
-    if record is not None and record["metadata"].get("adapter"):
+    kind = record["metadata"].get("adapter") if record is not None else None
+    if record is not None and kind:
         base = record["metadata"].get("architecture")
-        return f"Try: roundtable copilots edit ID --lora {model_id} (a copilot on a {base} model)"
+        option = "--control-vector" if kind == "control_vector" else "--lora"
+        return f"Try: roundtable copilots edit ID {option} {model_id} (a copilot on a {base} model)"
     return f'Try: roundtable ask --model {model_id} "Hello"'
 
 
