@@ -214,13 +214,51 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
                 m.quant or "?",
                 human_bytes(m.size_bytes),
                 m.source,
-                ", ".join(m.used_by) or "-",
+                # a model's users with their adapters: they all share its host
+                ", ".join(s.label() for s in m.specialists) if m.specialists else ", ".join(m.used_by) or "-",
                 m.path if m.present else f"{m.path} (MISSING)",
             ]
             for m in models
         ],
     )
+    shared = [m for m in models if len(m.specialists) > 1 and m.present]
+    if shared:
+        print("\nCopilots on one base model share one process: the base is loaded once, each adapter beside it.")
+        for model in shared:
+            print(terminal_safe(_sharing(ctx, model)))
     return 0
+
+
+def _sharing(ctx: AppContext, model: InstalledModel) -> str:
+    """`base X: a, b (adapter …) — one process, about N at C tokens (M as one process each)`."""
+    from app.core.errors import ModelFileError
+    from app.core.hardware import probe
+    from app.core.hub.fit import Architecture, estimate
+    from app.core.hub.installed import sharing_text
+    from app.core.providers.local import check_model
+
+    line = sharing_text(model.id, model.specialists)
+    try:
+        arch = Architecture.from_metadata(check_model(Path(model.path)).metadata)
+    except ModelFileError:
+        return line
+    sizes = {}
+    for specialist in model.specialists:
+        for ref in (specialist.lora, specialist.control_vector):
+            if ref and Path(ref).exists():
+                sizes[ref] = Path(ref).stat().st_size
+    hardware, context = probe(), ctx.settings.context_size
+    together = estimate(arch, model.size_bytes, context, hardware, sizes.values()).est_memory_bytes
+    # one process per distinct adapter set: what these copilots would hold without sharing the base
+    alone = {(s.lora, s.control_vector) for s in model.specialists}
+    apart = sum(
+        estimate(arch, model.size_bytes, context, hardware, [sizes[p] for p in paths if p in sizes]).est_memory_bytes
+        for paths in alone
+    )
+    return (
+        f"{line}: one process, about {human_bytes(together)} at {context:,} tokens "
+        f"({human_bytes(apart)} as one process per adapter set)"
+    )
 
 
 def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:

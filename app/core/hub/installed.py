@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.errors import UsageError
+from app.core.errors import RoundtableError, UsageError
 from app.core.hardware import probe
 from app.core.hub import control_vectors, download
 from app.core.hub.adapters import inspect_adapter_file
@@ -34,7 +34,8 @@ _SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$", re.IGNORECASE)
 @dataclass
 class InstalledModel:
     """A model Roundtable can run, or an adapter for one (`adapter`: `lora` or `control_vector`; `architecture`
-    its base's), with what uses it."""
+    its base's), with what uses it; a model's `specialists` are the copilots that run on it, with their adapters
+    (all of them share one host: the base is loaded once)."""
 
     id: str
     filename: str
@@ -48,9 +49,43 @@ class InstalledModel:
     used_by: list[str]
     present: bool
     adapter: str | None = None
+    specialists: list[Specialist] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "specialists": [s.to_dict() for s in self.specialists]}
+
+
+@dataclass
+class Specialist:
+    """A local copilot as its base model's host sees it: which adapter and control vector it answers with.
+
+    Attributes:
+        copilot: the copilot's id.
+        lora, control_vector: the files' paths (None: none), with their scale and strength.
+    """
+
+    copilot: str
+    lora: str | None = None
+    lora_scale: float = 1.0
+    control_vector: str | None = None
+    control_vector_strength: float = 1.0
+
+    def label(self) -> str:
+        """`writer (adapter finance.gguf ×1.0, control vector calm.gguf ×0.8)`, or the id alone."""
+        parts = []
+        if self.lora:
+            parts.append(f"adapter {Path(self.lora).name} ×{self.lora_scale:g}")
+        if self.control_vector:
+            parts.append(f"control vector {Path(self.control_vector).name} ×{self.control_vector_strength:g}")
+        return f"{self.copilot} ({', '.join(parts)})" if parts else self.copilot
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def sharing_text(base: str, specialists: list[Specialist]) -> str:
+    """One line saying who shares a base model's host: `base X: analyst, writer (adapter a.gguf ×1.0)`."""
+    return f"base {base}: {', '.join(s.label() for s in specialists) or 'no copilots'}"
 
 
 def model_id_for(filename: str, taken: set[str]) -> str:
@@ -72,8 +107,29 @@ def _users(ctx: AppContext, model_id: str) -> list[str]:
     ]
 
 
+def specialists_by_base(ctx: AppContext) -> dict[str, list[Specialist]]:
+    """The local copilots grouped by the model file they run on (its path, as hosts are keyed), each with its
+    adapter and control vector: copilots in one group share one model host. A copilot whose model or adapter
+    cannot be found is left out (its first reply says why)."""
+    groups: dict[str, list[Specialist]] = {}
+    for copilot in ctx.copilots():
+        if copilot.provider != "local":
+            continue
+        try:
+            base = ctx.resolve_model(copilot.model)
+            lora = str(ctx.resolve_model(copilot.lora)) if copilot.lora else None
+            vector = str(ctx.resolve_model(copilot.control_vector)) if copilot.control_vector else None
+        except RoundtableError:
+            continue
+        groups.setdefault(str(base), []).append(
+            Specialist(copilot.id, lora, copilot.lora_scale, vector, copilot.control_vector_strength)
+        )
+    return groups
+
+
 def installed_models(ctx: AppContext) -> list[InstalledModel]:
     models = []
+    groups = specialists_by_base(ctx)
     for row in ctx.store.models():
         meta = row["metadata"]
         parts = [Path(p) for p in meta.get("parts", [row["path"]])]
@@ -91,6 +147,7 @@ def installed_models(ctx: AppContext) -> list[InstalledModel]:
                 used_by=_users(ctx, row["id"]),
                 present=all(p.exists() for p in parts),
                 adapter=meta.get("adapter"),
+                specialists=[] if meta.get("adapter") else groups.get(row["path"], []),
             )
         )
     return models

@@ -12,7 +12,7 @@ from app.core.errors import Cancelled, ModelCrashed, ModelFileError, RoundtableE
 from app.core.hardware import physical_cores, probe
 from app.core.hub.adapters import check_adapter_base, inspect_adapter_file
 from app.core.hub.control_vectors import check_control_vector_base, inspect_control_vector_file
-from app.core.hub.fit import Architecture, compute_bytes, context_problem, kv_cache_bytes
+from app.core.hub.fit import Architecture, compute_bytes, context_problem, host_weights_bytes, kv_cache_bytes
 from app.core.hub.gguf import CONTROL_VECTOR, LORA, GGUFInfo, inspect_model_file
 from app.core.providers.base import (
     CancelToken,
@@ -38,7 +38,7 @@ def host_memory_estimate(info: GGUFInfo, path: Path, spec: HostSpec, adapters: I
     arch = Architecture.from_metadata(info.metadata)
     extra = [p.stat().st_size for p in map(Path, set(adapters)) if p.exists()]
     return (
-        (path.stat().st_size if path.exists() else 0) + sum(extra)
+        host_weights_bytes(path.stat().st_size if path.exists() else 0, extra)
         + kv_cache_bytes(arch, spec.n_ctx)
         + compute_bytes(arch, spec.n_ctx)
         + spec.prompt_cache_mb * 1024 * 1024

@@ -23,9 +23,11 @@ def test_add_registers_a_control_vector_for_its_base_and_a_copilot_is_steered_by
     assert vector["used_by"] == []
     assert "control vector for llama" in run_cli("models", "ls").stdout
 
-    edited = run_cli("copilots", "edit", "writer", "--control-vector", "calm", "--control-vector-strength", "0.8")
+    steer = ["--control-vector", "calm", "--control-vector-strength", "0.8", "--max-tokens", "8"]
+    edited = run_cli("copilots", "edit", "writer", *steer)
     assert edited.returncode == 0, edited.stderr
     assert installed()["calm"]["used_by"] == ["writer"]
+    assert "writer (control vector Calm.gguf ×0.8)" in run_cli("models", "ls").stdout
     answered = run_cli("ask", "--copilot", "writer", "--json", "Hi")
     assert answered.returncode == 0, answered.stderr
 
