@@ -1,4 +1,5 @@
-"""LoRA adapters for the starter model, written by the tests with the `gguf` package (llama.cpp's own writer)."""
+"""LoRA adapters and control vectors for the starter model, written by the tests with the `gguf` package
+(llama.cpp's own writer)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,31 @@ def write_lora(
             b = (rng.standard_normal((n_out, RANK)) * strength).astype(np.float32)
             writer.add_tensor(f"blk.{layer}.{name}.weight.lora_a", a)
             writer.add_tensor(f"blk.{layer}.{name}.weight.lora_b", b)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def write_control_vector(
+    path: Path,
+    seed: int,
+    layers: range = range(1, 30),
+    scale: float = 0.5,
+    n_embd: int = 576,
+    model_hint: str | None = "llama",
+) -> Path:
+    """A control vector GGUF for the starter model (30 layers, 576 wide) as repeng and llama.cpp's cvector-generator
+    write one: `general.architecture = controlvector`, the base's architecture in `controlvector.model_hint`, one F32
+    `direction.N` per steered layer; random directions of `scale` per element, enough that greedy output changes."""
+    writer = GGUFWriter(str(path), "controlvector")
+    if model_hint is not None:
+        writer.add_string("controlvector.model_hint", model_hint)
+    writer.add_uint32("controlvector.layer_count", len(layers))
+    rng = np.random.default_rng(seed)
+    for layer in layers:
+        writer.add_tensor(f"direction.{layer}", (rng.standard_normal(n_embd) * scale).astype(np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -26,6 +26,8 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "model": ("model", str),
     "lora": ("lora", str),
     "lora_scale": ("lora_scale", float),
+    "control_vector": ("control_vector", str),
+    "control_vector_strength": ("control_vector_strength", float),
     "system": ("system_prompt", str),
     "temperature": ("sampling.temperature", float),
     "top_p": ("sampling.top_p", float),
@@ -88,6 +90,10 @@ def _save(ctx: AppContext, data: dict, source: str) -> Any:
         from app.core.providers.local import check_adapter
 
         check_adapter(ctx.resolve_model(copilot.model), ctx.resolve_model(copilot.lora))
+    if copilot.provider == "local" and copilot.control_vector:
+        from app.core.providers.local import check_control_vector
+
+        check_control_vector(ctx.resolve_model(copilot.model), ctx.resolve_model(copilot.control_vector))
     if copilot.provider != "local" and not copilot.endpoint:
         raise UsageError(f"Copilot manifest {source}: a '{copilot.provider}' copilot needs an 'endpoint' URL.")
     if copilot.api_key_name:
@@ -304,6 +310,12 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lora", help="a LoRA adapter GGUF (installed model id or path)")
     parser.add_argument("--lora-scale", dest="lora_scale", type=float)
+    parser.add_argument(
+        "--control-vector", dest="control_vector", help="a control vector GGUF (installed model id or path)"
+    )
+    parser.add_argument(
+        "--control-vector-strength", dest="control_vector_strength", type=float, help="-4 to 4 (default 1)"
+    )
     parser.add_argument("--system", help="system prompt")
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", dest="top_p", type=float)

@@ -13,6 +13,7 @@ from app.cli.output import ProgressBar, ctrl_c_cancels, human_bytes, print_json,
 if TYPE_CHECKING:
     from app.core.context import AppContext
     from app.core.hub.download import Progress
+    from app.core.hub.installed import InstalledModel
     from app.core.hub.queue import DownloadEntry
 
 _FIT_WORDS = {"gpu": "fits on GPU", "partial": "partial", "cpu": "CPU", "no": "won't fit"}
@@ -191,6 +192,12 @@ def _note(entry: DownloadEntry) -> str:
     return f"installed as '{entry.model_id}'" if entry.model_id else ""
 
 
+def _kind(model: InstalledModel) -> str:
+    if model.adapter == "control_vector":
+        return f"control vector for {model.architecture or '?'}"
+    return f"{model.adapter.upper()} for {model.architecture}" if model.adapter else (model.architecture or "?")
+
+
 def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.core.hub.installed import installed_models
 
@@ -203,17 +210,55 @@ def cmd_ls(args: argparse.Namespace, ctx: AppContext) -> int:
         [
             [
                 m.id,
-                f"{m.adapter.upper()} for {m.architecture}" if m.adapter else (m.architecture or "?"),
+                _kind(m),
                 m.quant or "?",
                 human_bytes(m.size_bytes),
                 m.source,
-                ", ".join(m.used_by) or "-",
+                # a model's users with their adapters: they all share its host
+                ", ".join(s.label() for s in m.specialists) if m.specialists else ", ".join(m.used_by) or "-",
                 m.path if m.present else f"{m.path} (MISSING)",
             ]
             for m in models
         ],
     )
+    shared = [m for m in models if len(m.specialists) > 1 and m.present]
+    if shared:
+        print("\nCopilots on one base model share one process: the base is loaded once, each adapter beside it.")
+        for model in shared:
+            print(terminal_safe(_sharing(ctx, model)))
     return 0
+
+
+def _sharing(ctx: AppContext, model: InstalledModel) -> str:
+    """`base X: a, b (adapter …) — one process, about N at C tokens (M as one process each)`."""
+    from app.core.errors import ModelFileError
+    from app.core.hardware import probe
+    from app.core.hub.fit import Architecture, estimate
+    from app.core.hub.installed import sharing_text
+    from app.core.providers.local import check_model
+
+    line = sharing_text(model.id, model.specialists)
+    try:
+        arch = Architecture.from_metadata(check_model(Path(model.path)).metadata)
+    except ModelFileError:
+        return line
+    sizes = {}
+    for specialist in model.specialists:
+        for ref in (specialist.lora, specialist.control_vector):
+            if ref and Path(ref).exists():
+                sizes[ref] = Path(ref).stat().st_size
+    hardware, context = probe(), ctx.settings.context_size
+    together = estimate(arch, model.size_bytes, context, hardware, sizes.values()).est_memory_bytes
+    # one process per distinct adapter set: what these copilots would hold without sharing the base
+    alone = {(s.lora, s.control_vector) for s in model.specialists}
+    apart = sum(
+        estimate(arch, model.size_bytes, context, hardware, [sizes[p] for p in paths if p in sizes]).est_memory_bytes
+        for paths in alone
+    )
+    return (
+        f"{line}: one process, about {human_bytes(together)} at {context:,} tokens "
+        f"({human_bytes(apart)} as one process per adapter set)"
+    )
 
 
 def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
@@ -221,7 +266,8 @@ def cmd_rm(args: argparse.Namespace, ctx: AppContext) -> int:
 
     record = ctx.store.get_model(args.id)
     moved = remove(ctx, args.id, force=args.force)
-    instead = "no adapter" if record and record["metadata"].get("adapter") else "the starter model"
+    kind = record["metadata"].get("adapter") if record else None
+    instead = "the starter model" if kind is None else "no control vector" if kind == "control_vector" else "no adapter"
     note = f"; {', '.join(moved)} now use {instead}" if moved else ""
     print(f"Removed '{args.id}'{note}.")
     return 0
@@ -238,9 +284,11 @@ def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
 def _try_it(ctx: AppContext, model_id: str) -> str:
     """What to run next with a newly installed model, or adapter."""
     record = ctx.store.get_model(model_id)
-    if record is not None and record["metadata"].get("adapter"):
+    kind = record["metadata"].get("adapter") if record is not None else None
+    if record is not None and kind:
         base = record["metadata"].get("architecture")
-        return f"Try: roundtable copilots edit ID --lora {model_id} (a copilot on a {base} model)"
+        option = "--control-vector" if kind == "control_vector" else "--lora"
+        return f"Try: roundtable copilots edit ID {option} {model_id} (a copilot on a {base} model)"
     return f'Try: roundtable ask --model {model_id} "Hello"'
 
 

@@ -19,7 +19,7 @@ from app.core.settings import Paths, Settings, load_settings
 from app.core.store import Store
 from app.core.store.workspaces import DEFAULT_WORKSPACE
 
-_LOCAL_STARTER = {"provider": "local", "model": None, "lora": None}
+_LOCAL_STARTER = {"provider": "local", "model": None, "lora": None, "control_vector": None}
 
 
 def resources_dir() -> Path:
@@ -148,6 +148,11 @@ class AppContext:
                 "path": str(path),
                 "context_size": copilot.context_size,
                 "adapters": [(str(self.resolve_model(copilot.lora)), copilot.lora_scale)] if copilot.lora else [],
+                "control_vectors": (
+                    [(str(self.resolve_model(copilot.control_vector)), copilot.control_vector_strength)]
+                    if copilot.control_vector
+                    else []
+                ),
                 "prompt_lookup": copilot.prompt_lookup,
             }
             return create_provider("local", config, self.services)

@@ -35,10 +35,26 @@ from app.ui.reply_view import plain_tooltip
 from app.ui.tool_grants import ToolGrants, tool_choices
 
 STARTER_LABEL = "(starter model)"
+NO_ADAPTER = "None"
+
+
+def _choice(combo: QComboBox, current: str | None) -> None:
+    """Select `current` (an installed id or a path) in `combo`, adding it when it is not installed (any more)."""
+    if not current:
+        return
+    index = combo.findData(current)
+    if index < 0:
+        combo.addItem(current, current)
+        index = combo.count() - 1
+    combo.setCurrentIndex(index)
 
 
 class CopilotDialog(QDialog):
     """A form over a copilot's manifest; `manifest()` gives the edited fields as a dict.
+
+    `models` are the installed models (`hub.installed.InstalledModel`, read off the GUI thread): the model combo
+    offers the models, the adapter and control vector combos the LoRA adapters and control vectors (or None), each
+    with its scale.
 
     Attributes:
         saved: the checked copilot, once Save was pressed on a valid form (invalid input is explained in the form,
@@ -48,7 +64,7 @@ class CopilotDialog(QDialog):
     def __init__(
         self,
         copilot: Copilot | None,
-        models: list[dict],
+        models: list[Any],
         others: list[str],
         parent: QWidget | None = None,
         tools: list[tuple[str, str]] | None = None,
@@ -67,14 +83,33 @@ class CopilotDialog(QDialog):
         self.skills_edit = QLineEdit(", ".join(copilot.skills) if copilot else "")
         self.model_combo = QComboBox()
         self.model_combo.addItem(STARTER_LABEL, None)
+        self.lora_combo = QComboBox()
+        self.lora_combo.addItem(NO_ADAPTER, None)
+        self.vector_combo = QComboBox()
+        self.vector_combo.addItem(NO_ADAPTER, None)
         for model in models:
-            self.model_combo.addItem(f"{model['id']} ({model['metadata'].get('quant') or '?'})", model["id"])
-        if copilot and copilot.model:
-            index = self.model_combo.findData(copilot.model)
-            if index < 0:
-                self.model_combo.addItem(copilot.model, copilot.model)
-                index = self.model_combo.count() - 1
-            self.model_combo.setCurrentIndex(index)
+            if model.adapter == "control_vector":
+                self.vector_combo.addItem(f"{model.id} (for {model.architecture or '?'})", model.id)
+            elif model.adapter:
+                self.lora_combo.addItem(f"{model.id} (for {model.architecture or '?'})", model.id)
+            else:
+                self.model_combo.addItem(f"{model.id} ({model.quant or '?'})", model.id)
+        _choice(self.model_combo, copilot.model if copilot else None)
+        _choice(self.lora_combo, copilot.lora if copilot else None)
+        _choice(self.vector_combo, copilot.control_vector if copilot else None)
+        # the manifest's bounds: a LoRA scale 0 to 4, a control vector's strength -4 to 4 (negative: the other way)
+        self.lora_scale = QDoubleSpinBox(minimum=0.0, maximum=4.0, singleStep=0.1, decimals=2)
+        self.lora_scale.setValue(copilot.lora_scale if copilot else 1.0)
+        self.vector_strength = QDoubleSpinBox(minimum=-4.0, maximum=4.0, singleStep=0.1, decimals=2)
+        self.vector_strength.setValue(copilot.control_vector_strength if copilot else 1.0)
+        adapter_row = QHBoxLayout()
+        adapter_row.addWidget(self.lora_combo, 1)
+        adapter_row.addWidget(QLabel("scale"))
+        adapter_row.addWidget(self.lora_scale)
+        vector_row = QHBoxLayout()
+        vector_row.addWidget(self.vector_combo, 1)
+        vector_row.addWidget(QLabel("strength"))
+        vector_row.addWidget(self.vector_strength)
         self.system_edit = QPlainTextEdit(copilot.system_prompt if copilot else "")
         self.system_edit.setMaximumHeight(90)
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, singleStep=0.1, decimals=2)
@@ -92,6 +127,8 @@ class CopilotDialog(QDialog):
             ("Description", self.description_edit),
             ("Skills", self.skills_edit),
             ("Model", self.model_combo),
+            ("LoRA adapter", adapter_row),
+            ("Control vector", vector_row),
             ("System prompt", self.system_edit),
             ("Temperature", self.temperature),
             ("Max reply tokens", self.max_tokens),
@@ -132,6 +169,10 @@ class CopilotDialog(QDialog):
             description=self.description_edit.text().strip(),
             skills=words(self.skills_edit.text()),
             model=self.model_combo.currentData(),
+            lora=self.lora_combo.currentData(),
+            lora_scale=self.lora_scale.value(),
+            control_vector=self.vector_combo.currentData(),
+            control_vector_strength=self.vector_strength.value(),
             system_prompt=self.system_edit.toPlainText().strip(),
             handoff_to=words(self.handoff_edit.text()),
             tools=self.tools.granted(),
@@ -140,6 +181,18 @@ class CopilotDialog(QDialog):
         sampling.update(temperature=self.temperature.value(), max_tokens=self.max_tokens.value() or None)
         data["sampling"] = sampling
         return data
+
+
+def _check_adapters(ctx: Any, copilot: Copilot) -> None:
+    """Refuse an adapter or control vector that does not fit the copilot's model, as `copilots edit` does (the
+    error names both files); reads their headers, so it runs with the save, off the GUI thread."""
+    from app.core.providers.local import check_adapter, check_control_vector
+
+    model = ctx.resolve_model(copilot.model)
+    if copilot.lora:
+        check_adapter(model, ctx.resolve_model(copilot.lora))
+    if copilot.control_vector:
+        check_control_vector(model, ctx.resolve_model(copilot.control_vector))
 
 
 class RosterPanel(QWidget):
@@ -228,6 +281,8 @@ class RosterPanel(QWidget):
 
         def save() -> None:
             saved = copilot()
+            if saved.provider == "local" and (saved.lora or saved.control_vector):
+                _check_adapters(ctx, saved)
             ctx.store.save_copilot(saved.id, saved.name, saved.model_dump())
             roster = ctx.store.roster(workspace)
             if saved.id not in roster:
@@ -236,17 +291,19 @@ class RosterPanel(QWidget):
         query(save, lambda _r: self.changed.emit(), self.message.emit)
 
     def edit(self, copilot_id: str | None) -> None:
-        """The manifest form for a copilot (None: a new one), opened once the installed models and the tools it
-        may be granted are read."""
+        """The manifest form for a copilot (None: a new one), opened once the installed models, adapters and control
+        vectors, and the tools it may be granted, are read (on the database worker)."""
+        from app.core.hub.installed import installed_models
+
         copilot = self.copilots.get(copilot_id) if copilot_id else None
-        store = self.ctx.store
+        ctx = self.ctx
         query(
-            lambda: (store.models(), tool_choices(store)),
+            lambda: (installed_models(ctx), tool_choices(ctx.store)),
             lambda read: self._open_form(copilot, *read),
             self.message.emit,
         )
 
-    def _open_form(self, copilot: Copilot | None, models: list[dict], tools: list[tuple[str, str]]) -> None:
+    def _open_form(self, copilot: Copilot | None, models: list[Any], tools: list[tuple[str, str]]) -> None:
         dialog = self.dialog = CopilotDialog(copilot, models, list(self.copilots), self, tools)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._form_saved(dialog))

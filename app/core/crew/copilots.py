@@ -48,6 +48,12 @@ class Copilot(BaseModel):
     )
     lora: str | None = Field(None, description="a LoRA adapter GGUF (installed model id or path) applied to the model")
     lora_scale: float = Field(1.0, ge=0.0, le=4.0)
+    control_vector: str | None = Field(
+        None, description="a control vector GGUF (installed model id or path) that steers the model's layers"
+    )
+    control_vector_strength: float = Field(
+        1.0, ge=-4.0, le=4.0, description="how hard the control vector steers; negative: the other way; 0: not at all"
+    )
     prompt_lookup: bool = Field(
         True, description="local: answering from documents, draft tokens from the passages (faster where it quotes)"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.errors import ModelFileError, UsageError
-from app.core.hub.gguf import GGUFInfo, inspect_model_file
+from app.core.hub.gguf import CONTROL_VECTOR, LORA, GGUFInfo, inspect_model_file
 
 
 def inspect_adapter_file(path: Path) -> GGUFInfo:
@@ -19,7 +19,11 @@ def inspect_adapter_file(path: Path) -> GGUFInfo:
     kind = info.adapter
     if kind is None:
         raise ModelFileError(f"{path.name} is a model, not a LoRA adapter: name it as the copilot's model instead.")
-    if kind != "lora":
+    if kind == CONTROL_VECTOR:
+        raise ModelFileError(
+            f"{path.name} is a control vector, not a LoRA adapter: name it as the copilot's control_vector."
+        )
+    if kind != LORA:
         raise ModelFileError(f"{path.name} is a '{kind}' adapter; Roundtable applies LoRA adapters only.")
     return info
 

@@ -7,6 +7,7 @@ cache at the context the user asks for and keeps a tenth of every memory pool fr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,12 @@ class Fit:
     context: int
 
 
+def host_weights_bytes(base_bytes: int, adapter_bytes: Iterable[int] = ()) -> int:
+    """The weights one model host holds: its base model once, plus each distinct LoRA adapter or control vector
+    loaded into it. Specialists on one base share its host, so N of them cost one base, not N."""
+    return base_bytes + sum(adapter_bytes)
+
+
 def kv_cache_bytes(arch: Architecture, context: int) -> int:
     return _KV_BYTES * context * arch.n_layer * arch.n_head_kv * (arch.head_dim_k + arch.head_dim_v)
 
@@ -115,8 +122,12 @@ def compute_bytes(arch: Architecture, context: int) -> int:
     return 4 * N_BATCH * max(arch.n_vocab, context * arch.n_head) + 4 * N_BATCH * 4 * arch.n_embd
 
 
-def estimate(arch: Architecture, weights_bytes: int, context: int, hardware: Hardware) -> Fit:
-    """The verdict for one model file at `context` tokens on `hardware`."""
+def estimate(
+    arch: Architecture, weights_bytes: int, context: int, hardware: Hardware, adapter_bytes: Iterable[int] = ()
+) -> Fit:
+    """The verdict for one model file at `context` tokens on `hardware`; with `adapter_bytes`, for its host serving
+    specialists: the base's weights once, plus each adapter's."""
+    weights_bytes = host_weights_bytes(weights_bytes, adapter_bytes)
     if arch.context_length:
         context = min(context, int(arch.context_length))
     kv = kv_cache_bytes(arch, context)

@@ -16,6 +16,10 @@ from typing import Any, Protocol
 from app.core.errors import ModelFileError
 
 GGUF_MAGIC = b"GGUF"
+# adapter kinds (`GGUFInfo.adapter`), stored on disk in installed models' metadata: never change the values
+LORA = "lora"
+CONTROL_VECTOR = "control_vector"
+CONTROL_VECTOR_ARCHITECTURE = "controlvector"  # llama.cpp's and repeng's `general.architecture` of a control vector
 _DEFAULT_ALIGNMENT = 32
 # Caps that no real model comes near: a header past them is garbage or an attack, and refusing it early keeps
 # the reader's memory bounded whatever the counts in the file claim.
@@ -125,8 +129,11 @@ class GGUFInfo:
 
     @property
     def adapter(self) -> str | None:
-        """The adapter kind the header declares (`lora`), or None for a model (convert_lora_to_gguf.py writes
-        `general.type = adapter`, and the base model's `general.architecture`)."""
+        """The adapter kind the header declares, or None for a model: `lora` (convert_lora_to_gguf.py writes
+        `general.type = adapter` and the base model's `general.architecture`) or `control_vector` (its
+        `general.architecture` is `controlvector`, its base's name in `controlvector.model_hint`)."""
+        if self.architecture == CONTROL_VECTOR_ARCHITECTURE:
+            return CONTROL_VECTOR
         if self.metadata.get("general.type") != "adapter":
             return None
         return str(self.metadata.get("adapter.type") or "unknown")
@@ -341,6 +348,11 @@ def inspect_model_file(path: Path, adapter: bool = False) -> GGUFInfo:
     if expected is not None and actual < expected:
         raise ModelFileError(
             f"{noun} {path} is truncated ({actual:,} of {expected:,} bytes): delete it and download it again."
+        )
+    if not adapter and info.adapter == CONTROL_VECTOR:
+        raise ModelFileError(
+            f"{path.name} is a control vector, not a model: name it as a copilot's `control_vector`, on the model it "
+            "was made for."
         )
     if not adapter and info.adapter is not None:
         raise ModelFileError(

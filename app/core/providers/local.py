@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from app.core.errors import Cancelled, ModelCrashed, ModelFileError, RoundtableError, UsageError
 from app.core.hardware import physical_cores, probe
 from app.core.hub.adapters import check_adapter_base, inspect_adapter_file
-from app.core.hub.fit import Architecture, compute_bytes, context_problem, kv_cache_bytes
-from app.core.hub.gguf import GGUFInfo, inspect_model_file
+from app.core.hub.control_vectors import check_control_vector_base, inspect_control_vector_file
+from app.core.hub.fit import Architecture, compute_bytes, context_problem, host_weights_bytes, kv_cache_bytes
+from app.core.hub.gguf import CONTROL_VECTOR, LORA, GGUFInfo, inspect_model_file
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
@@ -33,25 +34,26 @@ if TYPE_CHECKING:
 
 
 def host_memory_estimate(info: GGUFInfo, path: Path, spec: HostSpec, adapters: Iterable[str] = ()) -> int:
-    """What a host for this model will hold: weights (the base once, plus each adapter loaded into it), KV cache,
-    compute buffers and its prompt cache."""
+    """What a host for this model will hold: weights (the base once, plus each adapter or control vector loaded
+    into it), KV cache, compute buffers and its prompt cache."""
     arch = Architecture.from_metadata(info.metadata)
-    weights = sum(p.stat().st_size for p in [path, *map(Path, set(adapters))] if p.exists())
+    extra = [p.stat().st_size for p in map(Path, set(adapters)) if p.exists()]
     return (
-        weights
+        host_weights_bytes(path.stat().st_size if path.exists() else 0, extra)
         + kv_cache_bytes(arch, spec.n_ctx)
         + compute_bytes(arch, spec.n_ctx)
         + spec.prompt_cache_mb * 1024 * 1024
     )
 
 
-# (path, as an adapter) -> (size, mtime_ns, header): checking a header costs a few hundred ms, a stat almost nothing.
-_checked: dict[tuple[str, bool], tuple[int, int, GGUFInfo]] = {}
+# (path, what it must be) -> (size, mtime_ns, header): checking a header costs a few hundred ms, a stat almost nothing.
+_checked: dict[tuple[str, str | None], tuple[int, int, GGUFInfo]] = {}
+_INSPECT = {None: inspect_model_file, LORA: inspect_adapter_file, CONTROL_VECTOR: inspect_control_vector_file}
 
 
-def check_model(path: Path, adapter: bool = False) -> GGUFInfo:
-    """The model's (or, with `adapter`, the LoRA adapter's) header, re-read only when the file changed; raises
-    ModelFileError."""
+def check_model(path: Path, adapter: str | None = None) -> GGUFInfo:
+    """The model's header (or with `adapter` = LORA or CONTROL_VECTOR, that file's), re-read only when the file
+    changed; raises ModelFileError."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -60,7 +62,7 @@ def check_model(path: Path, adapter: bool = False) -> GGUFInfo:
         cached = _checked.get((str(path), adapter))
         if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
             return cached[2]
-    info = inspect_adapter_file(path) if adapter else inspect_model_file(path)
+    info = _INSPECT[adapter](path)
     stat = path.stat()
     _checked[(str(path), adapter)] = (stat.st_size, stat.st_mtime_ns, info)
     return info
@@ -69,7 +71,13 @@ def check_model(path: Path, adapter: bool = False) -> GGUFInfo:
 def check_adapter(model: Path, adapter: Path) -> None:
     """Refuse a LoRA adapter file that is not whole (ModelFileError) or was made for another architecture than
     the model's (UsageError naming both)."""
-    check_adapter_base(check_model(adapter, adapter=True), adapter.name, check_model(model), model.name)
+    check_adapter_base(check_model(adapter, adapter=LORA), adapter.name, check_model(model), model.name)
+
+
+def check_control_vector(model: Path, vector: Path) -> None:
+    """Refuse a control vector file that is not whole (ModelFileError) or does not fit the model: another width,
+    more layers, another architecture (UsageError naming both files)."""
+    check_control_vector_base(check_model(vector, adapter=CONTROL_VECTOR), vector, check_model(model), model.name)
 
 
 def check_context_size(path: Path, requested: int | None) -> None:
@@ -101,12 +109,13 @@ def _host_spec(path: Path, config: dict[str, Any], services: ProviderServices) -
 
 class LocalProvider:
     """Answers with a local GGUF model; copilots on the same model and settings share one host, whatever their
-    LoRA adapters (each request applies its own).
+    LoRA adapters and control vectors (each request applies its own).
 
     Attributes:
         path: the GGUF file.
         spec: how its host loads it.
         adapters: the LoRA adapters (path, scale) this provider answers with; empty: the base model.
+        control_vectors: the control vectors (path, strength) that steer it; empty: none.
         prompt_lookup: tokens to draft from the prompt when a request carries documents (0: never).
     """
 
@@ -119,6 +128,7 @@ class LocalProvider:
         requested_context: int | None = None,
         adapters: tuple[tuple[str, float], ...] = (),
         prompt_lookup: int = 0,
+        control_vectors: tuple[tuple[str, float], ...] = (),
     ) -> None:
         self.path = path
         self.spec = spec
@@ -127,24 +137,27 @@ class LocalProvider:
         self.requested_context = requested_context  # the copilot's own context_size (None: the settings')
         self.adapters = adapters
         self.prompt_lookup = prompt_lookup
+        self.control_vectors = control_vectors
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
         path = Path(config["path"])
         spec = _host_spec(path, config, services)
         adapters = tuple((str(a), float(scale)) for a, scale in config.get("adapters") or ())
+        vectors = tuple((str(v), float(strength)) for v, strength in config.get("control_vectors") or ())
         lookup = services.settings.prompt_lookup_tokens if config.get("prompt_lookup", True) else 0
         host = services.pool.host_for(spec)
-        return cls(path, spec, host, services.pool, config.get("context_size"), adapters, lookup)
+        return cls(path, spec, host, services.pool, config.get("context_size"), adapters, lookup, vectors)
 
     def describe(self) -> dict[str, Any]:
-        info = _checked.get((str(self.path), False))
+        info = _checked.get((str(self.path), None))
         return {
             "provider": "local",
             "model_file": self.path.name,
             "quant": info[2].quant if info else None,
             **{k: v for k, v in asdict(self.spec).items() if k != "path"},
             "adapters": [{"file": Path(a).name, "scale": scale} for a, scale in self.adapters],
+            "control_vectors": [{"file": Path(v).name, "strength": s} for v, s in self.control_vectors],
         }
 
     supports_json_schema = True  # llama.cpp constrains the reply to the schema with a grammar
@@ -169,6 +182,8 @@ class LocalProvider:
             info = check_model(self.path)
             for adapter, _ in self.adapters:
                 check_adapter(self.path, Path(adapter))
+            for vector, _ in self.control_vectors:
+                check_control_vector(self.path, Path(vector))
         except ModelFileError as exc:
             yield Error(str(exc), kind="model_file")
             return
@@ -181,7 +196,7 @@ class LocalProvider:
             except UsageError as exc:
                 yield Error(str(exc), kind="context")
                 return
-        loaded = self.host.adapters | {a for a, _ in self.adapters}
+        loaded = self.host.adapters | {a for a, _ in self.adapters} | {v for v, _ in self.control_vectors}
         self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec, loaded))
         format_ = self.tool_format if request.tools else None
         wire = {
@@ -190,6 +205,7 @@ class LocalProvider:
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
             "adapters": [list(a) for a in self.adapters],
+            "control_vectors": [list(v) for v in self.control_vectors],
             # answers from documents copy long spans of them; elsewhere failed drafts cost more than they save
             "prompt_lookup": self.prompt_lookup if request.documents else 0,
         }

@@ -24,7 +24,8 @@ _MP = multiprocessing.get_context("spawn")
 class HostSpec:
     """How to load a model; hosts with equal specs are interchangeable (and shared by the pool).
 
-    LoRA adapters are no part of it: each chat request names its own, so specialists on one base share a host.
+    LoRA adapters and control vectors are no part of it: each chat request names its own, so specialists on one
+    base share a host.
     """
 
     path: str
@@ -65,7 +66,8 @@ class ModelHost:
     Attributes:
         spec: what model is loaded and how.
         n_ctx: the context size the model was loaded with (after start).
-        adapters: the adapter files requests have asked the running process for (each loaded once, kept loaded).
+        adapters: the adapter and control vector files requests have asked the running process for (each loaded
+            once, kept loaded).
     """
 
     def __init__(self, spec: HostSpec) -> None:
@@ -147,7 +149,8 @@ class ModelHost:
     def chat(self, request: dict[str, Any], cancel: CancelToken) -> Iterator[dict[str, Any]]:
         """Send one chat request; yield the child's events until `done` or `error`.
 
-        `request["adapters"]`, [path, scale] pairs, are the LoRA adapters to answer with (none: the base model).
+        `request["adapters"]`, [path, scale] pairs, are the LoRA adapters to answer with (none: the base model);
+        `request["control_vectors"]`, [path, strength] pairs, the control vectors that steer it.
         Starts the process on first use (and again after a crash). Raises HostCrashed if it dies.
         """
         return self._ask({"op": "chat", **request}, cancel)
@@ -163,7 +166,8 @@ class ModelHost:
                 self._discard()
                 yield {"type": "status", "message": "Loading model"}
                 self._start()
-            self.adapters.update(str(path) for path, _ in request.get("adapters", []))
+            for path, _ in [*request.get("adapters", []), *request.get("control_vectors", [])]:
+                self.adapters.add(str(path))
             self._cancel_flag.clear()
             self._current = cancel
             take_back = cancel.on_cancel(lambda: self._cancel_current(cancel))

@@ -1,8 +1,8 @@
 """Per-copilot prompt states in the model host: each copilot's evaluated history is saved and restored.
 
-Copilots with different system prompts (or different LoRA adapters) alternate on one model; without saved
-states each turn would re-evaluate the whole thread. After every answer the host saves the llama.cpp state;
-before the next request it restores the saved state, computed under the same adapter set, that shares the
+Copilots with different system prompts (or different LoRA adapters and control vectors) alternate on one model;
+without saved states each turn would re-evaluate the whole thread. After every answer the host saves the llama.cpp
+state; before the next request it restores the saved state, computed under the same adapter set, that shares the
 longest token prefix with the new prompt, so only the new turns are evaluated. Runs in the host process only.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 
 _SEQUENCE = 0
 
-# Which adapters (path and scale each) a state was computed under: the same tokens under another adapter set
-# are different KV values, so a state is only ever reused under its own set.
-AdapterKey = tuple[tuple[str, float], ...]
+# Which adapters a state was computed under, (kind, path, scale) each: LoRA adapters and control vectors
+# (`runtime/adapters.adapter_key`). The same tokens under another adapter set or another steering are different
+# KV values, so a state is only ever reused under its own set.
+AdapterKey = tuple[tuple[str, str, float], ...]
 
 
 class KVState:

@@ -58,7 +58,7 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
             if request.get("op") == "embed":
                 _embed(llm, request, conn, cancel_flag)
             else:
-                _use_adapters(llm, adapters, cache, request.get("adapters", []))
+                _use_adapters(llm, adapters, cache, request.get("adapters", []), request.get("control_vectors", []))
                 use_prompt_lookup(request.get("prompt_lookup", 0))
                 _chat(llm, request, conn, cancel_flag)
         except (BrokenPipeError, EOFError):
@@ -76,10 +76,12 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
             )
 
 
-def _use_adapters(llm: Any, adapters: AdapterSet, cache: prompt_cache.StateCache | None, wanted: list[Any]) -> None:
-    """Apply the request's adapters; after a switch the evaluated tokens belong to the other set, so the prompt
-    is evaluated again, or restored from a state saved under this set."""
-    key = adapter_key(wanted)
+def _use_adapters(
+    llm: Any, adapters: AdapterSet, cache: prompt_cache.StateCache | None, loras: list[Any], vectors: list[Any]
+) -> None:
+    """Apply the request's LoRA adapters and control vectors; after a switch the evaluated tokens belong to the
+    other set, so the prompt is evaluated again, or restored from a state saved under this set."""
+    key = adapter_key(loras, vectors)
     if adapters.activate(key):
         llm.reset()
     if cache is not None:

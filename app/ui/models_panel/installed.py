@@ -1,4 +1,5 @@
-"""Models on this machine: installed files with their users, and the ones loaded in memory now."""
+"""Models on this machine: installed files with their users, and the ones loaded in memory now, with the copilots
+that share each (specialists on one base share its process: the base once, their adapters beside it)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,10 @@ class InstalledSection(QWidget):
             self.table.insertRow(row)
             cells = [
                 model.id + ("" if model.present else "  (file missing)"),
-                f"{model.adapter.upper()} adapter for {model.architecture}" if model.adapter else model.quant or "?",
+                _kind(model),
                 _mb(model.size_bytes),
-                ", ".join(model.used_by) or "-",
+                # a model's copilots with their adapters: all of them share its one process
+                ", ".join(s.label() for s in model.specialists) or ", ".join(model.used_by) or "-",
                 model.repo or model.source,
             ]
             for column, text in enumerate(cells):
@@ -109,8 +111,9 @@ class InstalledSection(QWidget):
     def bind(self, copilot_id: str, model_id: str) -> None:
         """Make a copilot answer with an installed model (saved on the database worker; then `changed`)."""
         ctx = self.ctx
-        # an adapter is applied on the copilot's model rather than replacing it
-        field = "lora" if any(m.id == model_id and m.adapter for m in self.models) else "model"
+        # an adapter or control vector is applied on the copilot's model rather than replacing it
+        kind = next((m.adapter for m in self.models if m.id == model_id), None)
+        field = "model" if kind is None else "control_vector" if kind == "control_vector" else "lora"
 
         def save() -> str:
             copilot = ctx.copilot(copilot_id)
@@ -170,15 +173,22 @@ class InstalledSection(QWidget):
         run_in_background(lambda: add_local(self.ctx, Path(path)), done, self.message.emit)
 
 
+def _kind(model: Any) -> str:
+    if model.adapter == "control_vector":
+        return f"control vector for {model.architecture or '?'}"
+    return f"{model.adapter.upper()} adapter for {model.architecture}" if model.adapter else model.quant or "?"
+
+
 class LoadedSection(QWidget):
-    """Models loaded in memory right now, with what they hold, and an Unload button each."""
+    """Models loaded in memory right now, with what they hold and the copilots sharing each (`base X: analyst,
+    writer (adapter a.gguf ×1)`), and an Unload button each."""
 
     def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.loaded: list[dict] = []
         layout = QVBoxLayout(self)
-        self.table = _table(["Model", "Context", "Memory (now)", "Estimated"])
+        self.table = _table(["Model", "Shared by", "Context", "Memory (now)", "Estimated"])
         self.table.setMaximumHeight(130)
         layout.addWidget(self.table)
         self.unload_button = QPushButton("Unload")
@@ -186,22 +196,37 @@ class LoadedSection(QWidget):
         self.unload_button.clicked.connect(self._unload)
 
     def refresh(self) -> None:
-        run_in_background(self.ctx.pool.loaded, self._show, None)
+        """The loaded hosts (their memory read in a thread of its own), then who shares each (a store read)."""
+        from app.core.hub.installed import specialists_by_base
 
-    def _show(self, loaded: list[dict]) -> None:
+        ctx = self.ctx
+
+        def with_copilots(loaded: list[dict]) -> None:
+            query(lambda: specialists_by_base(ctx), lambda groups: self._show(loaded, groups), None)
+
+        run_in_background(ctx.pool.loaded, with_copilots, None)
+
+    def _show(self, loaded: list[dict], groups: dict[str, list[Any]]) -> None:
+        from app.core.hub.installed import sharing_text
+
         self.loaded = loaded
         self.table.setRowCount(0)
-        for info in loaded:
+        for info in self.loaded:
             row = self.table.rowCount()
             self.table.insertRow(row)
+            spec = info["spec"]
+            name = Path(spec.path).name
             cells = [
-                Path(info["spec"].path).name,
+                name,
+                "(embeds documents)" if spec.embedding else sharing_text(name, groups.get(spec.path, [])),
                 str(info["spec"].n_ctx),
                 _mb(info["rss_bytes"]),
                 _mb(info["estimate_bytes"]),
             ]
             for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(plain_tooltip(text))  # file names the user or the Hub chose
+                self.table.setItem(row, column, item)
 
     def _unload(self) -> None:
         rows = self.table.selectionModel().selectedRows()

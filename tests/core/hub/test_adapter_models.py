@@ -1,6 +1,7 @@
 """LoRA adapters in the model manager: `models add`, `models pull`, `models ls`, and binding one to a copilot."""
 
 import json
+import re
 from pathlib import Path
 
 from app.core.hub.installed import installed_models, pull_model
@@ -66,3 +67,28 @@ def test_pull_installs_a_lora_gguf_as_an_adapter(fake_hub, ctx) -> None:
     model_id, chosen = pull_model(ctx, TEST_REPO, filename="SmolLM2-135M-finance-LoRA-F16.gguf")
     (adapter,) = [m for m in installed_models(ctx) if m.id == model_id]
     assert adapter.adapter == "lora" and adapter.architecture == "llama" and adapter.repo == TEST_REPO
+
+
+def test_ls_groups_the_copilots_sharing_a_base_with_their_adapters_and_its_memory(tmp_path: Path) -> None:
+    from tests.lora import write_control_vector
+
+    for path in (write_lora(tmp_path / "finance.gguf", seed=1), write_control_vector(tmp_path / "calm.gguf", seed=1)):
+        assert run_cli("models", "add", str(path)).returncode == 0
+    assert run_cli("copilots", "edit", "analyst", "--lora", "finance", "--lora-scale", "0.5").returncode == 0
+    assert run_cli("copilots", "edit", "writer", "--lora", "finance", "--control-vector", "calm").returncode == 0
+    starter = installed()["smollm2-135m"]
+    by_copilot = {s["copilot"]: s for s in starter["specialists"]}
+    assert sorted(by_copilot) == ["analyst", "generalist", "reviewer", "writer"]
+    analyst = by_copilot["analyst"]
+    assert analyst["lora"] == str((tmp_path / "finance.gguf").resolve()) and analyst["lora_scale"] == 0.5
+    assert by_copilot["generalist"]["lora"] is None and by_copilot["generalist"]["control_vector"] is None
+    assert installed()["finance"]["specialists"] == []  # an adapter has users, not specialists
+
+    listed = run_cli("models", "ls").stdout
+    line = next(line for line in listed.splitlines() if line.startswith("base smollm2-135m: "))
+    assert "analyst (adapter finance.gguf ×0.5)" in line and ", generalist," in line
+    assert "writer (adapter finance.gguf ×1, control vector calm.gguf ×1)" in line
+    # one process holds the base once: less than the three processes one per adapter set would
+    scale = {"MB": 1e6, "GB": 1e9}
+    together, apart = (float(n) * scale[unit] for n, unit in re.findall(r"([\d.]+) ([MG]B)", line))
+    assert "one process, about" in line and together < apart / 2

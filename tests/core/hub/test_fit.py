@@ -68,3 +68,12 @@ def test_recommendation_prefers_the_sweet_spot_on_cpu_and_quality_on_gpu(smollm:
     assert pick(machine(16 * GB, gpu_free=24 * GB)) == "Q8_0"
     assert pick(machine(1.5 * GB)) == "Q2_K"  # only the smallest fits
     assert pick(machine(0.5 * GB)) is None
+
+
+def test_specialists_count_their_base_once_plus_each_adapter(smollm: Architecture) -> None:
+    base, adapters = 138_000_000, [5_000_000, 7_000_000, 3_000_000, 6_000_000]
+    alone = estimate(smollm, base, 4096, machine(16 * GB))
+    shared = estimate(smollm, base, 4096, machine(16 * GB), adapter_bytes=adapters)
+    assert shared.est_memory_bytes == alone.est_memory_bytes + sum(adapters)
+    separate = sum(estimate(smollm, base, 4096, machine(16 * GB), [a]).est_memory_bytes for a in adapters)
+    assert shared.est_memory_bytes < separate / 3  # four specialists on one host: one base, not four
