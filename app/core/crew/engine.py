@@ -203,8 +203,7 @@ class CrewRun:
             specs = yield from toolbox.specs()
             if native_tools:
                 request.tools.extend(specs)
-            own_format = getattr(provider, "tool_format", None) is not None  # a local model's native calls
-            if specs and provider.supports_json_schema and (own_format or not native_tools):
+            if specs and provider.pins_named_tools:
                 # a local model: a schema-constrained decision before the answer, like its handoffs; one that
                 # calls tools in its own format still has the tools the request names called for it first
                 yield from toolbox.use_before_answering(

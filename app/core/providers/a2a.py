@@ -127,6 +127,7 @@ class A2AProvider:
 
     supports_tools = False
     supports_json_schema = False
+    pins_named_tools = False
 
     def __init__(
         self,

@@ -304,10 +304,13 @@ class Provider(Protocol):
             that does not, the crew asks for decisions such as handoffs with a `json_schema` request instead.
         supports_json_schema: whether it honours `request.json_schema` (constrained output); for one that does
             not, the crew asks a local judge model (`AppContext.judge`) to route and to decide handoffs.
+        pins_named_tools: whether the crew calls the tools a request names (and, without native tool calls,
+            decides the others) with `json_schema` steps before the reply: local models, small ones above all.
     """
 
     supports_tools: bool
     supports_json_schema: bool
+    pins_named_tools: bool
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]: ...
 

@@ -138,6 +138,7 @@ class LocalProvider:
         self.adapters = adapters
         self.prompt_lookup = prompt_lookup
         self.control_vectors = control_vectors
+        self.supports_tools = self.tool_format is not None  # the engine reads it before the first request
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
@@ -160,7 +161,12 @@ class LocalProvider:
             "control_vectors": [{"file": Path(v).name, "strength": s} for v, s in self.control_vectors],
         }
 
+    # Native tool calls only for a model whose chat template renders tools (set per instance from the template,
+    # `tool_format`); for the others, the starter model among them, the crew decides tools and handoffs with
+    # JSON-schema-constrained steps.
+    supports_tools = False
     supports_json_schema = True  # llama.cpp constrains the reply to the schema with a grammar
+    pins_named_tools = True  # a tool the request names is called for it: small models miss them
 
     @property
     def tool_format(self) -> str | None:
@@ -170,12 +176,6 @@ class LocalProvider:
         except RoundtableError:
             return None  # a broken file says so when asked to answer
         return native_format(info.metadata.get("tokenizer.chat_template"))
-
-    @property
-    def supports_tools(self) -> bool:
-        """Native tool calls for models whose template knows tools; for the others (the starter model among them)
-        the crew decides tools and handoffs with a JSON-schema-constrained step."""
-        return self.tool_format is not None
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
         try:

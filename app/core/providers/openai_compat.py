@@ -91,6 +91,7 @@ class OpenAICompatProvider:
 
     supports_tools = True
     supports_json_schema = True
+    pins_named_tools = False  # a remote model calls tools natively
 
     def __init__(
         self, endpoint: str, model: str, key_name: str | None = None, deadline_s: float = REPLY_DEADLINE_S

@@ -64,6 +64,7 @@ class OpenBBProvider:
 
     supports_tools = False
     supports_json_schema = False
+    pins_named_tools = False
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ class ScriptedRemote:
 
     supports_tools = True
     supports_json_schema = True  # as an OpenAI-compatible endpoint says; its script answers any schema
+    pins_named_tools = False
     scripts: ClassVar[dict[str, list[dict]]] = {}
     requests: ClassVar[list[tuple[str, ChatRequest]]] = []
 

@@ -126,6 +126,7 @@ class ScriptedProvider:
 
     supports_tools = False
     supports_json_schema = True
+    pins_named_tools = False
 
     def __init__(self, script: list[Event]) -> None:
         self.script = script
