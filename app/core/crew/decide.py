@@ -147,30 +147,32 @@ def _arguments_hint(tool: ToolSpec) -> str:
     return " Arguments: " + ", ".join(described) + "."
 
 
+def _listing(tools: list[ToolSpec]) -> str:
+    """The offered tools, a line each, as the decision question lists them."""
+    return "\n".join(f"- {tool.name}: {tool.description}{_arguments_hint(tool)}" for tool in tools)
+
+
 def decide_tool(
     provider: Provider,
     request: ChatRequest,
     tools: list[ToolSpec],
     cancel: CancelToken,
     pinned: ToolSpec | None = None,
-    asked: str = "",
 ) -> Generator[Event, None, ToolCall | None]:
     """Ask, constrained by a JSON schema, whether a tool is needed before answering; returns the ToolCall or None.
 
     For backends without native tool calls: any chat template can do it, and even the starter model's JSON is
     valid. The question is not kept in the thread; only the call (and its result) go into the request.
-    `pinned`: the user named this tool in `asked`, so it is called; the model only fills in its arguments, with
-    the request quoted last and nothing else to copy from (a small model copies the nearest example)."""
+    `pinned`: the request names this tool, so it is called; only it is offered, and the model fills in its
+    arguments."""
     if pinned is not None:
         yield Status(f"Filling in the arguments for {pinned.name}, which the request names")
         schema = tool_decision_schema([pinned], optional=False)
-        listing = f"- {pinned.name}: {pinned.description}{_arguments_hint(pinned)}"
-        question = ChatMessage("user", _ASK_PINNED.format(listing=listing))
+        question = ChatMessage("user", _ASK_PINNED.format(listing=_listing([pinned])))
     else:
         yield Status("Deciding whether a tool is needed")
         schema = tool_decision_schema(tools)
-        listing = "\n".join(f"- {tool.name}: {tool.description}{_arguments_hint(tool)}" for tool in tools)
-        question = ChatMessage("user", _ASK_TOOL.format(listing=listing, none=NO_TOOL))
+        question = ChatMessage("user", _ASK_TOOL.format(listing=_listing(tools), none=NO_TOOL))
     raw, decision = yield from constrained_json(
         provider, [*request.messages, question], schema, _TOOL_DECISION_TOKENS, cancel
     )

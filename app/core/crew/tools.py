@@ -145,7 +145,7 @@ class ToolBox:
         named = named_tools(asked, specs)
         for round_ in range(len(named) if named_only else MAX_TOOL_ROUNDS):
             pinned = named[round_] if round_ < len(named) else None
-            decision = decide_tool(provider, request, specs, cancel, pinned, asked)
+            decision = decide_tool(provider, request, specs, cancel, pinned)
             try:
                 while True:
                     event = next(decision)

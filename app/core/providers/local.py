@@ -138,7 +138,8 @@ class LocalProvider:
         self.adapters = adapters
         self.prompt_lookup = prompt_lookup
         self.control_vectors = control_vectors
-        self.supports_tools = self.tool_format is not None  # the engine reads it before the first request
+        self.tool_format = self._read_tool_format()  # read once: the engine asks before the first request
+        self.supports_tools = self.tool_format is not None
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
@@ -168,8 +169,7 @@ class LocalProvider:
     supports_json_schema = True  # llama.cpp constrains the reply to the schema with a grammar
     pins_named_tools = True  # a tool the request names is called for it: small models miss them
 
-    @property
-    def tool_format(self) -> str | None:
+    def _read_tool_format(self) -> str | None:
         """The model's own tool-call format, when its chat template renders tools (tool_format.native_format)."""
         try:
             info = check_model(self.path)
