@@ -118,21 +118,20 @@ def _fit_to_context(
     llm: Any, messages: list[dict[str, Any]], max_tokens: int, tools: str = ""
 ) -> tuple[list[dict[str, Any]], int]:
     """Drop the oldest turns until the prompt leaves room for a reply; returns messages and the reply cap.
-    `tools`: the tools the template renders (JSON), counted with the first message, which is never dropped."""
+    `tools`: the tools the template renders (JSON), in the prompt whichever turns are kept."""
     n_ctx = llm.n_ctx()
     sizes = [len(llm.tokenize(_turn_text(m).encode(), add_bos=False)) + _PER_MESSAGE_OVERHEAD for m in messages]
-    if tools and sizes:
-        sizes[0] += len(llm.tokenize(tools.encode(), add_bos=False))
+    listed = len(llm.tokenize(tools.encode(), add_bos=False)) if tools else 0
     system = [i for i, m in enumerate(messages) if m["role"] == "system"]
     keep = list(range(len(messages)))
     room = min(max_tokens, max(_MIN_REPLY_ROOM, n_ctx // 4))
-    while sum(sizes[i] for i in keep) + room > n_ctx:
+    while listed + sum(sizes[i] for i in keep) + room > n_ctx:
         droppable = [i for i in keep if i not in system and i != keep[-1]]
         if not droppable:
-            total = sum(sizes[i] for i in keep)
+            total = listed + sum(sizes[i] for i in keep)
             raise ValueError(f"Requested tokens ({total}) exceed context window of {n_ctx}")
         keep.remove(droppable[0])
-    prompt = sum(sizes[i] for i in keep)
+    prompt = listed + sum(sizes[i] for i in keep)
     return [messages[i] for i in keep], max(1, min(max_tokens, n_ctx - prompt))
 
 
