@@ -115,7 +115,7 @@ class LocalProvider:
         spec: how its host loads it.
         adapters: the LoRA adapters (path, scale) this provider answers with; empty: the base model.
         control_vectors: the control vectors (path, strength) that steer it; empty: none.
-        prompt_lookup: tokens to draft from the prompt when a request carries documents (0: never).
+        prompt_lookup: the longest draft of tokens copied from the prompt (0: never draft).
     """
 
     def __init__(
@@ -183,16 +183,20 @@ class LocalProvider:
                 return
         loaded = self.host.adapters | {a for a, _ in self.adapters} | {v for v, _ in self.control_vectors}
         self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec, loaded))
-        wire = {
+        yield from self._run(self.wire(request), cancel)
+
+    def wire(self, request: ChatRequest) -> dict[str, Any]:
+        """The chat request as the model host reads it."""
+        return {
             "messages": plain_messages(request.messages),
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
             "adapters": [list(a) for a in self.adapters],
             "control_vectors": [list(v) for v in self.control_vectors],
-            # answers from documents copy long spans of them; elsewhere failed drafts cost more than they save
-            "prompt_lookup": self.prompt_lookup if request.documents else 0,
+            # every reply, documents or not: the host drafts only where the text repeats its prompt, and backs off
+            # after misses (bench/prompt_lookup.py: free writing as fast as without, quoting much faster)
+            "prompt_lookup": self.prompt_lookup,
         }
-        yield from self._run(wire, cancel)
 
     def _run(self, wire: dict[str, Any], cancel: CancelToken) -> Iterator[Event]:
         """One request to the host, as provider events."""
