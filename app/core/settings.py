@@ -25,9 +25,10 @@ SETTINGS_FILENAME = "settings.toml"
 DATABASE_FILENAME = "roundtable.db"
 _MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few hundred bytes; anything this big is not one
 _SHOWN_CHARS = 60  # of a bad value or key, in the one-line error
-# Prompt-lookup decoding drafts this many tokens per step when a local model answers from documents: chosen with
-# bench/prompt_lookup.py (quoting vs free writing on the starter model; see the README's "Specialists").
-PROMPT_LOOKUP_TOKENS = 4
+# Prompt-lookup decoding: the longest draft a local model copies from its prompt per step (drafts start at one token
+# and double while kept), for every reply: chosen with bench/prompt_lookup.py (quoting vs free writing on the
+# starter model; see the README's "Specialists").
+PROMPT_LOOKUP_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class Settings(BaseModel):
         PROMPT_LOOKUP_TOKENS,
         ge=0,
         le=32,
-        description="tokens a local model drafts from its prompt when it answers from documents; 0 = off",
+        description="the longest draft a local model copies from its prompt per step (faster where it quotes); 0 = off",
     )
     max_hops: int = Field(6, ge=0, le=100, description="handoffs one run may follow before it stops")
     default_copilot: str = Field("generalist", min_length=1)

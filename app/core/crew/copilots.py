@@ -55,7 +55,7 @@ class Copilot(BaseModel):
         1.0, ge=-4.0, le=4.0, description="how hard the control vector steers; negative: the other way; 0: not at all"
     )
     prompt_lookup: bool = Field(
-        True, description="local: answering from documents, draft tokens from the passages (faster where it quotes)"
+        True, description="local: draft tokens copied from the prompt, verified in one batch (faster where it quotes)"
     )
     system_prompt: str = ""
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig())

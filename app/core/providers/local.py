@@ -116,7 +116,7 @@ class LocalProvider:
         spec: how its host loads it.
         adapters: the LoRA adapters (path, scale) this provider answers with; empty: the base model.
         control_vectors: the control vectors (path, strength) that steer it; empty: none.
-        prompt_lookup: tokens to draft from the prompt when a request carries documents (0: never).
+        prompt_lookup: the longest draft of tokens copied from the prompt (0: never draft).
     """
 
     def __init__(
@@ -199,17 +199,22 @@ class LocalProvider:
         loaded = self.host.adapters | {a for a, _ in self.adapters} | {v for v, _ in self.control_vectors}
         self.pool.make_room(self.spec, host_memory_estimate(info, self.path, self.spec, loaded))
         format_ = self.tool_format if request.tools else None
-        wire = {
+        yield from self._run(self.wire(request), cancel, CallScanner(format_) if format_ else None)
+
+    def wire(self, request: ChatRequest) -> dict[str, Any]:
+        """The chat request as the model host reads it: in the model's own tool format where its template has one."""
+        format_ = self.tool_format if request.tools else None
+        return {
             "messages": template_messages(request.messages) if format_ else plain_messages(request.messages),
             "tools": template_tools(request.tools) if format_ else None,
             "sampling": asdict(request.sampling),
             "json_schema": request.json_schema,
             "adapters": [list(a) for a in self.adapters],
             "control_vectors": [list(v) for v in self.control_vectors],
-            # answers from documents copy long spans of them; elsewhere failed drafts cost more than they save
-            "prompt_lookup": self.prompt_lookup if request.documents else 0,
+            # every reply, documents or not: the host drafts only where the text repeats its prompt, and backs off
+            # after misses (bench/prompt_lookup.py: free writing as fast as without, quoting much faster)
+            "prompt_lookup": self.prompt_lookup,
         }
-        yield from self._run(wire, cancel, CallScanner(format_) if format_ else None)
 
     def _run(self, wire: dict[str, Any], cancel: CancelToken, calls: CallScanner | None = None) -> Iterator[Event]:
         """One request to the host, as provider events; with `calls`, the tool calls the model writes in its own

@@ -196,6 +196,7 @@ def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> Non
         finish_reason = "cancelled"
     decode_s = ended - first_token_at if first_token_at else 0.0
     completion = counts["completion"]
+    drafts = llm.draft_model if isinstance(llm.draft_model, lookup.AdaptiveLookup) else None
     conn.send(
         {
             "type": "usage",
@@ -203,6 +204,9 @@ def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> Non
             "completion_tokens": completion,
             "ttft_s": (first_token_at - received) if first_token_at else None,
             "decode_tokens_per_s": (completion - 1) / decode_s if decode_s > 0 and completion > 1 else None,
+            # prompt lookup: drafts proposed, and how many the model kept at least in part (not forwarded further)
+            "drafts": drafts.drafted if drafts else 0,
+            "drafts_kept": drafts.kept if drafts else 0,
         }
     )
     conn.send({"type": "done", "finish_reason": finish_reason})
