@@ -25,6 +25,10 @@ def cmd_run(args: argparse.Namespace, ctx: AppContext) -> int:
         workspace=args.workspace,
         copilot_ids=copilots,
         max_hops=args.max_hops,
+        max_turns=args.max_turns,
+        token_budget=args.token_budget,
+        roundtable=args.roundtable,
+        moderator=args.moderator,
         cancel=cancel,
         approve=terminal_approver(args.yes),
     )
@@ -44,6 +48,16 @@ def _sync_linked_folders(args: argparse.Namespace, ctx: AppContext) -> None:
         sync_on_start(ctx, str(found["id"]))
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of 1 or more: {text!r}")
+    return value
+
+
 def register(commands: Any) -> None:
     """Add `run` to the command parser."""
     run = commands.add_parser("run", help="let the crew work a task: routing, handoffs, tasks")
@@ -51,6 +65,16 @@ def register(commands: Any) -> None:
     run.add_argument("--workspace", help="workspace id or name (created if new; default: the default workspace)")
     run.add_argument("--copilots", help="comma-separated copilot ids taking part (default: the workspace's roster)")
     run.add_argument("--max-hops", dest="max_hops", type=int, help="handoffs to follow at most (default 6)")
+    run.add_argument(
+        "--max-turns", dest="max_turns", type=_positive, help="replies the run may take at most (default 12)"
+    )
+    run.add_argument(
+        "--token-budget", dest="token_budget", type=_positive, help="tokens (prompts and replies) the run may use"
+    )
+    run.add_argument(
+        "--roundtable", action="store_true", help="every copilot answers, then a moderator sums up (like @all)"
+    )
+    run.add_argument("--moderator", help="the copilot that sums up a roundtable (default: the default copilot)")
     run.add_argument("--json", action="store_true", help="one JSON object per event per line")
     run.add_argument("--yes", action="store_true", help="allow tools for this run only, unasked (never saved)")
     run.set_defaults(handler=cmd_run)

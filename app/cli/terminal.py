@@ -89,7 +89,8 @@ def render_events(events: Iterator[Any], as_json: bool, cancel: Any, headers: bo
                 thread_id = event.thread_id
             if isinstance(event, CrewError):
                 err.write(f"roundtable: {terminal_safe(event.message)}\n")
-                status = exit_code_for_kind(event.kind)
+                # a reply the loop guard stopped is complete: what it said before looping stands
+                status = status if event.status == "complete" else exit_code_for_kind(event.kind)
             elif isinstance(event, RunDone) and event.status == "interrupted" and status == 0:
                 err.write(f"[stopped; partial reply kept in thread {event.thread_id}]\n")
                 status = ExitCode.INTERRUPTED

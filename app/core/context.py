@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from app.core.crew.copilots import Copilot, get_copilot, load_manifest_file
+from app.core.crew.matching import SkillMatcher
 from app.core.crew.trust import CopilotList, UnconfirmedEndpoint, is_remote, read_copilots
 from app.core.errors import ModelFileError, UsageError
 from app.core.hardware import memory
@@ -46,6 +47,7 @@ class AppContext:
         budget = (self.settings.memory_budget_mb or 0) * 1024 * 1024 or int(memory()["total_bytes"] * 0.6)
         self.pool = HostPool(budget)
         self.services = ProviderServices(self.settings, self.pool)
+        self._skill_matcher: SkillMatcher | None = None
         self._bootstrap()
 
     def _bootstrap(self) -> None:
@@ -134,6 +136,13 @@ class AppContext:
         if self.store.get_model(EMBEDDING_MODEL_ID) is None:
             self.store.add_model(path, "starter", inspect_model_file(path).summary(), model_id=EMBEDDING_MODEL_ID)
         return path
+
+    def skill_matcher(self) -> SkillMatcher:
+        """Scores a request's steps against the copilots' skills (`crew/matching.py`), on `embedder`; one per
+        context, so each phrase of a manifest is embedded once."""
+        if self._skill_matcher is None:
+            self._skill_matcher = SkillMatcher(self.embedder())
+        return self._skill_matcher
 
     def judge(self, copilot: Copilot) -> Provider:
         """A local model for decisions a remote backend cannot constrain to a JSON schema (who answers,

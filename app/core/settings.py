@@ -96,6 +96,19 @@ class Settings(BaseModel):
         description="the longest draft a local model copies from its prompt per step (faster where it quotes); 0 = off",
     )
     max_hops: int = Field(6, ge=0, le=100, description="handoffs one run may follow before it stops")
+    max_turns: int = Field(
+        12, ge=1, le=200, description="replies one run may take (plan steps, handoffs) before it stops"
+    )
+    run_token_budget: int | None = Field(
+        None, ge=1, description="tokens (prompt and reply) one run may use before it stops; unset = no budget"
+    )
+    skill_routing: bool = Field(
+        True, description="match each step of a request with the copilots' skills (the embedding model) first"
+    )
+    stop_loops: bool = Field(True, description="stop a reply that keeps repeating itself, marked 'repeating'")
+    anti_repeat: bool = Field(
+        True, description="local replies sample with penalties against repetition, where a manifest sets none"
+    )
     default_copilot: str = Field("generalist", min_length=1)
     embedding_model: str | None = Field(
         None,

@@ -73,6 +73,15 @@ class SettingsDialog(QDialog):
         self.prefill.setChecked(settings.overlay_prefill)
         self.close_to_tray = QCheckBox("Closing the window keeps Roundtable running in the tray")
         self.close_to_tray.setChecked(settings.close_to_tray)
+        self.max_turns = QSpinBox(minimum=1, maximum=200, suffix=" replies")
+        self.max_turns.setValue(settings.max_turns)
+        self.max_turns.setToolTip("A crew run stops, saying so, once it has taken this many replies")
+        self.token_budget = QSpinBox(minimum=0, maximum=10_000_000, singleStep=1000, suffix=" tokens")
+        self.token_budget.setSpecialValueText("no budget")
+        self.token_budget.setValue(settings.run_token_budget or 0)
+        self.token_budget.setToolTip("A crew run stops, saying so, once its prompts and replies used this many tokens")
+        self.stop_loops = QCheckBox("Stop a reply that keeps repeating itself")
+        self.stop_loops.setChecked(settings.stop_loops)
         folder = QHBoxLayout()
         self.folder_label = QLabel(str(paths.data_dir))
         self.folder_label.setWordWrap(True)
@@ -84,6 +93,9 @@ class SettingsDialog(QDialog):
         form.addRow("Memory for loaded models", self.budget)
         form.addRow("Default copilot", self.default_copilot)
         form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("Longest crew run", self.max_turns)
+        form.addRow("Token budget per run", self.token_budget)
+        form.addRow("", self.stop_loops)
         form.addRow("llama.cpp backend", QLabel(backend))
         form.addRow("Overlay shortcut", self.shortcut)
         form.addRow("", self.shortcut_status)
@@ -118,6 +130,9 @@ class SettingsDialog(QDialog):
                 "overlay_shortcut": self.shortcut.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
                 "overlay_prefill": self.prefill.isChecked(),
                 "close_to_tray": self.close_to_tray.isChecked(),
+                "max_turns": self.max_turns.value(),
+                "run_token_budget": self.token_budget.value() or None,
+                "stop_loops": self.stop_loops.isChecked(),
                 "api_port": self.local_api.port.value() if self.local_api is not None else self.settings.api_port,
             }
         )

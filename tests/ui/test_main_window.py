@@ -60,20 +60,30 @@ def test_send_a_message_and_see_the_reply_stream_in(qtbot, window, ctx) -> None:
     assert [m.author for m in stored] == ["user", "generalist"] and stored[1].text == reply.text
 
 
-def test_a_crew_run_shows_the_handoff_card_and_the_task(qtbot, window, ctx) -> None:
+def test_a_crew_run_shows_the_plan_card_and_its_tasks(qtbot, window, ctx) -> None:
     send(qtbot, window, "@analyst Summarise what a bond is, then have the Writer turn it into a tweet")
     qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
-    assert any(text.startswith("⇢ handoff analyst →") for text in cards(window))
-    assert [w.author for w in replies(window)][:1] == ["analyst"] and len(replies(window)) >= 2
+    assert any(text.startswith("☰ plan: 1. analyst: ") and "2. writer: " in text for text in cards(window))
+    assert [w.author for w in replies(window)][:2] == ["analyst", "writer"]
 
     def done_tasks() -> int:
         board = window.task_board
         groups = [board.topLevelItem(i) for i in range(board.topLevelItemCount())]
         return sum(g.childCount() for g in groups if g.text(0).startswith("Done"))
 
-    qtbot.waitUntil(lambda: done_tasks() >= 1, timeout=PATIENCE_MS)
+    qtbot.waitUntil(lambda: done_tasks() >= 2, timeout=PATIENCE_MS)
     # clicking the task jumps to the thread and the answer
     window.task_board.open_task.emit(window.thread_id, ctx.store.tasks()[0].result_message_id)
+
+
+def test_a_roundtable_from_the_composer_stops_at_the_run_limit_visibly(qtbot, window, ctx) -> None:
+    ctx.settings.max_turns = 2
+    send(qtbot, window, "/roundtable What is a coupon? One sentence.")
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
+    shown, roster = cards(window), ctx.store.roster("default")
+    assert f"◎ roundtable: {', '.join(roster)} answer; generalist sums up" in shown
+    assert [w.author for w in replies(window)] == roster[:2]
+    assert any("limit of 2 replies" in text for text in shown), shown
 
 
 def test_stop_cancels_and_keeps_the_partial_reply(qtbot, window, ctx) -> None:
@@ -155,10 +165,14 @@ def test_settings_persist_and_the_theme_changes(qtbot, window, ctx) -> None:
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.budget.setValue(4096)
     dialog.default_copilot.setCurrentIndex(dialog.default_copilot.findData("analyst"))
+    dialog.max_turns.setValue(5)
+    dialog.token_budget.setValue(30000)
+    dialog.stop_loops.setChecked(False)
     with qtbot.waitSignal(window.settings_applied, timeout=PATIENCE_MS):  # saved on the database worker
         window.apply_settings(dialog.result_settings())
     saved = load_settings(ctx.paths.settings_file)
     assert (saved.theme, saved.memory_budget_mb, saved.default_copilot) == ("dark", 4096, "analyst")
+    assert (saved.max_turns, saved.run_token_budget, saved.stop_loops) == (5, 30000, False)
     assert QApplication.instance().property("roundtable_dark") is True
     assert ctx.pool.budget_bytes == 4096 * 1024 * 1024
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.core.errors import UsageError
 from app.core.settings import read_toml_bounded
@@ -22,6 +22,11 @@ class SamplingConfig(BaseModel):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1)
     seed: int | None = None
+    # unset: a local copilot resists repetition with the app's defaults (`anti_repeat` in the settings)
+    repeat_penalty: float | None = Field(None, ge=1.0, le=2.0, description="local: penalise recently used tokens")
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="penalise tokens used at all")
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="penalise tokens by how often used")
+    min_p: float | None = Field(None, ge=0.0, le=1.0, description="local: drop tokens below this share of the best")
 
 
 class Copilot(BaseModel):
@@ -67,6 +72,13 @@ class Copilot(BaseModel):
         description="answer with cited passages from the workspace's documents: true, false, or auto (on for a "
         "local copilot when the workspace has documents)",
     )
+
+    @field_validator("id")
+    @classmethod
+    def _not_everyone(cls, value: str) -> str:
+        if value == "all":
+            raise ValueError("'all' is reserved: @all asks every copilot (roundtable mode)")
+        return value
 
     def reads_documents(self, workspace_has_documents: bool) -> bool:
         """Whether this copilot gets the workspace's passages. `auto` turns them on for a local copilot only: a

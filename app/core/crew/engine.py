@@ -20,14 +20,18 @@ from app.core.crew.events import (
     CrewStatus,
     CrewText,
     HandoffEvent,
+    LimitEvent,
     MessageEvent,
+    PlanEvent,
+    RoundtableEvent,
     RouteDecision,
     RunDone,
     TaskEvent,
 )
 from app.core.crew.handoff import HANDOFF_TOOL, Handoff, check_handoff, decide_handoff, handoff_tool
+from app.core.crew.plan import Step, plan
 from app.core.crew.reply import build_request, run_reply
-from app.core.crew.routing import mentions, route
+from app.core.crew.routing import mentions, roundtable_question
 from app.core.crew.tools import MAX_TOOL_ROUNDS, Approver, ToolBox
 from app.core.errors import UsageError
 from app.core.knowledge.retrieval import passages_for, with_passages
@@ -54,13 +58,16 @@ _log = logging.getLogger(__name__)  # unconfigured -> the message alone, on stan
 
 @dataclass
 class Turn:
-    """One copilot's turn: why it speaks, and the task it was handed, if any."""
+    """One copilot's turn: why it speaks, the task it was handed, if any, and the plan step it does, if any."""
 
     copilot: Copilot
     why: str
     handoff: Handoff | None = None
     task_id: str | None = None
     from_copilot: str | None = None
+    step: int | None = None  # its index in the run's plan
+    brief: str | None = None  # what it is asked to do, where no plan step or handoff says it
+    until: str | None = None  # the last message of the transcript it sees (None: all of it)
 
 
 class CrewRun:
@@ -71,6 +78,8 @@ class CrewRun:
         max_hops: handoffs this run may follow; the next one is refused with a visible event.
         approve: asks the user before a tool call not allowed always here (None: only those allowed always).
         max_tokens: a cap on every reply's length, below the copilots' own (None: theirs).
+        max_turns: replies this run may take; token_budget: tokens (prompt and reply) it may use (None: no budget).
+        plan: the steps of the user's request, once planned (a multi-step plan is worked in order).
     """
 
     def __init__(
@@ -85,8 +94,16 @@ class CrewRun:
         workspace_id: str = DEFAULT_WORKSPACE,
         approve: Approver | None = None,
         max_tokens: int | None = None,
+        max_turns: int | None = None,
+        token_budget: int | None = None,
     ) -> None:
         self.ctx = ctx
+        self.max_turns = max_turns or ctx.settings.max_turns
+        self.token_budget = token_budget or ctx.settings.run_token_budget
+        self.tokens_used = 0
+        self.plan: list[Step] = []
+        self.stopped_by: str | None = None
+        self.handoffs_allowed = True
         self.max_tokens = max_tokens
         self.approve = approve
         self.store = ctx.store
@@ -100,25 +117,49 @@ class CrewRun:
         self.hops = 0
         self.user_request = ""
 
-    def handle(self, text: str, responders: list[Copilot] | None = None) -> Iterator[Event]:
-        """Store the user's message, then run the crew on it. `responders` skips mentions and the router."""
-        named = mentions(text, self.everyone)  # an unknown @mention fails before anything is stored
+    def handle(
+        self,
+        text: str,
+        responders: list[Copilot] | None = None,
+        roundtable: bool = False,
+        moderator: Copilot | None = None,
+    ) -> Iterator[Event]:
+        """Store the user's message, then run the crew on it. `responders` skips the plan: they answer in turn.
+        `roundtable` (or a message opening with `@all` or `/roundtable`): every participant answers, then
+        `moderator` (default: the default copilot) sums up."""
+        mentions(text, self.everyone)  # an unknown @mention fails before anything is stored
         self.user_request = text
-        self.store.add_message(self.thread_id, "user", "user", text)
-        queue: deque[Turn] = deque()
+        question = roundtable_question(text)
+        message_id = self.store.add_message(self.thread_id, "user", "user", text)
+        if roundtable or question is not None:
+            self.user_request = question or text
+            yield from self._roundtable(message_id, moderator or self._default_copilot())
+            return
         if responders:
-            queue.extend(Turn(c, "asked directly") for c in responders)
-        elif named:
-            for copilot in named:
-                yield self._route(copilot, "mentioned by the user", "mention")
-                queue.append(Turn(copilot, "mentioned by the user"))
-        elif len(self.participants) == 1:
-            yield self._route(self.participants[0], "the only copilot in this run", "only")
-            queue.append(Turn(self.participants[0], "the only copilot in this run"))
-        else:
-            chosen, decision = yield from self._ask_router(text)
-            queue.append(Turn(chosen, f"chosen by the router: {decision.reason}"))
-        yield from self._work(queue)
+            yield from self._work(deque(Turn(c, "asked directly") for c in responders))
+            return
+        steps = yield from self._make_plan(text)
+        for step in steps:  # a copilot the request names joins the run
+            if step.copilot not in self.participants:
+                self.participants.append(step.copilot)
+        yield from self._work(deque((yield from self._start_plan(steps))))
+
+    def _roundtable(self, message_id: str, moderator: Copilot) -> Iterator[Event]:
+        """Roundtable mode: each participant answers the question as the thread stood when it was asked (none
+        sees another's answer), one after another; then the moderator writes a synthesis that says who made
+        each point. Nobody hands off; the run's limits hold."""
+        self.handoffs_allowed = False
+        speakers = list(self.participants)
+        opened = RoundtableEvent(ROUTER, [c.id for c in speakers], moderator.id)
+        self.store.record(self.thread_id, opened)
+        yield opened
+        names = ", ".join(c.name for c in speakers)
+        turns = [
+            Turn(c, "roundtable: every copilot answers", brief=_ROUNDTABLE_BRIEF, until=message_id) for c in speakers
+        ]
+        synthesis = _SYNTHESIS_BRIEF.format(names=names, question=self.user_request, example=speakers[0].name)
+        turns.append(Turn(moderator, "roundtable: the moderator sums up", brief=synthesis))
+        yield from self._work(deque(turns))
 
     def answer(self, copilot: Copilot, why: str = "asked again") -> Iterator[Event]:
         """Let one copilot take a turn on the thread as it stands (Retry after a crash), handoffs included."""
@@ -131,13 +172,23 @@ class CrewRun:
         replies: list[str] = []
         last: MessageEvent | None = None
         while queue and not self.cancel.cancelled:
+            limit = self._limit_reached(len(replies))
+            if limit is not None:
+                yield limit
+                break
             turn = queue.popleft()
-            outcome, calls = yield from self._take_turn(turn)
+            outcome, calls = yield from self._take_turn(turn, queue)
             replies.append(outcome.message_id)
             last = outcome
-            follow = yield from self._follow_handoff(turn.copilot, outcome, calls)
+            if outcome.usage is not None:
+                self.tokens_used += outcome.usage.prompt_tokens + outcome.usage.completion_tokens
+            follow = yield from self._follow_handoff(turn.copilot, outcome, calls, queue)
             if follow is not None:
                 queue.appendleft(follow)  # the target owns the next turn
+        for turn in queue:  # plan steps a limit or a cancel left undone
+            if turn.task_id:
+                self.store.update_task(turn.task_id, TASK_FAILED)
+                yield TaskEvent(turn.copilot.id, turn.task_id, TASK_FAILED, turn.from_copilot or "", turn.copilot.id)
         yield RunDone(
             ROUTER,
             self.thread_id,
@@ -146,46 +197,107 @@ class CrewRun:
             last.usage if last else None,
             replies,
             self.hops,
+            self.stopped_by,
         )
+
+    def _limit_reached(self, turns: int) -> LimitEvent | None:
+        """The event of the run limit that stops the next turn, stored; None while none does."""
+        if turns >= self.max_turns:
+            limit, value, used = "max_turns", self.max_turns, turns
+            message = f"The run stopped: it reached its limit of {value} replies (max turns)."
+        elif self.token_budget is not None and self.tokens_used >= self.token_budget:
+            limit, value, used = "token_budget", self.token_budget, self.tokens_used
+            message = f"The run stopped: it used {used} tokens of its budget of {value}."
+        else:
+            return None
+        return self._stop(LimitEvent(ROUTER, limit, value, used, message))
+
+    def _stop(self, event: LimitEvent) -> LimitEvent:
+        self.stopped_by = event.limit
+        self.store.record(self.thread_id, event)
+        return event
+
+    def _step_task(self, turn: Turn) -> str | None:
+        return self.plan[turn.step].task if turn.step is not None else None
+
+    def _brief(self, turn: Turn) -> str | None:
+        """What the turn's copilot is asked to do, after the transcript: the task handed to it, or its step of a
+        plan (only its own part: the steps after it are others' work)."""
+        if turn.handoff is not None:
+            return _handoff_brief(turn)
+        if turn.step is None:
+            return turn.brief
+        step, later = turn.step, self.plan[turn.step + 1 :]
+        # short: a small model repeats what it is told; the steps after this one are only named, as others' work
+        text = f"Your part (step {step + 1} of {len(self.plan)}): {self.plan[step].task}"
+        return text + (f"\nOnly this part: {later[0].copilot.name} does the next." if later else "")
 
     def _route(self, copilot: Copilot, reason: str, by: str) -> RouteDecision:
         decision = RouteDecision(ROUTER, copilot.id, reason, by)
         self.store.record(self.thread_id, decision)
         return decision
 
-    def _ask_router(self, text: str) -> Generator[Event, None, tuple[Copilot, RouteDecision]]:
+    def _make_plan(self, text: str) -> Generator[Event, None, list[Step]]:
+        """The steps of `text` (`crew/plan.py`): names pinned, the router asked for the rest."""
         default = self._default_copilot()
-        yield CrewStatus(ROUTER, "Choosing a copilot")
         provider = self.ctx.provider_for(default, self.model)
         if not provider.supports_json_schema:
             provider = self.ctx.judge(default)
-        for chosen, reason, valid in route(provider, text, self.participants, default, self.cancel):
-            decision = self._route(chosen, reason, "router" if valid else "fallback")
+        matcher = self.ctx.skill_matcher().scores if self.ctx.settings.skill_routing else None
+        for event in plan(provider, text, self.participants, self.everyone, default, self.cancel, matcher):
+            if isinstance(event, list):
+                return event
+            yield CrewStatus(ROUTER, event.message) if isinstance(event, Status) else event
+        raise AssertionError("plan() yields its steps last")
+
+    def _start_plan(self, steps: list[Step]) -> Generator[Event, None, list[Turn]]:
+        """Show the plan and make its turns: one step is a route decision; several are a plan whose steps are
+        tasks on the board, made before work starts."""
+        self.plan = steps
+        if len(steps) == 1:
+            step = steps[0]
+            decision = self._route(step.copilot, step.reason, step.by)
             yield decision
-            return chosen, decision
-        raise AssertionError("route() yields exactly once")
+            return [Turn(step.copilot, step.why)]
+        turns = []
+        for n, step in enumerate(steps):
+            task_id = self.store.create_task(self.workspace_id, self.thread_id, "user", step.copilot.id, step.task, "")
+            turns.append(Turn(step.copilot, f"step {n + 1} of the plan: {step.task}", None, task_id, "user", n))
+        shown = [{**step.fields(), "task_id": turn.task_id} for step, turn in zip(steps, turns, strict=True)]
+        planned = PlanEvent(ROUTER, shown)
+        self.store.record(self.thread_id, planned)
+        yield planned
+        for turn in turns:
+            yield TaskEvent(turn.copilot.id, turn.task_id or "", "pending", "user", turn.copilot.id)
+        return turns
 
     def _default_copilot(self) -> Copilot:
         preferred = self.ctx.settings.default_copilot
         return next((c for c in self.participants if c.id == preferred), self.participants[0])
 
-    def _take_turn(self, turn: Turn) -> Generator[Event, None, tuple[MessageEvent, list[ToolCall]]]:
+    def _take_turn(self, turn: Turn, queue: deque[Turn]) -> Generator[Event, None, tuple[MessageEvent, list[ToolCall]]]:
         copilot = turn.copilot
         if turn.task_id:
             self.store.update_task(turn.task_id, TASK_WORKING)
             yield TaskEvent(copilot.id, turn.task_id, TASK_WORKING, turn.from_copilot or "", copilot.id)
         targets = [c for c in self.participants if c.id in copilot.handoff_to and c.id != copilot.id]
+        # a step with more of the plan after it hands on to the plan, not by a decision of its own
+        may_hand_off = (
+            self.handoffs_allowed and bool(targets) and self.max_hops > 0 and not any(t.step is not None for t in queue)
+        )
         request = build_request(
             self.store,
             self.thread_id,
             copilot,
             self.ctx.settings.max_reply_tokens,
-            brief=_brief(turn) if turn.handoff else None,
+            brief=self._brief(turn),
+            anti_repeat=self.ctx.settings.anti_repeat,
+            until=turn.until,
         )
         if self.max_tokens is not None:  # the caller's cap (an API client's max_tokens) never raises a copilot's
             request.sampling.max_tokens = min(request.sampling.max_tokens, self.max_tokens)
         sources: list[Hit] = []
-        question = turn.handoff.task if turn.handoff else self.user_request
+        question = turn.handoff.task if turn.handoff else self._step_task(turn) or self.user_request
         if copilot.reads_documents(self.store.has_documents(self.workspace_id)):
             budget = copilot.context_size or self.ctx.settings.context_size  # characters: about a quarter of it
             sources = passages_for(self.store, self.workspace_id, question, budget, self.ctx.embedder())
@@ -194,7 +306,7 @@ class CrewRun:
                 yield CrewStatus(copilot.id, f"Read {len(sources)} passages from the workspace's documents")
         provider = self.ctx.provider_for(copilot, self.model)
         native_tools = provider.supports_tools
-        if targets and self.max_hops > 0 and native_tools:
+        if may_hand_off and native_tools:
             request.tools = [handoff_tool(targets)]
         toolbox = None
         if copilot.tools and (native_tools or provider.supports_json_schema):
@@ -218,7 +330,7 @@ class CrewRun:
             yield result  # this reply asked for tools; the next one answers with their results
             yield from toolbox.run(used, answer, request, self.thread_id)  # type: ignore[union-attr]
         calls = [c for c in calls if c.name == HANDOFF_TOOL]
-        if targets and self.max_hops > 0 and not native_tools and result.status == STATUS_COMPLETE:
+        if may_hand_off and not native_tools and result.status == STATUS_COMPLETE:
             decider = provider if provider.supports_json_schema else self.ctx.judge(copilot)
             call = yield from self._decide(decider, request, answer, targets, copilot)
             calls.extend([call] if call is not None else [])
@@ -246,7 +358,18 @@ class CrewRun:
         calls: list[ToolCall] = []
         result: MessageEvent | None = None
         error: CrewError | None = None
-        stream = run_reply(self.store, self.thread_id, copilot, provider, request, self.cancel, why, sources, question)
+        stream = run_reply(
+            self.store,
+            self.thread_id,
+            copilot,
+            provider,
+            request,
+            self.cancel,
+            why,
+            sources,
+            question,
+            stop_loops=self.ctx.settings.stop_loops,
+        )
         for event in stream:
             if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
                 message_id = event.message_id
@@ -269,7 +392,8 @@ class CrewRun:
         self, provider: Provider, request: ChatRequest, answer: str, targets: list[Copilot], copilot: Copilot
     ) -> Generator[Event, None, ToolCall | None]:
         """Run the handoff decision for a backend without native tool calls, its statuses under `copilot`."""
-        decision = decide_handoff(provider, request, answer, self.user_request, targets, self.cancel)
+        planned = [(s.copilot.id, s.task) for s in self.plan]
+        decision = decide_handoff(provider, request, answer, self.user_request, targets, self.cancel, planned)
         try:
             while True:
                 event = next(decision)
@@ -279,9 +403,12 @@ class CrewRun:
             return decided
 
     def _follow_handoff(
-        self, source: Copilot, outcome: MessageEvent, tool_calls: list[ToolCall]
+        self, source: Copilot, outcome: MessageEvent, tool_calls: list[ToolCall], queue: deque[Turn]
     ) -> Generator[Event, None, Turn | None]:
-        """Turn the reply's first handoff call into a task and the target's turn, or say why not."""
+        """Turn the reply's first handoff call into a task and the target's turn, or say why not.
+
+        Within a plan, a handoff to the copilot of the plan's next step does that step (the step's task is
+        dropped); a handoff to anyone else contradicts the plan and is followed only with a stated reason."""
         calls = [c for c in tool_calls if c.name == HANDOFF_TOOL]
         if not calls or outcome.status != STATUS_COMPLETE:
             return None
@@ -291,23 +418,39 @@ class CrewRun:
         if isinstance(checked, str):
             yield self._reject(source, calls[0], checked)
             return None
+        planned = next((t for t in queue if t.step is not None), None)
+        reason = str((calls[0].arguments or {}).get("reason") or "").strip()
+        if planned is not None and planned.copilot.id != checked.target.id and not reason:
+            why = f"the plan's next step is {planned.copilot.id}'s, and the handoff gives no reason to change it"
+            yield self._reject(source, calls[0], why, kind="contradicts_plan")
+            return None
         if self.hops >= self.max_hops:
             yield self._reject(
                 source, calls[0], f"the hop limit of {self.max_hops} was reached; the run stops here", kind="hop_limit"
             )
+            message = f"The run stopped: it reached its limit of {self.max_hops} handoffs (max hops)."
+            yield self._stop(LimitEvent(ROUTER, "max_hops", self.max_hops, self.hops, message))
             return None
         self.hops += 1
+        if planned is not None and planned.copilot.id == checked.target.id:
+            planned.handoff = checked  # the plan's next step, with the task and context the handoff gives it
+            planned.from_copilot = source.id
+            yield self._accept(source, checked, planned.task_id)
+            return None
         task_id = self.store.create_task(
             self.workspace_id, self.thread_id, source.id, checked.target.id, checked.task, checked.context
         )
+        yield self._accept(source, checked, task_id)
+        yield TaskEvent(source.id, task_id, "pending", source.id, checked.target.id)
+        why = f"handoff from {source.id}: {checked.task}"
+        return Turn(checked.target, why, checked, task_id, source.id)
+
+    def _accept(self, source: Copilot, checked: Handoff, task_id: str | None) -> HandoffEvent:
         accepted = HandoffEvent(
             source.id, source.id, checked.target.id, checked.task, "accepted", task_id=task_id, context=checked.context
         )
         self.store.record(self.thread_id, accepted)
-        yield accepted
-        yield TaskEvent(source.id, task_id, "pending", source.id, checked.target.id)
-        why = f"handoff from {source.id}: {checked.task}"
-        return Turn(checked.target, why, checked, task_id, source.id)
+        return accepted
 
     def _reject(self, source: Copilot, call: ToolCall, reason: str, kind: str = "rejected") -> HandoffEvent:
         arguments = call.arguments or {}
@@ -317,7 +460,18 @@ class CrewRun:
         return rejected
 
 
-def _brief(turn: Turn) -> str:
+_ROUNDTABLE_BRIEF = (
+    "This is a roundtable: answer the user's question above in your own words, briefly. The other copilots "
+    "answer it too, each on their own."
+)
+_SYNTHESIS_BRIEF = (
+    'You moderate this roundtable. {names} each answered the question "{question}" above. Write a short synthesis '
+    "of their answers: the main points, each followed by the name of the copilot who made it in brackets, like "
+    "({example}). Say where they disagree."
+)
+
+
+def _handoff_brief(turn: Turn) -> str:
     assert turn.handoff is not None
     text = f"{turn.from_copilot} handed you this task: {turn.handoff.task}"
     if turn.handoff.context:
@@ -387,6 +541,8 @@ def ask(
         raise UsageError("Nothing to ask: give a prompt as an argument or on standard input.")
     everyone = ctx.copilots()
     named = mentions(prompt, everyone)
+    if roundtable_question(prompt) is not None:  # @all: the workspace's roster, every one of them
+        named = participants_for(ctx, workspace_id, None)
     chosen = ctx.copilot(copilot_id)
     thread = ctx.store.get_thread(thread_id) if thread_id else None
     for copilot in named or [chosen]:
@@ -418,10 +574,16 @@ def run_task(
     approve: Approver | None = None,
     max_tokens: int | None = None,
     history: Sequence[ChatMessage] = (),
+    max_turns: int | None = None,
+    token_budget: int | None = None,
+    roundtable: bool = False,
+    moderator: str | None = None,
 ) -> Iterator[Event]:
     """Start a thread in a workspace with `task` and let the crew work until nobody has more to do.
 
-    The thread starts with `history` (see `new_thread`); `max_tokens` caps each reply (`CrewRun`).
+    The thread starts with `history` (see `new_thread`); `max_tokens` caps each reply, `max_turns` and
+    `token_budget` the run (`CrewRun`; unset: the settings'). `roundtable`: every participant answers, then
+    `moderator` (a copilot id; default: the default copilot) sums up.
     """
     if not task.strip():
         raise UsageError("Nothing to do: give the task as an argument or on standard input.")
@@ -432,6 +594,7 @@ def run_task(
         if not found:
             ctx.store.set_roster(workspace_id, [c.id for c in participants_for(ctx, DEFAULT_WORKSPACE, copilot_ids)])
     participants = participants_for(ctx, workspace_id, copilot_ids)
+    chair = ctx.copilot(moderator) if moderator else None  # an unknown one fails before anything is stored
     # an unknown mention, or an imported remote copilot not yet confirmed, fails before anything is stored
     ctx.confirm_endpoints([*participants, *mentions(task, ctx.copilots())])
     thread = new_thread(ctx, task, workspace_id, history)
@@ -445,5 +608,7 @@ def run_task(
         workspace_id=workspace_id,
         approve=approve,
         max_tokens=max_tokens,
+        max_turns=max_turns,
+        token_budget=token_budget,
     )
-    yield from run.handle(task)
+    yield from run.handle(task, roundtable=roundtable, moderator=chair)

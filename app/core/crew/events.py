@@ -67,6 +67,36 @@ class RouteDecision(CrewEvent):
 
 
 @dataclass
+class PlanEvent(CrewEvent):
+    """The steps a request was cut into, in order, before work starts: each `{copilot, task, by}` (`by`: mention,
+    named, router, fallback, only) with the board's task for it (`task_id`)."""
+
+    type: ClassVar[str] = "plan"
+    steps: list[dict[str, Any]]
+
+
+@dataclass
+class RoundtableEvent(CrewEvent):
+    """Roundtable mode: every one of `copilots` answers the question on its own, then `moderator` sums up."""
+
+    type: ClassVar[str] = "roundtable"
+    copilots: list[str]
+    moderator: str
+
+
+@dataclass
+class LimitEvent(CrewEvent):
+    """A run limit ended the run: `limit` is max_turns, max_hops or token_budget; `value` the limit, `used` what
+    the run had used when it stopped."""
+
+    type: ClassVar[str] = "limit"
+    limit: str
+    value: int
+    used: int
+    message: str
+
+
+@dataclass
 class MessageEvent(CrewEvent):
     """A message started (`status` streaming) or was stored with its final status, usage and citations."""
 
@@ -154,6 +184,7 @@ class RunDone(CrewEvent):
     usage: Usage | None
     messages: list[str] = field(default_factory=list)
     hops: int = 0
+    stopped_by: str | None = None  # the run limit that ended the run, if one did
 
 
 @dataclass
@@ -170,7 +201,9 @@ class ToolEvent(CrewEvent):
 
 
 # the run events a thread's log holds under their own type
-LOGGED: dict[str, type[CrewEvent]] = {cls.type: cls for cls in (RouteDecision, HandoffEvent, ToolEvent)}
+LOGGED: dict[str, type[CrewEvent]] = {
+    cls.type: cls for cls in (RouteDecision, PlanEvent, RoundtableEvent, HandoffEvent, ToolEvent, LimitEvent)
+}
 
 
 def message_end_data(event: MessageEvent, trace: dict[str, Any], error: CrewError | None = None) -> dict[str, Any]:

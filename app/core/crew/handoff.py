@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +30,15 @@ def handoff_tool(targets: list[Copilot]) -> ToolSpec:
     listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
     return ToolSpec(
         name=HANDOFF_TOOL,
-        description=f"Hand the next part of the work to another copilot. Copilots: {listing}",
+        description=f"Hand the next part of the work to another copilot (within a plan, to someone other than the "
+        f"next step's copilot only with a reason). Copilots: {listing}",
         parameters={
             "type": "object",
             "properties": {
                 "to": {"type": "string", "enum": [c.id for c in targets]},
                 "task": {"type": "string", "minLength": 1, "maxLength": _TASK_CHARS},
                 "context": {"type": "string", "maxLength": _CONTEXT_CHARS},
+                "reason": {"type": "string", "maxLength": _CONTEXT_CHARS},
             },
             "required": ["to", "task", "context"],
         },
@@ -82,8 +84,8 @@ def check_handoff(
 NOBODY = "nobody"
 _DECISION_TOKENS = 200
 _NEXT_STEP = (
-    'Request: "{request}"\nCopilots who can help: {listing}.\n'
-    "Who should do the next part of the request: {names}, or {nobody} if it is done? "
+    'Request: "{request}"\n{planned}Copilots who can help: {listing}.\n'
+    "Who should do the next part of the request: {nobody} if it is done, or {names}? "
     "Give them the task and the context they need. JSON."
 )
 
@@ -93,7 +95,7 @@ def decision_schema(targets: list[Copilot]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "next": {"type": "string", "enum": [c.id for c in targets] + [NOBODY]},
+            "next": {"type": "string", "enum": [NOBODY] + [c.id for c in targets]},
             "task": {"type": "string", "maxLength": _TASK_CHARS},
             "context": {"type": "string", "maxLength": _CONTEXT_CHARS},
         },
@@ -109,13 +111,18 @@ def decide_handoff(
     user_request: str,
     targets: list[Copilot],
     cancel: CancelToken,
+    planned: Sequence[tuple[str, str]] = (),
 ) -> Generator[Event, None, ToolCall | None]:
     """For a backend without native tool calls: after its answer, ask (constrained by a JSON schema) who
-    does the next part. Yields a Status, then returns a handoff ToolCall, or None for nobody."""
+    does the next part. Yields a Status, then returns a handoff ToolCall, or None for nobody.
+
+    `planned`: the request's plan as (copilot, task), all done by now: the question says so."""
     yield Status("Deciding the next step")
     listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
     names = ", ".join(c.id for c in targets)
-    question = _NEXT_STEP.format(request=user_request, listing=listing, names=names, nobody=NOBODY)
+    steps = "; ".join(f"{who}: {task}" for who, task in planned)
+    done = f"Done so far, as planned: {steps}.\n" if planned else ""
+    question = _NEXT_STEP.format(request=user_request, planned=done, listing=listing, names=names, nobody=NOBODY)
     messages = [*request.messages, ChatMessage("assistant", answer), ChatMessage("user", question)]
     raw, decision = yield from constrained_json(provider, messages, decision_schema(targets), _DECISION_TOKENS, cancel)
     if not raw:

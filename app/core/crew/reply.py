@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from app.core.crew.copilots import Copilot
 from app.core.crew.events import CrewError, MessageEvent, message_end_data
+from app.core.crew.loops import LoopGuard
 from app.core.knowledge.retrieval import citations
 from app.core.providers.base import (
     CancelToken,
@@ -27,15 +28,33 @@ from app.core.providers.speakers import from_copilot
 from app.core.store import STATUS_COMPLETE, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_STREAMING, Store
 from app.core.store.knowledge import Hit
 
+# A local reply's sampling against repetition, where its manifest sets none: chosen with bench/crew_eval.py and
+# bench/sampling_sweep.py on the starter model (see the README's "Replies that don't loop").
+ANTI_REPEAT: dict[str, float] = {
+    "repeat_penalty": 1.1,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "min_p": 0.05,
+}
+REPEATING = "repeating"  # the error kind of a reply the loop guard stopped
+REPEATING_MESSAGE = "Stopped: the reply was repeating itself."
 # Streamed text reaches the database this often: a kill -9 loses at most this much of a reply.
 CHECKPOINT_S = 0.25
 
 
 def build_request(
-    store: Store, thread_id: str, copilot: Copilot, default_max_tokens: int, brief: str | None = None
+    store: Store,
+    thread_id: str,
+    copilot: Copilot,
+    default_max_tokens: int,
+    brief: str | None = None,
+    anti_repeat: bool = True,
+    until: str | None = None,
 ) -> ChatRequest:
     """The thread as this copilot sees it: its own system prompt, the transcript with authors named, and
-    last the task it was handed (`brief`), if any."""
+    last the task it was handed (`brief`), if any. With `anti_repeat`, a local copilot samples with
+    `ANTI_REPEAT` where its manifest sets no penalty of its own. `until`: the transcript ends with that message
+    (a roundtable's answers are each given the thread as it was when the question was asked)."""
     messages: list[ChatMessage] = []
     if copilot.system_prompt:
         messages.append(ChatMessage("system", copilot.system_prompt))
@@ -48,15 +67,29 @@ def build_request(
             messages.append(ChatMessage("assistant", message.text, name=copilot.id))
         else:
             messages.append(from_copilot(message.author, message.text))
+        if message.id == until:
+            break
     if brief:
         messages.append(ChatMessage("user", brief))
-    sampling = Sampling(
-        temperature=copilot.sampling.temperature,
-        top_p=copilot.sampling.top_p,
-        max_tokens=copilot.sampling.max_tokens or default_max_tokens,
-        seed=copilot.sampling.seed,
+    return ChatRequest(messages=messages, sampling=reply_sampling(copilot, default_max_tokens, anti_repeat))
+
+
+def reply_sampling(copilot: Copilot, default_max_tokens: int, anti_repeat: bool = True) -> Sampling:
+    """How `copilot` samples a reply: its manifest's values, and for a local one the anti-repetition defaults
+    (`ANTI_REPEAT`, with `anti_repeat`) where the manifest leaves them unset."""
+    config = copilot.sampling
+    defaults = ANTI_REPEAT if anti_repeat and copilot.provider == "local" else {}
+    penalties = {
+        name: value if (value := getattr(config, name)) is not None else defaults.get(name, getattr(Sampling, name))
+        for name in ("repeat_penalty", "presence_penalty", "frequency_penalty", "min_p")
+    }
+    return Sampling(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=config.max_tokens or default_max_tokens,
+        seed=config.seed,
+        **penalties,
     )
-    return ChatRequest(messages=messages, sampling=sampling)
 
 
 @dataclass
@@ -68,8 +101,11 @@ class _Outcome:
     first_text_at: float | None = None
     reasoning: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
+    looped: bool = False
 
     def status(self) -> str:
+        if self.looped and self.error is None:
+            return STATUS_COMPLETE  # stopped by the loop guard: what it said before looping stands
         if self.error is not None:
             # a crash mid-answer keeps what arrived as an interrupted reply; other errors fail the reply
             return STATUS_INTERRUPTED if self.error.kind == "crashed" else STATUS_FAILED
@@ -88,15 +124,20 @@ def run_reply(
     why: str = "asked directly",
     sources: list[Hit] | None = None,
     question: str | None = None,
+    stop_loops: bool = True,
 ) -> Iterator[Event]:
     """Stream `provider`'s answer into a new message of the thread, checkpointing as it goes.
 
     `sources` are the document passages the request carries, found for `question`: they are stored with the reply
-    as its citations.
+    as its citations. With `stop_loops`, a reply that starts repeating itself is stopped there (`LoopGuard`): it
+    is kept as complete, with the error kind `repeating` saying why it ended.
     """
     message_id = store.start_message(thread_id, copilot.id)
     yield MessageEvent(copilot.id, message_id, STATUS_STREAMING)
     outcome = _Outcome()
+    guard = LoopGuard() if stop_loops else None
+    own = CancelToken()  # this reply's: the run's cancel stops it, and so does a loop
+    forget = cancel.on_cancel(own.cancel)
     pending: list[str] = []
     started = time.perf_counter()
     last_flush = time.monotonic()
@@ -109,8 +150,11 @@ def run_reply(
         last_flush = time.monotonic()
 
     try:
-        for event in provider.stream(request, cancel):
+        for event in provider.stream(request, own):
             if isinstance(event, TextDelta):
+                if guard is not None and guard.feed(event.delta) and not own.cancelled:
+                    outcome.looped = True
+                    own.cancel()  # the provider ends within a token; what it sends until then is kept
                 outcome.first_text_at = outcome.first_text_at or time.perf_counter()
                 pending.append(event.delta)
                 outcome.text_parts.append(event.delta)
@@ -130,12 +174,13 @@ def run_reply(
                 continue
             yield event
     finally:
+        forget()
         flush()
         trace = {
             "copilot": copilot.id,
             **provider.describe(),
             "sampling": asdict(request.sampling),
-            "finish_reason": outcome.finish_reason,
+            "finish_reason": "repeating" if outcome.looped else outcome.finish_reason,
             "wall_ttft_s": (outcome.first_text_at - started) if outcome.first_text_at else None,
             "wall_s": time.perf_counter() - started,
             "why": why,
@@ -146,6 +191,8 @@ def run_reply(
         status = outcome.status()
         final = MessageEvent(copilot.id, message_id, status, outcome.usage, found)
         error = outcome.error
+        if outcome.looped and error is None:
+            error = Error(REPEATING_MESSAGE, kind=REPEATING)
         failure = CrewError(copilot.id, error.message, error.kind, thread_id, message_id, status) if error else None
         data = message_end_data(final, trace, failure)
         if outcome.reasoning:

@@ -19,7 +19,10 @@ from app.core.crew.events import (
     CrewStatus,
     CrewText,
     HandoffEvent,
+    LimitEvent,
     MessageEvent,
+    PlanEvent,
+    RoundtableEvent,
     RouteDecision,
     RunDone,
     ToolEvent,
@@ -86,6 +89,13 @@ def card(event: Event, detail: bool = False) -> Card | None:
         if event.by == "mention":
             return Card("→", f"{event.copilot} was mentioned")
         return Card("→", f"router → {event.copilot}: {event.reason}")
+    if isinstance(event, PlanEvent):
+        steps = "; ".join(f"{n}. {step.get('copilot')}: {step.get('task')}" for n, step in enumerate(event.steps, 1))
+        return Card("☰", f"plan: {steps}")
+    if isinstance(event, RoundtableEvent):
+        return Card("◎", f"roundtable: {', '.join(event.copilots)} answer; {event.moderator} sums up")
+    if isinstance(event, LimitEvent):
+        return Card("■", event.message)
     if isinstance(event, HandoffEvent):
         if event.status == "accepted":
             return Card("⇢", f"handoff {event.from_} → {event.to}: {event.task}")

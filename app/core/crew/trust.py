@@ -16,11 +16,7 @@ from app.core.errors import RoundtableError, UsageError
 NEEDS_REVIEW = "imported, needs review"  # what the CLI and the window call the mark
 # manifest fields an archive may not bring: they reach the user's keys and tools, or widen where a key goes
 _NOT_FROM_ARCHIVES: dict[str, Any] = {"api_key_name": None, "tools": [], "trust_card_origins": False}
-_STRIPPED = {
-    key: value
-    for key, value in _NOT_FROM_ARCHIVES.items()
-    if key in Copilot.model_fields
-}
+_STRIPPED = {key: value for key, value in _NOT_FROM_ARCHIVES.items() if key in Copilot.model_fields}
 
 
 class UnconfirmedEndpoint(UsageError):

@@ -46,6 +46,11 @@ class Sampling:
     top_p: float = 0.95
     max_tokens: int = 1024
     seed: int | None = None
+    # against repetition (OpenAI's presence and frequency penalties; llama.cpp's repeat penalty and min-p)
+    repeat_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    min_p: float = 0.05
 
 
 @dataclass

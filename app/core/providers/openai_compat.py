@@ -127,6 +127,10 @@ class OpenAICompatProvider:
         }
         if sampling.seed is not None:
             body["seed"] = sampling.seed
+        if sampling.presence_penalty:  # the penalties only where a manifest sets them
+            body["presence_penalty"] = sampling.presence_penalty
+        if sampling.frequency_penalty:
+            body["frequency_penalty"] = sampling.frequency_penalty
         if request.tools:
             body["tools"] = [
                 {

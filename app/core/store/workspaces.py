@@ -25,7 +25,7 @@ TASK_FAILED = "failed"
 
 @dataclass
 class Task:
-    """A handoff on the task board: who asked whom to do what, and how it went."""
+    """A task on the board (a handoff, or a step of a plan): who asked whom to do what, and how it went."""
 
     id: str
     workspace_id: str

@@ -37,6 +37,9 @@ class ScriptedRemote:
         script = self.scripts[self.copilot_id]
         reply = script.pop(0) if len(script) > 1 else script[0]
         for word in reply.get("text", "").split(" "):
+            if cancel.cancelled:  # a real client closes the connection
+                yield Done("cancelled")
+                return
             yield TextDelta(word + " ")
         for index, call in enumerate(reply.get("calls", [])):
             if not request.tools:

@@ -1,5 +1,5 @@
-"""A crew that crosses the network both ways: a local copilot hands off to a remote OpenAI-compatible copilot,
-which hands off (a native tool call) to an OpenBB agent, whose turn hands the work back to a local copilot."""
+"""A crew that crosses the network both ways: a plan gives a local copilot's step, then a remote OpenAI-compatible
+copilot's, which hands off (a native tool call) to an OpenBB agent, whose turn hands the work back to a local one."""
 
 import json
 
@@ -87,11 +87,9 @@ def test_local_to_openai_to_openbb_and_back_to_local(home) -> None:
         assert result.returncode == 0, result.stderr
         events = [json.loads(line) for line in result.stdout.splitlines()]
         handoffs = [(e["from"], e["to"], e["status"]) for e in events if e["type"] == "handoff"]
-        assert handoffs == [
-            ("analyst", "quant", "accepted"),
-            ("quant", "desk", "accepted"),
-            ("desk", "writer", "accepted"),
-        ]
+        (planned,) = [e for e in events if e["type"] == "plan"]  # "@analyst …. Then Quant checks…": two steps
+        assert [(s["copilot"], s["by"]) for s in planned["steps"]] == [("analyst", "mention"), ("quant", "named")]
+        assert handoffs == [("quant", "desk", "accepted"), ("desk", "writer", "accepted")]
         authors = [e["author"] for e in events if e["type"] == "message" and e["status"] == "complete"]
         assert authors == ["analyst", "quant", "desk", "writer"]
 
@@ -102,14 +100,15 @@ def test_local_to_openai_to_openbb_and_back_to_local(home) -> None:
             "A bond pays a fixed coupon." in desk_reply["text"] and desk_reply["data"]["trace"]["provider"] == "openbb"
         )
         assert [(t["from_copilot"], t["to_copilot"], t["status"]) for t in shown["tasks"]] == [
-            ("analyst", "quant", "done"),
+            ("user", "analyst", "done"),
+            ("user", "quant", "done"),
             ("quant", "desk", "done"),
             ("desk", "writer", "done"),
         ]
         # the remote copilots saw the shared transcript, with authors, and the task they were handed
         sent = quant.requests[-1].body["messages"]
         assert any("[analyst]:" in m["content"] for m in sent)
-        assert "analyst handed you this task" in sent[-1]["content"]
+        assert "(step 2 of 2): Quant checks the numbers" in sent[-1]["content"]
         shared = [r for r in desk.requests if r.path == "/v1/query"][-1].body["messages"][-1]["data"][0]["items"][0]
         assert "quant: A 10-year bond at 4%" in shared["content"] or "[quant]" in shared["content"]
         trace = run_cli("threads", "show", thread_id, "--trace").stdout
