@@ -102,8 +102,8 @@ def event_key(event: Any) -> str:
 
 def run_case(ctx: Any, case: dict) -> dict[str, Any]:
     """Run one case; its turns, replies, events and marks."""
-    from app.core.crew.engine import run_task
     from app.core.crew.events import CrewText, HandoffEvent, MessageEvent, RouteDecision
+    from app.core.crew.runs import run_task
 
     turns: list[str] = []
     message_ids: list[str] = []

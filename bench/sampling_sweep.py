@@ -40,9 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["ROUNDTABLE_HOME"] = tempfile.mkdtemp(prefix="rt-bench-sampling-")
     from app.core.context import AppContext
-    from app.core.crew.engine import ask
     from app.core.crew.loops import repeated_share, words
     from app.core.crew.reply import ANTI_REPEAT
+    from app.core.crew.runs import ask
 
     cases = json.loads((Path(__file__).parent / "data" / "crew_eval.json").read_text())["cases"][: args.limit]
     rows = []

@@ -51,8 +51,8 @@ def bare_chunks(llm, max_tokens: int):
 
 
 def full_chunks(ctx, max_tokens: int):
-    from app.core.crew.engine import ask
     from app.core.crew.events import CrewText
+    from app.core.crew.runs import ask
 
     for event in ask(ctx, PROMPT):
         if isinstance(event, CrewText):

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # a type only: importing the context loads all of core
 
 def cmd_ask(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.cli.terminal import render_events, terminal_approver  # loads the crew: not at start-up
-    from app.core.crew.engine import ask
+    from app.core.crew.runs import ask
     from app.core.providers.base import CancelToken
 
     prompt = " ".join(args.prompt).strip()
@@ -48,7 +48,7 @@ def _sync_linked_folders(args: argparse.Namespace, ctx: AppContext) -> None:
 def _interactive(args: argparse.Namespace, ctx: AppContext) -> int:
     """A chat session on the terminal: each line is a question in the same thread."""
     from app.cli.terminal import render_events, terminal_approver  # loads the crew: not at start-up
-    from app.core.crew.engine import ask
+    from app.core.crew.runs import ask
     from app.core.providers.base import CancelToken
 
     copilot = ctx.copilot(args.copilot)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # a type only: importing the context loads all of core
 
 def cmd_run(args: argparse.Namespace, ctx: AppContext) -> int:
     from app.cli.terminal import render_events, terminal_approver  # loads the crew: not at start-up
-    from app.core.crew.engine import run_task
+    from app.core.crew.runs import run_task
     from app.core.providers.base import CancelToken
 
     task = " ".join(args.task).strip() or ("" if sys.stdin.isatty() else sys.stdin.read())

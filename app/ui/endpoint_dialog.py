@@ -112,7 +112,7 @@ def confirm_in_gui(ctx: Any, copilots: list[Copilot], emit: Callable[[Any], None
 
 def copilots_of_run(ctx: Any, workspace: str, text: str) -> list[Copilot]:
     """Who a message in `workspace` could reach: the workspace's crew and anyone it @mentions (in a worker)."""
-    from app.core.crew.engine import participants_for
+    from app.core.crew.runs import participants_for
 
     return [*participants_for(ctx, workspace, None), *mentions(text, ctx.copilots())]
 

@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
 
     def _crew(self, thread_id: str, workspace: str, approve: Approver, cancel: CancelToken) -> Any:
         """A crew run in a workspace, with its roster and the settings' hop limit (called from a worker)."""
-        from app.core.crew.engine import CrewRun, participants_for
+        from app.core.crew.engine import CrewRun
+        from app.core.crew.runs import participants_for
 
         ctx = self.ctx
         return CrewRun(

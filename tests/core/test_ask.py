@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.crew.engine import ask
 from app.core.crew.events import CrewError, CrewText, RunDone
+from app.core.crew.runs import ask
 from app.core.errors import UsageError
 from app.core.providers.base import CancelToken
 from app.core.store import STATUS_COMPLETE, STATUS_FAILED, STATUS_INTERRUPTED

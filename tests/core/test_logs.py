@@ -68,8 +68,8 @@ def test_our_warnings_reach_the_file_and_still_the_terminal(
     paths = Paths.from_environment()
     target = configure_logging(paths)
     assert configure_logging(paths) == target  # configured once: a second call adds nothing
-    logging.getLogger("app.core.crew.engine").warning("Copilot 'broken' is damaged, left out of the run.")
+    logging.getLogger("app.core.crew.runs").warning("Copilot 'broken' is damaged, left out of the run.")
     assert capsys.readouterr().err == "Copilot 'broken' is damaged, left out of the run.\n"
-    assert "WARNING app.core.crew.engine" in target.read_text()
+    assert "WARNING app.core.crew.runs" in target.read_text()
     files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
     assert [h.baseFilename for h in files].count(str(target)) == 1

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot, SamplingConfig, find_copilot
-from app.core.crew.engine import CrewRun, ask, new_thread, run_task
+from app.core.crew.engine import CrewRun
+from app.core.crew.runs import ask, new_thread, run_task
 from app.core.hub.installed import installed_models
 from app.core.providers.base import CancelToken, ChatMessage, Event
 from app.core.serve.wire import ApiError, ChatCompletionRequest, WireMessage

@@ -287,7 +287,7 @@ class Overlay(QWidget, Renderer):
         copilot_id = self.copilot.currentData()
         if not text or self.run_task is not None or copilot_id is None:
             return
-        from app.core.crew.engine import ask
+        from app.core.crew.runs import ask
 
         ctx, thread_id = self.ctx, self.thread_id
         self._fresh = False

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.core.crew.copilots import Copilot, find_copilot, get_copilot
-from app.core.crew.engine import participants_for
 from app.core.crew.handoff import check_handoff
 from app.core.crew.routing import mentions
+from app.core.crew.runs import participants_for
 from app.core.errors import UsageError
 from app.core.providers.base import ToolCall
 

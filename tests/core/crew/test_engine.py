@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from app.core.crew.engine import CrewRun, ask, run_task
+from app.core.crew.engine import CrewRun
 from app.core.crew.events import HandoffEvent, MessageEvent, PlanEvent, RouteDecision, RunDone, TaskEvent
+from app.core.crew.runs import ask, run_task
 from app.core.errors import UsageError
 from tests.conftest import run_cli
 from tests.core.crew.remote import ScriptedRemote, add_remote

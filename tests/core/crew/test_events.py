@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from app.core.crew.engine import ask
 from app.core.crew.events import (
     CrewError,
     CrewStatus,
@@ -23,6 +22,7 @@ from app.core.crew.events import (
     events_from_row,
     message_end_data,
 )
+from app.core.crew.runs import ask
 from app.core.crew.transcript import card, citation_label
 from app.core.providers.base import (
     CancelToken,

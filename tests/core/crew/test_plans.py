@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from app.core.crew.copilots import load_manifest_file
-from app.core.crew.engine import CrewRun, run_task
+from app.core.crew.engine import CrewRun
 from app.core.crew.events import LimitEvent, MessageEvent, PlanEvent, RouteDecision, RunDone, TaskEvent
 from app.core.crew.plan import MAX_STEPS, pinned_steps, plan, plan_schema
+from app.core.crew.runs import run_task
 from app.core.providers.base import CancelToken
 from tests.conftest import run_cli
 from tests.core.crew.remote import add_remote

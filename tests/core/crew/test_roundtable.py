@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from app.core.crew.engine import CrewRun, run_task
+from app.core.crew.engine import CrewRun
 from app.core.crew.events import HandoffEvent, MessageEvent, RoundtableEvent
 from app.core.crew.routing import roundtable_question
+from app.core.crew.runs import run_task
 from app.core.errors import UsageError
 from tests.conftest import run_cli
 from tests.core.crew.remote import ScriptedRemote, add_remote

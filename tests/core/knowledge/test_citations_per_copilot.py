@@ -5,8 +5,9 @@ once more than one cited; the matched words are found for highlighting. Structur
 import json
 from pathlib import Path
 
-from app.core.crew.engine import CrewRun, ask
+from app.core.crew.engine import CrewRun
 from app.core.crew.events import HandoffEvent, MessageEvent, RunDone
+from app.core.crew.runs import ask
 from app.core.crew.transcript import citation_label, citing_copilots
 from app.core.knowledge.embedding import embed_pending
 from app.core.knowledge.index import add_paths

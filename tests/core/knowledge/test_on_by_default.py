@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from app.core.crew.copilots import Copilot, parse_manifest
-from app.core.crew.engine import ask
 from app.core.crew.events import MessageEvent, RunDone
+from app.core.crew.runs import ask
 from app.core.knowledge.embedding import embed_pending
 from app.core.knowledge.index import add_paths
 from app.core.providers.local import LocalProvider

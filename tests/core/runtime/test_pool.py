@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from app.core.crew.engine import ask
+from app.core.crew.runs import ask
 from app.core.runtime.host import HostSpec
 from app.core.runtime.pool import HostPool
 from tests.conftest import write_settings
