@@ -118,5 +118,5 @@ def copilots_of_run(ctx: Any, workspace: str, text: str) -> list[Copilot]:
 
 
 def copilots_of_ask(ctx: Any, copilot_id: str | None, text: str) -> list[Copilot]:
-    """Who a quick ask reaches: the copilots `text` @mentions, else the chosen one (in a worker; as engine.ask)."""
+    """Who a quick ask reaches: the copilots `text` @mentions, else the chosen one (in a worker; as runs.ask)."""
     return mentions(text, ctx.copilots()) or [ctx.copilot(copilot_id)]
