@@ -85,20 +85,25 @@ def named_in_words(text: str, copilots: list[Copilot]) -> list[Copilot]:
     """The copilots `text` names as someone to act, in the order named: @mentions (unknown ones are a UsageError,
     see `mentions`), "the writer", "our reviewer", "ask the analyst", or a name opening the text ("Writer, …").
     A bare word does not count: "a writer like Orwell" names nobody."""
-    found: list[tuple[int, Copilot]] = []
-    named = mentions(text, copilots)
-    for copilot in named:
-        found.append((text.casefold().find("@" + copilot.id.casefold()), copilot))
+    return [copilot for copilot, _ in _named(text, copilots)]
+
+
+def _named(text: str, copilots: list[Copilot]) -> list[tuple[Copilot, str]]:
+    """`named_in_words`, each with how it was named: `mention` (with @) or `named` (in words)."""
+    found: list[tuple[int, Copilot, str]] = []
     folded = text.casefold()
+    mentioned = mentions(text, copilots)
+    for copilot in mentioned:
+        found.append((folded.find("@" + copilot.id.casefold()), copilot, "mention"))
     for copilot in copilots:
-        if copilot in named:
+        if copilot in mentioned:
             continue
         name = _name_pattern(copilot)
         pattern = rf"(?:\b(?:{_LEAD})|^\s*)(?:{name})s?\b(?!-)|^\s*(?:{name})\s*[,:]"
         match = re.search(pattern, folded)
         if match:
-            found.append((match.start(), copilot))
-    return [c for _, c in sorted(found, key=lambda pair: pair[0])]
+            found.append((match.start(), copilot, "named"))
+    return [(copilot, by) for _, copilot, by in sorted(found, key=lambda item: item[0])]
 
 
 def split_steps(text: str, copilots: list[Copilot]) -> list[str]:
@@ -135,12 +140,10 @@ def pinned_steps(text: str, copilots: list[Copilot]) -> list[tuple[str, Copilot 
     becomes one step each (same task), and neighbouring steps pinned to the same copilot are joined."""
     steps: list[tuple[str, Copilot | None, str]] = []
     for part in split_steps(text, copilots):
-        named = named_in_words(part, copilots)
-        mentioned = mentions(part, copilots)
+        named = _named(part, copilots)
         if not named:
             steps.append((part, None, ""))
-        for copilot in named:
-            by = "mention" if copilot in mentioned else "named"
+        for copilot, by in named:
             if steps and steps[-1][1] == copilot:
                 steps[-1] = (f"{steps[-1][0]}; {part}", copilot, steps[-1][2])
             else:
@@ -238,23 +241,25 @@ def _ask_router(
     """The router's choice for each open step among its `slots` (`fallback` where its answer names nobody
     valid), and its answer."""
     listing = copilot_listing(participants)
-    lines = [f"{n}. {task}" + (f" (done by {c.id})" if c else "") for n, (task, c, _) in enumerate(pinned, 1)]
-    messages = [ChatMessage("system", PLAN_PROMPT.format(listing=listing, steps="\n".join(lines)))]
-    if len(pinned) == 1:
-        messages = [
-            ChatMessage("system", PLAN_PROMPT.format(listing=listing, steps="1. the user's message")),
-            ChatMessage("user", pinned[0][0]),
-        ]
+    if len(pinned) == 1:  # one step: the request itself, as the user's message
+        listed = "1. the user's message"
+        messages = [ChatMessage("user", pinned[0][0])]
+    else:
+        listed = "\n".join(
+            f"{n}. {task}" + (f" (done by {c.id})" if c else "") for n, (task, c, _) in enumerate(pinned, 1)
+        )
+        messages = []
+    messages.insert(0, ChatMessage("system", PLAN_PROMPT.format(listing=listing, steps=listed)))
     tokens = _PLAN_TOKENS * len(pinned) + 16
     raw, answer = yield from constrained_json(provider, messages, plan_schema(slots), tokens, cancel)
-    steps = answer.get("steps") if isinstance(answer, dict) else None
+    answered = answer.get("steps") if isinstance(answer, dict) else None
     chosen: dict[int, tuple[Copilot, str]] = {}
     for i, (_, copilot, _) in enumerate(pinned):
         if copilot is not None:
             continue
         picked = None
-        if isinstance(steps, list) and i < len(steps) and isinstance(steps[i], dict):
-            picked = find_copilot(participants, str(steps[i].get("copilot", "")))
+        if isinstance(answered, list) and i < len(answered) and isinstance(answered[i], dict):
+            picked = find_copilot(participants, str(answered[i].get("copilot", "")))
         chosen[i] = (picked, "router") if picked is not None else (fallback, "fallback")
     return chosen, raw
 
