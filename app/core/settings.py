@@ -106,6 +106,9 @@ class Settings(BaseModel):
         True, description="match each step of a request with the copilots' skills (the embedding model) first"
     )
     stop_loops: bool = Field(True, description="stop a reply that keeps repeating itself, marked 'repeating'")
+    parallel_roundtable: bool = Field(
+        True, description="roundtable answers at the same time where the models can (see crew/parallel.py)"
+    )
     anti_repeat: bool = Field(
         True, description="local replies sample with penalties against repetition, where a manifest sets none"
     )

@@ -66,7 +66,6 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
         ctx.close()
 
 
-
 def _cannot_start(exc: RoundtableError) -> None:
     """Say why Roundtable cannot open, in a dialog (a desktop launch has no terminal) and on stderr."""
     from app.ui.qt import QMessageBox, Qt
@@ -75,6 +74,7 @@ def _cannot_start(exc: RoundtableError) -> None:
     box = QMessageBox(QMessageBox.Icon.Critical, "Roundtable could not start", str(exc))
     box.setTextFormat(Qt.TextFormat.PlainText)  # the message may quote a file name or a settings value
     box.exec()
+
 
 class Desktop:
     """The running app's parts and how they reach each other; answers commands from later launches.

@@ -86,6 +86,18 @@ def test_a_roundtable_from_the_composer_stops_at_the_run_limit_visibly(qtbot, wi
     assert any("limit of 2 replies" in text for text in shown), shown
 
 
+def test_a_consult_shows_the_question_and_the_answer_going_back(qtbot, window, ctx) -> None:
+    ctx.settings.max_hops = 1  # the consult; the writer's own handoff decision after it is refused
+    cap_reply(ctx, "writer", 24)
+    cap_reply(ctx, "reviewer", 24)
+    send(qtbot, window, "@writer Write a tweet about bond coupons, checking with the reviewer first.")
+    qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
+    shown = cards(window)
+    assert any(text.startswith("⇄ writer consults reviewer: ") for text in shown), shown
+    assert "⇄ reviewer's answer went back to writer, who goes on" in shown
+    assert [w.author for w in replies(window)][:2] == ["reviewer", "writer"]
+
+
 def test_stop_cancels_and_keeps_the_partial_reply(qtbot, window, ctx) -> None:
     ctx.settings.max_hops = 0
     send(qtbot, window, "@writer Write a long story about a lighthouse keeper, twenty paragraphs at least.")

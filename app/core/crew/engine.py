@@ -1,9 +1,10 @@
-"""The conversation engine: who answers a message, and how handoffs turn into tasks and further turns.
+"""The conversation engine: who answers a message, and how plans, handoffs and consults turn into turns.
 
 Rules (see shared/reference/protocols.md, section 3): one copilot owns each turn; the transcript belongs to
 the host and every message is tagged with its author; the first handoff in a reply wins; a handoff's target
 is checked before use; a hop limit ends runaway chains with a visible event; the target gets the task, the
-context it was handed, and the shared transcript.
+context it was handed, and the shared transcript. A consult (`crew/consult.py`) is checked and counted like a
+handoff, but the asker keeps its turn: the consulted copilot's reply goes back to it as a tool result.
 """
 
 from __future__ import annotations
@@ -11,13 +12,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
+from app.core.crew.consult import (
+    ANSWER_CHARS,
+    CONSULT_TOOL,
+    QUESTION_CHARS,
+    check_consult,
+    consult_brief,
+    consult_tool,
+    consulted,
+)
 from app.core.crew.copilots import Copilot
+from app.core.crew.decide import decide_tool
 from app.core.crew.events import (
+    ConsultEvent,
     CrewError,
     CrewStatus,
-    CrewText,
     HandoffEvent,
     LimitEvent,
     MessageEvent,
@@ -26,23 +38,34 @@ from app.core.crew.events import (
     RouteDecision,
     RunDone,
     TaskEvent,
+    statuses_as,
 )
-from app.core.crew.handoff import HANDOFF_TOOL, Handoff, check_handoff, decide_handoff, handoff_tool
+from app.core.crew.handoff import (
+    HANDOFF_TOOL,
+    Handoff,
+    check_handoff,
+    check_target,
+    decide_handoff,
+    handoff_brief,
+    handoff_tool,
+)
+from app.core.crew.parallel import can_run_together, run_together
 from app.core.crew.plan import Step, plan
-from app.core.crew.reply import build_request, run_reply
-from app.core.crew.routing import mentions, roundtable_question
+from app.core.crew.reply import build_request, relay, run_reply
+from app.core.crew.routing import ROUNDTABLE_BRIEF, SYNTHESIS_BRIEF, mentions, roundtable_question
 from app.core.crew.tools import MAX_TOOL_ROUNDS, Approver, ToolBox
+from app.core.errors import RoundtableError
 from app.core.knowledge.retrieval import passages_for, with_passages
 from app.core.providers.base import (
     CancelToken,
+    ChatMessage,
     ChatRequest,
     Event,
     Provider,
     Status,
-    TextDelta,
     ToolCall,
 )
-from app.core.store import STATUS_COMPLETE, STATUS_STREAMING
+from app.core.store import STATUS_COMPLETE
 from app.core.store.knowledge import Hit
 from app.core.store.workspaces import DEFAULT_WORKSPACE, TASK_DONE, TASK_FAILED, TASK_WORKING
 
@@ -64,6 +87,7 @@ class Turn:
     step: int | None = None  # its index in the run's plan
     brief: str | None = None  # what it is asked to do, where no plan step or handoff says it
     until: str | None = None  # the last message of the transcript it sees (None: all of it)
+    consulted_by: str | None = None  # the copilot that asked it a question (it answers that, and only that)
 
 
 class CrewRun:
@@ -97,6 +121,7 @@ class CrewRun:
         self.max_turns = max_turns or ctx.settings.max_turns
         self.token_budget = token_budget or ctx.settings.run_token_budget
         self.tokens_used = 0
+        self.replies: list[str] = []  # the run's replies so far, consulted ones included
         self.plan: list[Step] = []
         self.stopped_by: str | None = None
         self.handoffs_allowed = True
@@ -135,9 +160,10 @@ class CrewRun:
             yield from self._work(deque(Turn(c, "asked directly") for c in responders))
             return
         steps = yield from self._make_plan(text)
-        for step in steps:  # a copilot the request names joins the run
-            if step.copilot not in self.participants:
-                self.participants.append(step.copilot)
+        # a copilot the request names joins the run, to do a step or to be consulted
+        for copilot in [step.copilot for step in steps] + consulted(text, self.everyone):
+            if copilot not in self.participants:
+                self.participants.append(copilot)
         yield from self._work(deque((yield from self._start_plan(steps))))
 
     def _roundtable(self, message_id: str, moderator: Copilot) -> Iterator[Event]:
@@ -151,11 +177,33 @@ class CrewRun:
         yield opened
         names = ", ".join(c.name for c in speakers)
         turns = [
-            Turn(c, "roundtable: every copilot answers", brief=_ROUNDTABLE_BRIEF, until=message_id) for c in speakers
+            Turn(c, "roundtable: every copilot answers", brief=ROUNDTABLE_BRIEF, until=message_id) for c in speakers
         ]
-        synthesis = _SYNTHESIS_BRIEF.format(names=names, question=self.user_request, example=speakers[0].name)
+        if self.ctx.settings.parallel_roundtable:
+            yield from self._answer_together(turns)
+        synthesis = SYNTHESIS_BRIEF.format(names=names, question=self.user_request, example=speakers[0].name)
         turns.append(Turn(moderator, "roundtable: the moderator sums up", brief=synthesis))
         yield from self._work(deque(turns))
+
+    def _answer_together(self, turns: list[Turn]) -> Iterator[Event]:
+        """Take the turns at the same time where their backends allow it (`crew/parallel.py`), as many as the turn
+        limit leaves room for; they are removed from `turns`. Their replies are shown one after another."""
+        try:
+            providers = [self.ctx.provider_for(turn.copilot, self.model) for turn in turns]
+        except RoundtableError:
+            return  # said again, and stored, when the copilot's turn comes
+        together, why = can_run_together(providers, self.ctx.pool)
+        room = self.max_turns - len(self.replies)
+        if not together or room < 2:
+            if len(turns) > 1:
+                yield CrewStatus(ROUTER, f"They answer one after another: {why}")
+            return
+        yield CrewStatus(ROUTER, f"They answer at the same time: {why}")
+        now = turns[:room]
+        del turns[:room]
+        work = [partial(self._take_turn, turn, deque()) for turn in now]
+        for outcome, _, _ in (yield from run_together(work)):
+            self._count(outcome)
 
     def answer(self, copilot: Copilot, why: str = "asked again") -> Iterator[Event]:
         """Let one copilot take a turn on the thread as it stands (Retry after a crash), handoffs included."""
@@ -165,19 +213,16 @@ class CrewRun:
         yield from self._work(deque([Turn(copilot, why)]))
 
     def _work(self, queue: deque[Turn]) -> Iterator[Event]:
-        replies: list[str] = []
         last: MessageEvent | None = None
         while queue and not self.cancel.cancelled:
-            limit = self._limit_reached(len(replies))
+            limit = self._limit_reached(len(self.replies))
             if limit is not None:
                 yield limit
                 break
             turn = queue.popleft()
-            outcome, calls = yield from self._take_turn(turn, queue)
-            replies.append(outcome.message_id)
+            outcome, _, calls = yield from self._take_turn(turn, queue)
+            self._count(outcome)
             last = outcome
-            if outcome.usage is not None:
-                self.tokens_used += outcome.usage.prompt_tokens + outcome.usage.completion_tokens
             follow = yield from self._follow_handoff(turn.copilot, outcome, calls, queue)
             if follow is not None:
                 queue.appendleft(follow)  # the target owns the next turn
@@ -191,10 +236,16 @@ class CrewRun:
             last.message_id if last else None,
             last.status if last else "cancelled",
             last.usage if last else None,
-            replies,
+            self.replies,
             self.hops,
             self.stopped_by,
         )
+
+    def _count(self, outcome: MessageEvent) -> None:
+        """A reply of this run, against its limits."""
+        self.replies.append(outcome.message_id)
+        if outcome.usage is not None:
+            self.tokens_used += outcome.usage.prompt_tokens + outcome.usage.completion_tokens
 
     def _limit_reached(self, turns: int) -> LimitEvent | None:
         """The event of the run limit that stops the next turn, stored; None while none does."""
@@ -220,7 +271,7 @@ class CrewRun:
         """What the turn's copilot is asked to do, after the transcript: the task handed to it, or its step of a
         plan (only its own part: the steps after it are others' work)."""
         if turn.handoff is not None:
-            return _handoff_brief(turn)
+            return handoff_brief(turn.handoff, turn.from_copilot or "")
         if turn.step is None:
             return turn.brief
         step, later = turn.step, self.plan[turn.step + 1 :]
@@ -271,15 +322,21 @@ class CrewRun:
         preferred = self.ctx.settings.default_copilot
         return next((c for c in self.participants if c.id == preferred), self.participants[0])
 
-    def _take_turn(self, turn: Turn, queue: deque[Turn]) -> Generator[Event, None, tuple[MessageEvent, list[ToolCall]]]:
+    def _take_turn(
+        self, turn: Turn, queue: deque[Turn]
+    ) -> Generator[Event, None, tuple[MessageEvent, str, list[ToolCall]]]:
+        """One copilot's reply (after the tool calls and consults it makes), held back until its handoff is
+        decided; returns it with its text and the handoff calls it made."""
         copilot = turn.copilot
         if turn.task_id:
             self.store.update_task(turn.task_id, TASK_WORKING)
             yield TaskEvent(copilot.id, turn.task_id, TASK_WORKING, turn.from_copilot or "", copilot.id)
         targets = [c for c in self.participants if c.id in copilot.handoff_to and c.id != copilot.id]
+        # a consulted copilot only answers the question; nobody hands off or consults in a roundtable
+        may_consult = self.handoffs_allowed and turn.consulted_by is None
         # a step with more of the plan after it hands on to the plan, not by a decision of its own
         may_hand_off = (
-            self.handoffs_allowed and bool(targets) and self.max_hops > 0 and not any(t.step is not None for t in queue)
+            may_consult and bool(targets) and self.max_hops > 0 and not any(t.step is not None for t in queue)
         )
         request = build_request(
             self.store,
@@ -294,6 +351,8 @@ class CrewRun:
             request.sampling.max_tokens = min(request.sampling.max_tokens, self.max_tokens)
         sources: list[Hit] = []
         question = turn.handoff.task if turn.handoff else self._step_task(turn) or self.user_request
+        if turn.consulted_by is not None:
+            question = turn.brief or question
         if copilot.reads_documents(self.store.has_documents(self.workspace_id)):
             budget = copilot.context_size or self.ctx.settings.context_size  # characters: about a quarter of it
             sources = passages_for(self.store, self.workspace_id, question, budget, self.ctx.embedder())
@@ -304,6 +363,8 @@ class CrewRun:
         native_tools = provider.supports_tools
         if may_hand_off and native_tools:
             request.tools = [handoff_tool(targets)]
+        if may_consult and targets and native_tools:
+            request.tools.append(consult_tool(targets))
         toolbox = None
         if copilot.tools and (native_tools or provider.supports_json_schema):
             timeout = self.ctx.settings.tool_timeout_s
@@ -317,14 +378,22 @@ class CrewRun:
                 yield from toolbox.use_before_answering(
                     provider, request, specs, question, self.thread_id, self.cancel, named_only=native_tools
                 )
+        if may_consult and provider.pins_named_tools:
+            yield from self._consults_asked(copilot, provider, request, question)
         for rounds in range(MAX_TOOL_ROUNDS + 1):
             reply = self._reply(copilot, provider, request, turn.why, sources, question)
             result, answer, calls, error = yield from reply
             used = [c for c in calls if toolbox is not None and toolbox.owns(c)]
-            if not used or result.status != STATUS_COMPLETE or rounds == MAX_TOOL_ROUNDS or self.cancel.cancelled:
+            asks = [c for c in calls if c.name == CONSULT_TOOL] if may_consult else []
+            done = result.status != STATUS_COMPLETE or rounds == MAX_TOOL_ROUNDS or self.cancel.cancelled
+            if not (used or asks) or done:
                 break
-            yield result  # this reply asked for tools; the next one answers with their results
-            yield from toolbox.run(used, answer, request, self.thread_id)  # type: ignore[union-attr]
+            yield result  # this reply asked for tools or consults; the next one answers with their results
+            request.messages.append(ChatMessage("assistant", answer, name=copilot.id, tool_calls=used + asks))
+            if used:
+                yield from toolbox.run(used, request, self.thread_id)  # type: ignore[union-attr]
+            for ask in asks:
+                yield from self._consult(copilot, ask, request)
         calls = [c for c in calls if c.name == HANDOFF_TOOL]
         if may_hand_off and not native_tools and result.status == STATUS_COMPLETE:
             decider = provider if provider.supports_json_schema else self.ctx.judge(copilot)
@@ -337,7 +406,61 @@ class CrewRun:
             self.store.update_task(turn.task_id, status, result.message_id)
             yield TaskEvent(copilot.id, turn.task_id, status, turn.from_copilot or "", copilot.id)
         yield result
-        return result, calls
+        return result, answer, calls
+
+    def _consults_asked(
+        self, copilot: Copilot, provider: Provider, request: ChatRequest, asked: str
+    ) -> Iterator[Event]:
+        """For a model that does not call tools itself: the consults the request asks for in words (`consulted`).
+        The copilot writes each question (a JSON-schema-constrained decision); the answers go into `request`."""
+        for target in consulted(asked, [c for c in self.everyone if c != copilot]):  # a task passed on names itself
+            allowed = check_target(target.id, copilot, self.participants, self.everyone, "consult")
+            if isinstance(allowed, str):
+                refused = ConsultEvent(copilot.id, copilot.id, target.id, "", "rejected", allowed, refusal="rejected")
+                yield self._consulted(refused)
+                continue
+            spec = consult_tool([target])
+            call = yield from statuses_as(copilot.id, decide_tool(provider, request, [spec], self.cancel, pinned=spec))
+            if call is None or self.cancel.cancelled:
+                return
+            request.messages.append(ChatMessage("assistant", "", name=copilot.id, tool_calls=[call]))
+            yield from self._consult(copilot, call, request)
+
+    def _consult(self, source: Copilot, call: ToolCall, request: ChatRequest) -> Iterator[Event]:
+        """Check a consult, let its target answer (a reply of its own in the thread), and give the answer back to
+        `source` as the call's result in `request`; a consult not made says why, to the user and to `source`."""
+        checked = check_consult(call, source, self.participants, self.everyone)
+        arguments = call.arguments or {}
+        to, question = str(arguments.get("to", "?")), str(arguments.get("question", ""))[:QUESTION_CHARS]
+        refusal, why = "rejected", checked if isinstance(checked, str) else ""
+        if not why and self.hops >= self.max_hops:
+            refusal, why = "hop_limit", f"the hop limit of {self.max_hops} was reached"
+        elif not why and len(self.replies) + 2 > self.max_turns:  # its answer, and then the asker's
+            refusal, why = "max_turns", f"the run's limit of {self.max_turns} replies was reached"
+        if why or isinstance(checked, str):
+            yield self._consulted(
+                ConsultEvent(source.id, source.id, to, question, "rejected", why, None, refusal, call.raw[:400])
+            )
+            answer = f"{to} was not consulted: {why}. Answer on your own."
+        else:
+            self.hops += 1
+            yield self._consulted(ConsultEvent(source.id, source.id, checked.target.id, checked.question, "asked"))
+            brief = consult_brief(source, checked.question)
+            turn = Turn(
+                checked.target, f"consulted by {source.id}: {checked.question}", brief=brief, consulted_by=source.id
+            )
+            outcome, text, _ = yield from self._take_turn(turn, deque())
+            self._count(outcome)
+            answered = ConsultEvent(
+                source.id, source.id, checked.target.id, checked.question, "answered", message_id=outcome.message_id
+            )
+            yield self._consulted(answered)
+            answer = text.strip()[:ANSWER_CHARS] or f"{checked.target.id} gave no answer."
+        request.messages.append(ChatMessage("tool", answer, name=CONSULT_TOOL, tool_call_id=call.id))
+
+    def _consulted(self, event: ConsultEvent) -> ConsultEvent:
+        self.store.record(self.thread_id, event)
+        return event
 
     def _reply(
         self,
@@ -349,11 +472,6 @@ class CrewRun:
         question: str,
     ) -> Generator[Event, None, tuple[MessageEvent, str, list[ToolCall], CrewError | None]]:
         """Stream one reply into the thread; returns its final MessageEvent (held back), text, calls and error."""
-        message_id = ""
-        answer: list[str] = []
-        calls: list[ToolCall] = []
-        result: MessageEvent | None = None
-        error: CrewError | None = None
         stream = run_reply(
             self.store,
             self.thread_id,
@@ -366,23 +484,7 @@ class CrewRun:
             question,
             stop_loops=self.ctx.settings.stop_loops,
         )
-        for event in stream:
-            if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
-                message_id = event.message_id
-                yield event
-            elif isinstance(event, MessageEvent):
-                result = event  # held back: the handoff decision and the task update come first
-            elif isinstance(event, CrewError):
-                error = event
-            elif isinstance(event, TextDelta):
-                answer.append(event.delta)
-                yield CrewText(copilot.id, message_id, event.delta)
-            elif isinstance(event, Status):
-                yield CrewStatus(copilot.id, event.message)
-            elif isinstance(event, ToolCall):
-                calls.append(event)
-        assert result is not None
-        return result, "".join(answer), calls, error
+        return (yield from relay(copilot.id, stream))
 
     def _decide(
         self, provider: Provider, request: ChatRequest, answer: str, targets: list[Copilot], copilot: Copilot
@@ -390,13 +492,7 @@ class CrewRun:
         """Run the handoff decision for a backend without native tool calls, its statuses under `copilot`."""
         planned = [(s.copilot.id, s.task) for s in self.plan]
         decision = decide_handoff(provider, request, answer, self.user_request, targets, self.cancel, planned)
-        try:
-            while True:
-                event = next(decision)
-                yield CrewStatus(copilot.id, event.message) if isinstance(event, Status) else event
-        except StopIteration as stop:
-            decided: ToolCall | None = stop.value
-            return decided
+        return (yield from statuses_as(copilot.id, decision))
 
     def _follow_handoff(
         self, source: Copilot, outcome: MessageEvent, tool_calls: list[ToolCall], queue: deque[Turn]
@@ -454,22 +550,3 @@ class CrewRun:
         rejected = HandoffEvent(source.id, source.id, to, task, "rejected", reason, refusal=kind, raw=call.raw[:400])
         self.store.record(self.thread_id, rejected)
         return rejected
-
-
-_ROUNDTABLE_BRIEF = (
-    "This is a roundtable: answer the user's question above in your own words, briefly. The other copilots "
-    "answer it too, each on their own."
-)
-_SYNTHESIS_BRIEF = (
-    'You moderate this roundtable. {names} each answered the question "{question}" above. Write a short synthesis '
-    "of their answers: the main points, each followed by the name of the copilot who made it in brackets, like "
-    "({example}). Say where they disagree."
-)
-
-
-def _handoff_brief(turn: Turn) -> str:
-    assert turn.handoff is not None
-    text = f"{turn.from_copilot} handed you this task: {turn.handoff.task}"
-    if turn.handoff.context:
-        text += f"\nContext from {turn.from_copilot}: {turn.handoff.context}"
-    return text

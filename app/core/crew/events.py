@@ -7,11 +7,11 @@ reloaded view, the CLI and the Markdown export all draw one shape (see `crew/tra
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
-from app.core.providers.base import Citation, Event, FieldError, Usage
+from app.core.providers.base import Citation, Event, FieldError, Status, Usage
 
 # The stored `events.type` of a message's first and last rows. Stored on disk: never change or reuse values.
 MESSAGE_START = "message.start"
@@ -150,6 +150,31 @@ class HandoffEvent(CrewEvent):
 
 
 @dataclass
+class ConsultEvent(CrewEvent):
+    """A copilot consulted another: `asked` (the question went out), `answered` (the reply `message_id` went back
+    to the asker as a tool result; the asker keeps its turn) or `rejected` with the reason.
+
+    `refusal` says what kind of rejection (`rejected`, `hop_limit`, `max_turns`); `raw` is the call as written.
+    """
+
+    type: ClassVar[str] = "consult"
+    json_names: ClassVar[dict[str, str]] = {"from_": "from"}
+    stored_names: ClassVar[dict[str, str]] = {"refusal": "kind"}
+    from_: str
+    to: str
+    question: str
+    status: str
+    reason: str | None = None
+    message_id: str | None = None
+    refusal: str | None = None
+    raw: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status == "rejected" and not isinstance(self.reason, str):  # a consult not made says why
+            raise FieldError("reason", "missing or not text")
+
+
+@dataclass
 class TaskEvent(CrewEvent):
     """A task on the board changed: `pending` when handed off, `working`, then `done` or `failed`."""
 
@@ -202,7 +227,8 @@ class ToolEvent(CrewEvent):
 
 # the run events a thread's log holds under their own type
 LOGGED: dict[str, type[CrewEvent]] = {
-    cls.type: cls for cls in (RouteDecision, PlanEvent, RoundtableEvent, HandoffEvent, ToolEvent, LimitEvent)
+    cls.type: cls
+    for cls in (RouteDecision, PlanEvent, RoundtableEvent, HandoffEvent, ConsultEvent, ToolEvent, LimitEvent)
 }
 
 
@@ -258,3 +284,17 @@ def message_events(
     final = {**where, "status": status, "usage": usage, "citations": data.get("citations") or []}
     events.append(MessageEvent.from_dict(final))
     return events
+
+
+T = TypeVar("T")
+
+
+def statuses_as(author: str, steps: Generator[Event, None, T]) -> Generator[Event, None, T]:
+    """Run `steps` (a decision a model makes), its statuses shown as `author`'s; returns what it returns."""
+    while True:
+        try:
+            event = next(steps)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        yield CrewStatus(author, event.message) if isinstance(event, Status) else event

@@ -54,6 +54,14 @@ class Handoff:
     context: str
 
 
+def handoff_brief(handoff: Handoff, source: str) -> str:
+    """What the target of a handoff is asked, after the transcript: the task, and the context it was given."""
+    text = f"{source} handed you this task: {handoff.task}"
+    if handoff.context:
+        text += f"\nContext from {source}: {handoff.context}"
+    return text
+
+
 def check_handoff(
     call: ToolCall, source: Copilot, participants: list[Copilot], everyone: list[Copilot]
 ) -> Handoff | str:
@@ -68,17 +76,28 @@ def check_handoff(
         return "the handoff gives no task"
     if not isinstance(context, str):
         return "the handoff's context is not text"
+    target = check_target(to, source, participants, everyone, "hand off to")
+    if isinstance(target, str):
+        return target
+    return Handoff(target, task.strip()[:_TASK_CHARS], context.strip()[:_CONTEXT_CHARS])
+
+
+def check_target(
+    to: str, source: Copilot, participants: list[Copilot], everyone: list[Copilot], verb: str
+) -> Copilot | str:
+    """The copilot `source` may pass work to or consult (`verb`: "hand off to", "consult"), or why not: it must
+    exist, be another copilot, be listed in the source's `handoff_to`, and take part in the run."""
     target = find_copilot(everyone, to)
     if target is None:
         return f"there is no copilot '{to}'"
     if target.id == source.id:
-        return "a copilot cannot hand off to itself"
+        return f"a copilot cannot {verb} itself"
     if target.id not in source.handoff_to:
         allowed = ", ".join(source.handoff_to) or "nobody"
-        return f"{source.id} may not hand off to {target.id} (allowed: {allowed})"
+        return f"{source.id} may not {verb} {target.id} (allowed: {allowed})"
     if target not in participants:
         return f"{target.id} is not taking part in this run"
-    return Handoff(target, task.strip()[:_TASK_CHARS], context.strip()[:_CONTEXT_CHARS])
+    return target
 
 
 NOBODY = "nobody"

@@ -16,10 +16,11 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.crew.consult import without_consults
 from app.core.crew.copilots import Copilot, find_copilot
 from app.core.crew.decide import constrained_json
 from app.core.crew.matching import FLOOR, candidates
-from app.core.crew.routing import copilot_listing, mentions
+from app.core.crew.routing import copilot_listing, mentions, name_pattern
 from app.core.errors import RoundtableError
 from app.core.providers.base import CancelToken, ChatMessage, Event, Provider, Status
 
@@ -75,22 +76,18 @@ class Step:
         return f"chosen by the router: {self.reason}" if self.by in _ROUTED else self.reason
 
 
-def _name_pattern(copilot: Copilot) -> str:
-    names = {copilot.id, copilot.name}
-    spelled = sorted({re.sub(r"[\s_-]+", r"[\\s_-]*", re.escape(n.casefold()).replace(r"\ ", " ")) for n in names})
-    return "|".join(spelled)
-
-
 def named_in_words(text: str, copilots: list[Copilot]) -> list[Copilot]:
     """The copilots `text` names as someone to act, in the order named: @mentions (unknown ones are a UsageError,
     see `mentions`), "the writer", "our reviewer", "ask the analyst", or a name opening the text ("Writer, …").
-    A bare word does not count: "a writer like Orwell" names nobody."""
+    A bare word does not count: "a writer like Orwell" names nobody; nor does a consult ("checking with the
+    analyst": `crew/consult.py`)."""
     return [copilot for copilot, _ in _named(text, copilots)]
 
 
 def _named(text: str, copilots: list[Copilot]) -> list[tuple[Copilot, str]]:
     """`named_in_words`, each with how it was named: `mention` (with @) or `named` (in words)."""
     found: list[tuple[int, Copilot, str]] = []
+    text = without_consults(text, copilots)  # "…, consulting the analyst": the analyst does no step
     folded = text.casefold()
     mentioned = mentions(text, copilots)
     for copilot in mentioned:
@@ -98,7 +95,7 @@ def _named(text: str, copilots: list[Copilot]) -> list[tuple[Copilot, str]]:
     for copilot in copilots:
         if copilot in mentioned:
             continue
-        name = _name_pattern(copilot)
+        name = name_pattern(copilot)
         pattern = rf"(?:\b(?:{_LEAD})|^\s*)(?:{name})s?\b(?!-)|^\s*(?:{name})\s*[,:]"
         match = re.search(pattern, folded)
         if match:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
 
 from app.core.crew.copilots import Copilot
-from app.core.crew.events import CrewError, MessageEvent, message_end_data
+from app.core.crew.events import CrewError, CrewStatus, CrewText, MessageEvent, message_end_data
 from app.core.crew.loops import LoopGuard
 from app.core.knowledge.retrieval import citations
 from app.core.providers.base import (
@@ -21,7 +21,9 @@ from app.core.providers.base import (
     Provider,
     ReasoningDelta,
     Sampling,
+    Status,
     TextDelta,
+    ToolCall,
     Usage,
 )
 from app.core.providers.speakers import from_copilot
@@ -202,3 +204,32 @@ def run_reply(
     if failure is not None:
         yield failure
     yield final
+
+
+def relay(
+    copilot_id: str, stream: Iterator[Event]
+) -> Generator[Event, None, tuple[MessageEvent, str, list[ToolCall], CrewError | None]]:
+    """A reply's events (`run_reply`) as a crew run shows them; returns its final MessageEvent (held back: the
+    handoff decision and the task update come first), its text, the tool calls it made, and its error."""
+    message_id = ""
+    answer: list[str] = []
+    calls: list[ToolCall] = []
+    result: MessageEvent | None = None
+    error: CrewError | None = None
+    for event in stream:
+        if isinstance(event, MessageEvent) and event.status == STATUS_STREAMING:
+            message_id = event.message_id
+            yield event
+        elif isinstance(event, MessageEvent):
+            result = event
+        elif isinstance(event, CrewError):
+            error = event
+        elif isinstance(event, TextDelta):
+            answer.append(event.delta)
+            yield CrewText(copilot_id, message_id, event.delta)
+        elif isinstance(event, Status):
+            yield CrewStatus(copilot_id, event.message)
+        elif isinstance(event, ToolCall):
+            calls.append(event)
+    assert result is not None
+    return result, "".join(answer), calls, error

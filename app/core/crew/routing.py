@@ -11,6 +11,16 @@ from app.core.errors import UsageError
 _MENTION = re.compile(r"(?<![\w.@])@([A-Za-z][\w-]*)")
 EVERYONE = "all"  # `@all`: every participant answers (roundtable mode); no copilot may take the id
 _ROUNDTABLE = re.compile(r"^\s*(?:/roundtable\b|@all\b)[\s:,]*", re.IGNORECASE)
+# what a roundtable's copilots and its moderator are asked, after the transcript
+ROUNDTABLE_BRIEF = (
+    "This is a roundtable: answer the user's question above in your own words, briefly. The other copilots "
+    "answer it too, each on their own."
+)
+SYNTHESIS_BRIEF = (
+    'You moderate this roundtable. {names} each answered the question "{question}" above. Write a short synthesis '
+    "of their answers: the main points, each followed by the name of the copilot who made it in brackets, like "
+    "({example}). Say where they disagree."
+)
 
 
 def roundtable_question(text: str) -> str | None:
@@ -32,6 +42,13 @@ def mentions(text: str, copilots: list[Copilot]) -> list[Copilot]:
         if copilot not in found:
             found.append(copilot)
     return found
+
+
+def name_pattern(copilot: Copilot) -> str:
+    """A regular expression (casefolded) for a copilot's id or name, spaces, `_` and `-` read alike."""
+    names = {copilot.id, copilot.name}
+    spelled = sorted({re.sub(r"[\s_-]+", r"[\\s_-]*", re.escape(n.casefold()).replace(r"\ ", " ")) for n in names})
+    return "|".join(spelled)
 
 
 def copilot_listing(copilots: list[Copilot]) -> str:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot
 from app.core.crew.decide import decide_tool, named_tools
-from app.core.crew.events import CrewStatus, ToolEvent
-from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Event, Provider, Status, ToolCall, ToolSpec
+from app.core.crew.events import CrewStatus, ToolEvent, statuses_as
+from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Event, Provider, ToolCall, ToolSpec
 from app.core.tools import builtin
 from app.core.tools.mcp import McpServer, McpTool, ToolError
 
@@ -145,27 +145,22 @@ class ToolBox:
         named = named_tools(asked, specs)
         for round_ in range(len(named) if named_only else MAX_TOOL_ROUNDS):
             pinned = named[round_] if round_ < len(named) else None
-            decision = decide_tool(provider, request, specs, cancel, pinned)
-            try:
-                while True:
-                    event = next(decision)
-                    yield CrewStatus(self.copilot.id, event.message) if isinstance(event, Status) else event
-            except StopIteration as stop:
-                call: ToolCall | None = stop.value
+            call = yield from statuses_as(self.copilot.id, decide_tool(provider, request, specs, cancel, pinned))
             if call is None or cancel.cancelled:
                 return
             same = f"{call.name} {json.dumps(call.arguments, sort_keys=True)}"
             if same in made:  # a small model asks again for what it has: its answer comes next
                 return
             made.add(same)
-            yield from self.run([call], "", request, thread_id)
+            request.messages.append(ChatMessage("assistant", "", name=self.copilot.id, tool_calls=[call]))
+            yield from self.run([call], request, thread_id)
 
     def owns(self, call: ToolCall) -> bool:
         return call.name in self.tools
 
-    def run(self, calls: list[ToolCall], answer: str, request: ChatRequest, thread_id: str) -> Iterator[Event]:
-        """Run the calls a reply made; each result goes into the transcript and back to the model."""
-        request.messages.append(ChatMessage("assistant", answer, name=self.copilot.id, tool_calls=calls))
+    def run(self, calls: list[ToolCall], request: ChatRequest, thread_id: str) -> Iterator[Event]:
+        """Run the calls a reply made (the reply is in `request` already); each result goes into the transcript
+        and back to the model."""
         for call in calls:
             tool = self.tools[call.name]
             label = f"{tool.server}.{tool.name}"

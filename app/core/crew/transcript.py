@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.core.crew.events import (
+    ConsultEvent,
     CrewError,
     CrewEvent,
     CrewStatus,
@@ -79,7 +80,8 @@ def usage_text(usage: Usage | None) -> str:
 
 
 def card(event: Event, detail: bool = False) -> Card | None:
-    """The card a route decision, handoff or finished tool call shows; None for events that show none.
+    """The card a route decision, plan, roundtable, limit, handoff, consult or finished tool call shows; None for
+    events that show none.
 
     `detail` adds what a reader of a stored thread may want and a live view would not (a tool's arguments).
     """
@@ -100,6 +102,12 @@ def card(event: Event, detail: bool = False) -> Card | None:
         if event.status == "accepted":
             return Card("⇢", f"handoff {event.from_} → {event.to}: {event.task}")
         return Card("⇢", f"handoff {event.from_} → {event.to} not followed: {event.reason}")
+    if isinstance(event, ConsultEvent):
+        if event.status == "asked":
+            return Card("⇄", f"{event.from_} consults {event.to}: {event.question}")
+        if event.status == "answered":
+            return Card("⇄", f"{event.to}'s answer went back to {event.from_}, who goes on")
+        return Card("⇄", f"{event.from_} could not consult {event.to}: {event.reason}")
     if isinstance(event, ToolEvent) and event.status != "called":
         outcome = " ".join((event.result or "").split())[:_RESULT_CHARS]
         arguments = f" {json.dumps(event.arguments)}" if detail and event.arguments is not None else ""

@@ -38,7 +38,7 @@ def call(
     if tool == "calculator":
         expression = arguments.get("expression")
         if not isinstance(expression, str):
-            return ToolResult("Give the expression as a string, e.g. {\"expression\": \"1250 * 4%\"}.", True)
+            return ToolResult('Give the expression as a string, e.g. {"expression": "1250 * 4%"}.', True)
         try:
             return ToolResult(calculator.show(calculator.calculate(expression)), False)
         except calculator.CalculationError as exc:
@@ -46,14 +46,12 @@ def call(
     if tool == "documents":
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
-            return ToolResult("Give what to look for as a string, e.g. {\"query\": \"coupon rate\"}.", True)
+            return ToolResult('Give what to look for as a string, e.g. {"query": "coupon rate"}.', True)
         from app.core.knowledge.retrieval import passages_for
 
         hits = passages_for(store, workspace_id, query, _SEARCH_CHARS, embedder)  # hybrid, as the copilots read
         if not hits:
             return ToolResult("No passage in this workspace's documents matches that.", False)
-        listing = "\n\n".join(
-            f"[{hit.title}{f', {hit.location}' if hit.location else ''}]\n{hit.text}" for hit in hits
-        )
+        listing = "\n\n".join(f"[{hit.title}{f', {hit.location}' if hit.location else ''}]\n{hit.text}" for hit in hits)
         return ToolResult(listing[:RESULT_LIMIT], False)
     return ToolResult(f"Roundtable has no built-in tool '{tool}'.", True)

@@ -1,11 +1,15 @@
 """A stand-in for a remote copilot with native tool calls (the far side of a network), scripted per test.
 
-Each reply is a dict: `text`, and `calls`: handoff arguments (a dict), or a string for raw, malformed JSON.
+Each reply is a dict: `text`, and `calls`: handoff arguments (a dict, or with `"tool": "consult"` a consult's), or a
+string for raw, malformed JSON. A copilot in `barriers` waits there for the others sharing it: requests made one
+after another never get past it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import replace
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -21,6 +25,7 @@ class ScriptedRemote:
     pins_named_tools = False
     scripts: ClassVar[dict[str, list[dict]]] = {}
     requests: ClassVar[list[tuple[str, ChatRequest]]] = []
+    barriers: ClassVar[dict[str, threading.Barrier]] = {}  # copilot id -> where its requests wait for others
 
     def __init__(self, copilot_id: str) -> None:
         self.copilot_id = copilot_id
@@ -33,7 +38,9 @@ class ScriptedRemote:
         return {"provider": "scripted-remote", "endpoint": "https://agents.example.test"}
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
-        self.requests.append((self.copilot_id, request))
+        self.requests.append((self.copilot_id, replace(request, messages=list(request.messages))))  # as it was sent
+        if self.copilot_id in self.barriers:
+            self.barriers[self.copilot_id].wait(timeout=60)  # BrokenBarrierError: the others never came
         script = self.scripts[self.copilot_id]
         reply = script.pop(0) if len(script) > 1 else script[0]
         for word in reply.get("text", "").split(" "):
@@ -44,9 +51,10 @@ class ScriptedRemote:
         for index, call in enumerate(reply.get("calls", [])):
             if not request.tools:
                 break  # offered no tools: a real endpoint could not call one
-            raw = call if isinstance(call, str) else json.dumps(call)
-            arguments = None if isinstance(call, str) else call
-            yield ToolCall(f"call_{index}", "handoff", arguments, raw)
+            arguments = None if isinstance(call, str) else {k: v for k, v in call.items() if k != "tool"}
+            raw = call if isinstance(call, str) else json.dumps(arguments)
+            name = "handoff" if isinstance(call, str) else call.get("tool", "handoff")
+            yield ToolCall(f"call_{index}", name, arguments, raw)
         yield Usage(10, 5)
         yield Done("tool_calls" if reply.get("calls") else "stop")
 
