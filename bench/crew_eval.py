@@ -3,8 +3,9 @@ for take part and in the order asked, how many turns nobody asked for, and how r
 
 The eval set (bench/data/crew_eval.json, written by hand; see bench/data/README.md) has 52 requests: plain
 questions, finance, writing and review; single-step and two- and three-step requests; copilots named with and
-without `@`; four that ask a copilot to consult another (whose answer comes first). Each case lists the copilots acceptable for the first reply (`first`) and the copilots that must take
-part, in the order they must first appear (`required`). Every case runs through the app's own path: `run_task` on a
+without `@`; four that ask a copilot to consult another (whose answer comes first). Each case lists the
+copilots acceptable for the first reply (`first`) and the copilots that must take part, in the order they must
+first appear (`required`). Every case runs through the app's own path: `run_task` on a
 new thread in the default workspace of a fresh data folder (ROUNDTABLE_HOME, so the starter crew and the starter
 model are seeded as on a first run), the whole crew taking part, the default hop limit, the copilots' own sampling.
 
