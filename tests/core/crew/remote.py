@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from app.core.providers import register_provider
