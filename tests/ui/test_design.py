@@ -1,6 +1,8 @@
 """The design system: tokens, contrast, the stylesheet made from them, avatars; names people type; the command
 palette and the keyboard shortcuts list; the composer's focus on start."""
 
+from datetime import UTC
+
 import pytest
 
 from app.core.crew.copilots import id_from_name, parse_manifest
@@ -151,11 +153,11 @@ def test_every_control_of_the_window_has_a_name_a_screen_reader_can_say(window) 
 
 
 def test_threads_are_grouped_by_date_with_pinned_ones_first(qtbot, window, ctx) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from app.ui.sidebar import group_of
 
-    now = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     assert [
         group_of(stamp, now)
         for stamp in (
