@@ -158,12 +158,19 @@ def cmd_show(args: argparse.Namespace, ctx: AppContext) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: AppContext) -> int:
-    if any(c.id == args.id for c in ctx.copilots()):
-        raise UsageError(f"A copilot '{args.id}' exists already: change it with `roundtable copilots edit {args.id}`.")
-    data = _apply({"id": args.id, "name": args.name or args.id.replace("-", " ").title()}, args)
+    from app.core.crew.copilots import id_from_name
+
+    copilot_id = id_from_name(args.id)  # "Tax Expert" -> tax-expert, the name kept as typed
+    if any(c.id == copilot_id for c in ctx.copilots()):
+        raise UsageError(
+            f"A copilot '{copilot_id}' exists already: change it with `roundtable copilots edit {copilot_id}`, "
+            "or give the new one another name."
+        )
+    typed_name = args.id.strip() if args.id.strip() != copilot_id else copilot_id.replace("-", " ").title()
+    data = _apply({"id": copilot_id, "name": args.name or typed_name}, args)
     copilot = _save(ctx, data, "from the command line")
     _add_to_roster(ctx, copilot.id)
-    print(f"Added copilot '{copilot.id}'.")
+    print(f"Added copilot '{copilot.id}' ({terminal_safe(copilot.name)}).")
     return 0
 
 
@@ -359,7 +366,7 @@ def register(commands: Any) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
     add = actions.add_parser("add", help="a new copilot")
-    add.add_argument("id", help="lowercase id, e.g. tax-expert")
+    add.add_argument("id", metavar="NAME", help='its name, e.g. "Tax Expert" (its id is made from it: tax-expert)')
     _manifest_options(add)
     add.set_defaults(handler=cmd_add)
     edit = actions.add_parser("edit", help="change a copilot's manifest fields")

@@ -87,6 +87,31 @@ class AppContext:
 
     # -- copilots and models ----------------------------------------------------------------------------
 
+    def copilot_state(self, copilot: Copilot) -> str:
+        """How a copilot stands now, in words for its card: a local one is `not loaded`, `loading`, `ready` or
+        `answering` (its model's host), or `model missing`; a remote one is `remote`, or `needs a key` when the
+        key it names is not in the keychain. Reads the keychain: never on the GUI thread."""
+        from app.core.errors import RoundtableError
+        from app.core.secrets import get_key
+
+        if copilot.provider != "local":
+            if copilot.api_key_name:
+                try:
+                    get_key(copilot.api_key_name)
+                except RoundtableError:
+                    return "needs a key"
+            return "remote"
+        try:
+            path = str(self.resolve_model(copilot.model))
+        except RoundtableError:
+            return "model missing"
+        hosts = [host for spec, host in list(self.pool.hosts.items()) if spec.path == path and not spec.embedding]
+        if any(host.busy and not host.alive for host in hosts):
+            return "loading"
+        if any(host.busy for host in hosts):
+            return "answering"
+        return "ready" if any(host.alive for host in hosts) else "not loaded"
+
     def copilots(self) -> list[Copilot]:
         """The copilots that can run; a damaged stored row is skipped (`copilot_list().damaged` says which)."""
         return self.copilot_list().copilots

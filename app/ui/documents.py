@@ -64,7 +64,7 @@ class DocumentsPanel(QWidget):
         self.status = QLabel()
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it names documents and quotes reader errors
         self.status.setWordWrap(True)
-        self.status.setStyleSheet("color: gray")
+        self.status.setProperty("role", "muted")
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add files…")
         self.link_button = QPushButton("Link folder…")

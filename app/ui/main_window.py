@@ -23,10 +23,12 @@ from app.ui.qt import (
     QKeySequence,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QSplitter,
     Qt,
     QTabWidget,
+    QTextCursor,
     QTimer,
     QUrl,
     QVBoxLayout,
@@ -40,6 +42,7 @@ from app.ui.theme import apply_theme
 from app.ui.thread_view import ThreadView, show_trace
 
 _UNDO_MS = 8000
+_PASSAGES_FOUND = 5  # document passages a sidebar search lists under its threads
 WELCOME = (
     "<h3>Welcome to Roundtable</h3><p>Your starter crew — Generalist, Analyst, Writer and Reviewer — runs offline on"
     " a small bundled model, so you can start right away: type below, or @mention a copilot.</p>"
@@ -85,6 +88,9 @@ class MainWindow(QMainWindow):
         self.local_api: Any = None  # the LocalApiService, made when Settings first opens
         self.pending_delete: str | None = None
         self.pending_text = ""
+        self._shown_once = False
+        self.palette: Any = None  # the command palette opened last
+        self.shortcuts_dialog: Any = None
         self.setWindowTitle("Roundtable")
         self.resize(1280, 820)
         self.copilots: dict[str, Any] = {}  # filled by refresh_roster, from the database worker
@@ -95,7 +101,6 @@ class MainWindow(QMainWindow):
         self.welcome = QLabel(WELCOME)
         self.welcome.setWordWrap(True)
         self.welcome.setObjectName("welcome")
-        self.welcome.setStyleSheet("padding: 12px; border: 1px solid palette(mid); border-radius: 6px")
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.addWidget(self.welcome)
@@ -155,9 +160,50 @@ class MainWindow(QMainWindow):
         models.triggered.connect(self.open_models)
         self.menuBar().addMenu("&Models").addAction(models)
         self.addAction(models)
+        go = self.menuBar().addMenu("&Go")
+        for label, shortcut, slot in (
+            ("Command palette…", "Ctrl+K", self.open_palette),
+            ("Message box", "Ctrl+L", self.composer.edit.setFocus),
+            ("Thread search", "Ctrl+F", self.sidebar.search.setFocus),
+        ):
+            action = QAction(label, self, shortcut=QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            go.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
+        shortcuts.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(shortcuts)
         logs = QAction("Open log folder", self)  # the folder is ours (app.core.logs): a local path, never a link
         logs.triggered.connect(lambda: folder_opener(QUrl.fromLocalFile(str(log_folder(self.ctx.paths)))))
-        self.menuBar().addMenu("&Help").addAction(logs)
+        help_menu.addAction(logs)
+
+    def open_palette(self) -> None:
+        """Ctrl+K: jump to a thread, workspace or copilot, or run a menu action."""
+        from app.ui.palette import CommandPalette, window_entries
+
+        self.palette = CommandPalette(window_entries(self), self)
+        self.palette.open()
+
+    def show_shortcuts(self) -> None:
+        from app.ui.palette import ShortcutsDialog, shortcut_rows
+
+        actions = [a for menu in self.menuBar().findChildren(QMenu) for a in menu.actions()]
+        self.shortcuts_dialog = ShortcutsDialog(shortcut_rows(actions, self.ctx.settings.overlay_shortcut), self)
+        self.shortcuts_dialog.open()
+
+    def address(self, copilot_id: str) -> None:
+        """Start a message to one copilot: `@id ` in the composer, which takes the keyboard."""
+        edit = self.composer.edit
+        if f"@{copilot_id}" not in edit.toPlainText():
+            edit.setPlainText(f"@{copilot_id} {edit.toPlainText()}".rstrip() + " ")
+        edit.moveCursor(QTextCursor.MoveOperation.End)
+        edit.setFocus()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._shown_once:  # the composer has the keyboard on start
+            self._shown_once = True
+            QTimer.singleShot(0, self.composer.edit.setFocus)
 
     def _connect(self) -> None:
         self.composer.send.connect(self.send)
@@ -171,6 +217,8 @@ class MainWindow(QMainWindow):
         self.sidebar.search_changed.connect(lambda _text: self.refresh_threads())
         self.sidebar.rename_requested.connect(self._rename)
         self.sidebar.delete_requested.connect(self._delete)
+        self.sidebar.pin_requested.connect(self._pin)
+        self.sidebar.passage_selected.connect(self._show_passage)
         self.undo_button.clicked.connect(self._undo_delete)
         self.thread_view.details_requested.connect(self.show_details)
         self.thread_view.retry_requested.connect(self.retry)
@@ -195,10 +243,26 @@ class MainWindow(QMainWindow):
         text, workspace = self.sidebar.search.text().strip(), self.workspace_id
         store = self.ctx.store
 
-        def load() -> list:
-            return store.find_threads(text, workspace) if text else store.list_threads(workspace)
+        def load() -> tuple[list, list]:
+            if not text:
+                return store.list_threads(workspace), []
+            return store.find_threads(text, workspace), store.search_chunks(
+                text, workspace, _PASSAGES_FOUND, prefix=True
+            )
 
-        query(load, lambda threads: self.sidebar.set_threads(threads, self.thread_id), self.error)
+        def show(found: tuple[list, list]) -> None:
+            self.sidebar.set_threads(found[0], self.thread_id, found[1])
+
+        query(load, show, self.error)
+
+    def _pin(self, thread_id: str, pinned: bool) -> None:
+        store = self.ctx.store
+        query(lambda: store.pin_thread(thread_id, pinned), lambda _r: self.refresh_threads(), self.error)
+
+    def _show_passage(self, hit: Any) -> None:
+        from app.ui.passage import show_passage
+
+        show_passage(self, hit.title, hit.location, hit.text, self.sidebar.search.text().strip())
 
     def refresh_roster(self) -> None:
         ctx, workspace = self.ctx, self.workspace_id
@@ -207,12 +271,13 @@ class MainWindow(QMainWindow):
             listed = ctx.copilot_list()  # a damaged row is skipped and reported, never fatal
             everyone = {c.id: c for c in listed.copilots}
             roster = ctx.store.roster(workspace) or list(everyone)
-            return [everyone, [everyone[i] for i in roster if i in everyone], listed]
+            shown = [everyone[i] for i in roster if i in everyone]
+            return [everyone, shown, listed, {c.id: ctx.copilot_state(c) for c in shown}]
 
         def show(result: list) -> None:
             self.copilots.clear()
             self.copilots.update(result[0])
-            self.roster.set_copilots(result[1], result[2].review, result[2].damaged)
+            self.roster.set_copilots(result[1], result[2].review, result[2].damaged, result[3])
             self.composer.edit.set_names(list(result[0]))
 
         query(load, show, self.error)
@@ -308,6 +373,8 @@ class MainWindow(QMainWindow):
         self.thread_view.handle(event)
         if event.type in ("task", "handoff"):
             self.refresh_tasks()
+        if event.type == "message":  # a copilot starts or stops answering: its card says so
+            self.refresh_roster()
         if event.type == "error":
             self.statusBar().showMessage(event.message, 10000)
 

@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QPaintDevice,
     QPainter,
     QPalette,
+    QPixmap,
     QShortcut,
     QTextCursor,
     QTextDocument,

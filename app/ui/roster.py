@@ -6,12 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.crew.copilots import Copilot, load_manifest_file, parse_manifest
+from app.core.crew.copilots import Copilot, id_from_name, load_manifest_file, parse_manifest
 from app.core.crew.trust import NEEDS_REVIEW, endpoint_of, is_remote
 from app.core.errors import RoundtableError
+from app.ui.design import avatar_icon, model_chip
 from app.ui.operations import query, run_in_background
 from app.ui.qt import (
-    QColor,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -25,6 +25,7 @@ from app.ui.qt import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSize,
     QSpinBox,
     Qt,
     QVBoxLayout,
@@ -77,7 +78,12 @@ class CopilotDialog(QDialog):
         form = QFormLayout(self)
         self.id_edit = QLineEdit(copilot.id if copilot else "")
         self.id_edit.setReadOnly(copilot is not None)
+        self.id_edit.setPlaceholderText("made from the name")
         self.name_edit = QLineEdit(copilot.name if copilot else "")
+        if copilot is None:  # the id follows the name as it is typed, until the user writes one
+            self.name_edit.textEdited.connect(self._name_typed)
+            self.id_edit.textEdited.connect(lambda _text: setattr(self, "id_typed", True))
+        self.id_typed = False
         self.color_edit = QLineEdit(copilot.color if copilot else "#5b7cfa")
         self.description_edit = QLineEdit(copilot.description if copilot else "")
         self.skills_edit = QLineEdit(", ".join(copilot.skills) if copilot else "")
@@ -138,13 +144,17 @@ class CopilotDialog(QDialog):
             form.addRow(label, widget)
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)  # errors quote the manifest and the server
-        self.error.setStyleSheet("color: #d33")
+        self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _name_typed(self, name: str) -> None:
+        if not self.id_typed:
+            self.id_edit.setText(id_from_name(name, self.taken) if name.strip() else "")
 
     def accept(self) -> None:
         try:
@@ -163,7 +173,7 @@ class CopilotDialog(QDialog):
 
         data = dict(self.base)
         data.update(
-            id=self.id_edit.text().strip(),
+            id=self.id_edit.text().strip() or id_from_name(self.name_edit.text(), self.taken),
             name=self.name_edit.text().strip(),
             color=self.color_edit.text().strip(),
             description=self.description_edit.text().strip(),
@@ -195,6 +205,9 @@ def _check_adapters(ctx: Any, copilot: Copilot) -> None:
         check_control_vector(model, ctx.resolve_model(copilot.control_vector))
 
 
+_STATE = Qt.ItemDataRole.UserRole + 1
+
+
 class RosterPanel(QWidget):
     """The workspace's copilots: add, edit in a form, import and export TOML.
 
@@ -216,11 +229,18 @@ class RosterPanel(QWidget):
         self.dialog: CopilotDialog | None = None  # the form opened last
         layout = QVBoxLayout(self)
         self.list = QListWidget()
+        # names and roles wrap: never cut off behind a horizontal scroll bar, at any width
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.list.setAccessibleName("Copilots")
+        self.list.setIconSize(QSize(32, 32))
+        self.list.setSpacing(2)
         layout.addWidget(self.list, 1)
         self.warning = QLabel()  # damaged copilot rows, skipped: what they are and how to remove them
         self.warning.setTextFormat(Qt.TextFormat.PlainText)
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #b26b00")
+        self.warning.setProperty("role", "warning")
         self.warning.hide()
         layout.addWidget(self.warning)
         row = QHBoxLayout()
@@ -238,17 +258,23 @@ class RosterPanel(QWidget):
         self.list.itemDoubleClicked.connect(lambda item: self.edit(item.data(Qt.ItemDataRole.UserRole)))
 
     def set_copilots(
-        self, copilots: list[Copilot], review: dict[str, str] | None = None, damaged: list[str] | None = None
+        self,
+        copilots: list[Copilot],
+        review: dict[str, str] | None = None,
+        damaged: list[str] | None = None,
+        states: dict[str, str] | None = None,
     ) -> None:
-        """Show the roster; `review` marks imported copilots, `damaged` lists stored rows that were skipped."""
-        review = review or {}
+        """Show the roster, a card per copilot: avatar, name, role, model (or host) and state (`states`, from
+        `AppContext.copilot_state`); `review` marks imported copilots, `damaged` lists stored rows skipped."""
+        review, states = review or {}, states or {}
         self.list.clear()
         for copilot in copilots:
-            label = f"{copilot.name} — {copilot.description[:60]}"
-            if copilot.id in review:
-                label = f"⚠ {copilot.name} ({NEEDS_REVIEW}) — {copilot.description[:60]}"
-            item = QListWidgetItem(label)
-            item.setForeground(QColor(copilot.color))
+            name = f"⚠ {copilot.name} ({NEEDS_REVIEW})" if copilot.id in review else copilot.name
+            facts = " · ".join(part for part in (model_chip(copilot), states.get(copilot.id, "")) if part)
+            label = f"{name}\n{copilot.description or 'No description'}\n{facts}"
+            item = QListWidgetItem(avatar_icon(copilot.name, copilot.color, 32), label)
+            item.setData(_STATE, states.get(copilot.id, ""))
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{copilot.name}: {copilot.description}")
             targets = ", ".join(copilot.handoff_to) or "-"
             tip = f"model: {copilot.model or 'starter'}; hands off to: {targets}"
             if copilot.id in review:

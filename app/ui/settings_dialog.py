@@ -68,7 +68,7 @@ class SettingsDialog(QDialog):
         self.shortcut_status = QLabel(shortcut_status)
         self.shortcut_status.setWordWrap(True)
         self.shortcut_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.shortcut_status.setStyleSheet("color: gray")
+        self.shortcut_status.setProperty("role", "muted")
         self.prefill = QCheckBox("Start the question with the selected text (or the clipboard)")
         self.prefill.setChecked(settings.overlay_prefill)
         self.close_to_tray = QCheckBox("Closing the window keeps Roundtable running in the tray")

@@ -1,24 +1,12 @@
-"""Light and dark themes; `system` follows the desktop's colour scheme."""
+"""Light and dark themes from the design tokens (`ui/design.py`); `system` follows the desktop's colour scheme,
+live: when the desktop switches, so does Roundtable."""
 
 from __future__ import annotations
 
+from app.ui.design import Colours, colours, stylesheet
 from app.ui.qt import QApplication, QColor, QPalette, QStyleFactory, Qt
 
-_DARK = {
-    QPalette.ColorRole.Window: "#202124",
-    QPalette.ColorRole.WindowText: "#e8eaed",
-    QPalette.ColorRole.Base: "#17181a",
-    QPalette.ColorRole.AlternateBase: "#26282b",
-    QPalette.ColorRole.Text: "#e8eaed",
-    QPalette.ColorRole.Button: "#2d2f33",
-    QPalette.ColorRole.ButtonText: "#e8eaed",
-    QPalette.ColorRole.Highlight: "#5b7cfa",
-    QPalette.ColorRole.HighlightedText: "#ffffff",
-    QPalette.ColorRole.ToolTipBase: "#2d2f33",
-    QPalette.ColorRole.ToolTipText: "#e8eaed",
-    QPalette.ColorRole.PlaceholderText: "#9aa0a6",
-    QPalette.ColorRole.Link: "#8ab4f8",
-}
+_MODE = "roundtable_theme_mode"  # the application property that holds the mode the user chose
 
 
 def is_dark(mode: str) -> bool:
@@ -27,16 +15,45 @@ def is_dark(mode: str) -> bool:
     return mode == "dark"
 
 
+def palette(c: Colours) -> QPalette:
+    """A palette from the tokens, for what the stylesheet does not reach (native dialogs, item views' text)."""
+    roles = QPalette.ColorRole
+    pal = QPalette()
+    for role, colour in (
+        (roles.Window, c.window),
+        (roles.WindowText, c.text),
+        (roles.Base, c.surface),
+        (roles.AlternateBase, c.surface_alt),
+        (roles.Text, c.text),
+        (roles.Button, c.surface),
+        (roles.ButtonText, c.text),
+        (roles.Highlight, c.accent),
+        (roles.HighlightedText, c.accent_text),
+        (roles.ToolTipBase, c.surface),
+        (roles.ToolTipText, c.text),
+        (roles.PlaceholderText, c.muted),
+        (roles.Link, c.link),
+        (roles.Mid, c.border),
+    ):
+        pal.setColor(role, QColor(colour))
+    return pal
+
+
 def apply_theme(app: QApplication, mode: str) -> bool:
-    """Apply `system`, `light` or `dark`; returns whether the result is dark."""
+    """Apply `system`, `light` or `dark`; returns whether the result is dark. With `system`, a later change of
+    the desktop's scheme is applied as it happens."""
     app.setStyle(QStyleFactory.create("Fusion"))
     dark = is_dark(mode)
-    if dark:
-        palette = QPalette()
-        for role, colour in _DARK.items():
-            palette.setColor(role, QColor(colour))
-        app.setPalette(palette)
-    else:
-        app.setPalette(app.style().standardPalette())
+    c = colours(dark)
+    app.setPalette(palette(c))
+    app.setStyleSheet(stylesheet(c, app.font().pointSizeF() if app.font().pointSizeF() > 0 else 10.0))
     app.setProperty("roundtable_dark", dark)
+    if app.property(_MODE) is None:  # connected once: the handler reads the mode chosen last
+        app.styleHints().colorSchemeChanged.connect(lambda _scheme: _follow_desktop(app))
+    app.setProperty(_MODE, mode)
     return dark
+
+
+def _follow_desktop(app: QApplication) -> None:
+    if app.property(_MODE) == "system":
+        apply_theme(app, "system")

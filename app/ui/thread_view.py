@@ -8,8 +8,9 @@ from typing import Any
 
 from app.core.crew.events import CrewError, CrewEvent, CrewText, MessageEvent
 from app.core.crew.transcript import Card as CardText
-from app.core.crew.transcript import Renderer, citation_label, render, render_all, status_word
-from app.core.providers.base import Citation, Event
+from app.core.crew.transcript import Renderer, citation_label, render, render_all, status_word, usage_text
+from app.core.providers.base import Citation, Event, Usage
+from app.ui.design import SPACE, avatar, colours, model_chip, readable
 from app.ui.qt import (
     QApplication,
     QFrame,
@@ -64,14 +65,25 @@ class MessageWidget(QFrame):
         self.dark = dark
         self.dirty = False
         self.setObjectName("message")
+        self.setProperty("author", "user" if author == "user" else "copilot")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 8)
+        layout.setContentsMargins(SPACE["m"], SPACE["s"], SPACE["m"], SPACE["s"])
         header = QHBoxLayout()
-        self.name_label = QLabel(f"<b style='color:{html.escape(colour)}'>{html.escape(name)}</b>")
+        self.avatar = QLabel()
+        self.avatar.setPixmap(avatar(name, colour, 24, self.devicePixelRatioF()))
+        self.avatar.setAccessibleName(f"{name}'s avatar")
+        header.addWidget(self.avatar)
+        shown = readable(colour, colours(dark).surface)  # the copilot's colour, made to read on the card
+        self.name_label = QLabel(f"<b style='color:{html.escape(shown)}'>{html.escape(name)}</b>")
         self.status_label = QLabel()
-        self.status_label.setStyleSheet("color: gray")
+        self.status_label.setProperty("role", "muted")
         header.addWidget(self.name_label)
+        self.chip = QLabel()  # the model (or remote host) that wrote it
+        self.chip.setTextFormat(Qt.TextFormat.PlainText)  # a manifest's text: shown, never markup
+        self.chip.setProperty("role", "chip")
+        self.chip.hide()
+        header.addWidget(self.chip)
         header.addWidget(self.status_label)
         header.addStretch()
         if author != "user":
@@ -84,17 +96,24 @@ class MessageWidget(QFrame):
         self.body = ReplyView(dark)
         self.body.link_hovered.connect(self.link_hovered)
         layout.addWidget(self.body)
+        self.stats = QToolButton()  # tokens, speed, first token: a click shows the whole trace
+        self.stats.setAutoRaise(True)
+        self.stats.setProperty("role", "muted")
+        self.stats.setToolTip("Show this reply's trace")
+        self.stats.clicked.connect(lambda: self.details_requested.emit(self.message_id))
+        self.stats.hide()
+        layout.addWidget(self.stats, 0, Qt.AlignmentFlag.AlignLeft)
         self.citations: list[Citation] = []
         self.sources = QLabel()
         self.sources.setObjectName("sources")
         self.sources.setTextFormat(Qt.TextFormat.RichText)
-        self.sources.setStyleSheet("color: gray")
+        self.sources.setProperty("role", "muted")
         self.sources.setWordWrap(True)
         self.sources.linkActivated.connect(self._open_source)
         self.sources.hide()
         layout.addWidget(self.sources)
         self.banner = QFrame()
-        self.banner.setStyleSheet("background:#7a2e2e; color:white; border-radius:4px")
+        self.banner.setProperty("role", "banner")
         banner_layout = QHBoxLayout(self.banner)
         self.banner_label = QLabel()
         self.banner_label.setTextFormat(Qt.TextFormat.PlainText)  # errors quote servers and replies
@@ -122,6 +141,16 @@ class MessageWidget(QFrame):
         """Show what arrived since the last call; once the reply is no longer streaming, close its last block."""
         self.body.render(final=self.status != "streaming")
         self.dirty = False
+
+    def set_chip(self, text: str) -> None:
+        self.chip.setText(text)
+        self.chip.setVisible(bool(text))
+
+    def set_usage(self, usage: Usage | None) -> None:
+        shown = usage_text(usage)
+        self.stats.setText(shown)
+        self.stats.setAccessibleName(f"Reply figures: {shown}" if shown else "")
+        self.stats.setVisible(bool(shown))
 
     def set_status(self, status: str) -> None:
         self.status = status
@@ -161,7 +190,6 @@ class Card(QLabel):
         self.setText(text)
         self.setWordWrap(True)
         self.setObjectName("card")
-        self.setStyleSheet("color: gray; font-style: italic; padding: 2px 12px")
 
 
 def show_trace(parent: QWidget, message: Any) -> None:
@@ -243,6 +271,8 @@ class ThreadView(QScrollArea, Renderer):
         name = "You" if author == "user" else (copilot.name if copilot else author)
         colour = "#888888" if author == "user" else (copilot.color if copilot else "#5b7cfa")
         widget = MessageWidget(message_id, author, name, colour, text, status, self.dark)
+        if copilot is not None:
+            widget.set_chip(model_chip(copilot))
         widget.details_requested.connect(self.details_requested)
         widget.retry_requested.connect(self.retry_requested)
         widget.link_hovered.connect(self.link_hovered)
@@ -288,6 +318,7 @@ class ThreadView(QScrollArea, Renderer):
         widget = self.messages.get(event.message_id)
         if widget is not None:
             widget.set_status(event.status)
+            widget.set_usage(event.usage)
             widget.show_arrived()
             if event.citations:
                 widget.set_sources(event.citations)

@@ -78,7 +78,7 @@ class ToolApprovalCard(QFrame):
         self.deny = QPushButton("Deny")
         self.outcome = QLabel()
         self.outcome.setTextFormat(Qt.TextFormat.PlainText)
-        self.outcome.setStyleSheet("color: gray")
+        self.outcome.setProperty("role", "muted")
         self.outcome.hide()
         buttons = QHBoxLayout()
         buttons.addWidget(self.outcome, 1)

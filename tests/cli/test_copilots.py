@@ -52,11 +52,13 @@ def test_add_edit_and_remove(home) -> None:
     assert run_cli("copilots", "show", "tax-expert").returncode == 2
 
 
-def test_validation_errors_name_the_field() -> None:
+def test_validation_errors_name_the_field(tmp_path: Path) -> None:
     result = run_cli("copilots", "add", "hot", "--temperature", "5")
     assert result.returncode == 2 and "'sampling.temperature'" in result.stderr
-    result = run_cli("copilots", "add", "Bad Id")
-    assert result.returncode == 2 and "'id'" in result.stderr
+    manifest = tmp_path / "bad.toml"
+    manifest.write_text('id = "Bad Id"\nname = "Bad Id"\n')
+    result = run_cli("copilots", "import", str(manifest))
+    assert result.returncode == 2 and "'id' 'Bad Id' is not an id" in result.stderr and "like 'bad-id'" in result.stderr
     result = run_cli("copilots", "add", "lonely", "--handoff-to", "ghost")
     assert result.returncode == 2 and "'handoff_to' names unknown copilots: ghost" in result.stderr
     result = run_cli("copilots", "add", "modelless", "--model", "no-such-model")

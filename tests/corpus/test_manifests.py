@@ -15,7 +15,8 @@ CLI_RSS_CAP = 150 << 20  # a whole `roundtable` process takes about 60 MiB
 
 # file -> words the one-line refusal must hold
 EXPECTED = {
-    "bad-id.toml": "'id' string should match pattern",
+    "bad-id.toml": "'id' 'Bad Id!' is not an id: use lowercase letters, digits, '-' and '_' (at most 40), like "
+    "'bad-id'",
     "bad-utf8.toml": "Cannot read copilot manifest",
     "color-not-hex.toml": "'color' string should match pattern",
     "context-too-small.toml": "'context_size' input should be greater than or equal to 256",

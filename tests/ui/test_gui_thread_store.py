@@ -60,10 +60,10 @@ def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_h
         assert thread_id is not None
 
         # a thread loads from the sidebar
-        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=PATIENCE_MS)
+        qtbot.waitUntil(lambda: len(window.sidebar.thread_titles()) == 1, timeout=PATIENCE_MS)
         window.sidebar.start_new()
         assert not window.thread_view.messages
-        window.sidebar.threads.setCurrentRow(0)
+        window.sidebar.threads.setCurrentItem(window.sidebar.thread_items()[0])
         qtbot.waitUntil(lambda: len(window.thread_view.messages) == 2, timeout=PATIENCE_MS)
 
         # the roster refreshes after a copilot is edited in the form

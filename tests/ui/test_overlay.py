@@ -109,7 +109,7 @@ def test_open_in_roundtable_moves_the_exchange_into_the_windows_workspace(qtbot,
         assert "thread.moved" in [e["type"] for e in ctx.store.events(thread_id)]
         window = desktop.window
         assert window.isVisible() and window.thread_id == thread_id
-        qtbot.waitUntil(lambda: window.sidebar.threads.count() == 1, timeout=PATIENCE_MS)
+        qtbot.waitUntil(lambda: len(window.sidebar.thread_titles()) == 1, timeout=PATIENCE_MS)
     finally:
         desktop.close()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,12 +30,15 @@ class SamplingConfig(BaseModel):
     min_p: float | None = Field(None, ge=0.0, le=1.0, description="local: drop tokens below this share of the best")
 
 
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
 class Copilot(BaseModel):
     """A copilot's manifest, stored in the database and importable/exportable as TOML."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    id: str = Field(description="lowercase letters, digits, - and _; made from the name (`id_from_name`)")
     name: str = Field(min_length=1, max_length=60)
     color: str = Field("#5b7cfa", pattern=r"^#[0-9a-fA-F]{6}$")
     description: str = ""
@@ -75,7 +79,12 @@ class Copilot(BaseModel):
 
     @field_validator("id")
     @classmethod
-    def _not_everyone(cls, value: str) -> str:
+    def _check_id(cls, value: str) -> str:
+        if not _ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an id: use lowercase letters, digits, '-' and '_' (at most 40), like "
+                f"'{id_from_name(value)}'"
+            )
         if value == "all":
             raise ValueError("'all' is reserved: @all asks every copilot (roundtable mode)")
         return value
@@ -91,6 +100,19 @@ class Copilot(BaseModel):
         import tomli_w
 
         return tomli_w.dumps(self.model_dump(exclude_none=True))
+
+
+def id_from_name(name: str, taken: Iterable[str] = ()) -> str:
+    """The id a copilot called `name` gets: lowercase letters and digits with dashes ("Tax Expert" -> `tax-expert`,
+    "Crème Brûlée" -> `creme-brulee`); `copilot` where no letter survives; `-2`, `-3`… after one in `taken`.
+    ("All" gives `all`, which the manifest refuses: `@all` asks everyone.)"""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+    base = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:36].strip("-") or "copilot"
+    used = set(taken)
+    candidate, n = base, 2
+    while candidate in used:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
 
 
 def _loose(text: str) -> str:
@@ -136,7 +158,9 @@ def parse_manifest(data: dict[str, Any], source: str) -> Copilot:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(manifest)"
-        raise UsageError(f"Copilot manifest {source}: '{where}' {first['msg'].lower()}.") from exc
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own words, as it wrote them
+        message = message if message != first["msg"] else message.lower()
+        raise UsageError(f"Copilot manifest {source}: '{where}' {message}.") from exc
 
 
 MAX_MANIFEST_BYTES = 1024 * 1024  # a manifest is a few KB; a bigger file is not one, and is never read whole

@@ -17,9 +17,12 @@ _MAX_QUERY_WORDS = 32
 _FILTERED_DEPTH = 1024  # ranked ids checked against a workspace before the join does it instead
 
 
-def fts_query(text: str, any_word: bool = False) -> str:
-    """User text as an FTS5 query: each word once, quoted (no syntax can break it), all of them or any one."""
+def fts_query(text: str, any_word: bool = False, prefix: bool = False) -> str:
+    """User text as an FTS5 query: each word once, quoted (no syntax can break it), all of them or any one;
+    with `prefix`, the last word also matches longer words (search as you type)."""
     words = [f'"{w}"' for w in dict.fromkeys(_WORD.findall(text.lower()))][:_MAX_QUERY_WORDS]
+    if prefix and words:
+        words[-1] += "*"
     return (" OR " if any_word else " ").join(words)
 
 
@@ -113,7 +116,7 @@ class KnowledgeRecords:
             db.execute("DELETE FROM documents WHERE id = ?", [document_id])
 
     def rank_chunks(
-        self, query: str, workspace_id: str | None, limit: int, any_word: bool = False
+        self, query: str, workspace_id: str | None, limit: int, any_word: bool = False, prefix: bool = False
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score: lower is better) of the `limit` best passages for `query`, best first.
 
@@ -122,7 +125,7 @@ class KnowledgeRecords:
         workspace is checked on the ranked ids instead, reading deeper while too few of them are its own, and
         with the join once that depth is large (a small workspace beside a big one): exact either way.
         """
-        match = fts_query(query, any_word)
+        match = fts_query(query, any_word, prefix)
         if not match:
             return []
         rank = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
@@ -158,16 +161,19 @@ class KnowledgeRecords:
         )
         return {int(row[0]) for row in rows}
 
-    def search_chunks(self, query: str, workspace_id: str | None, limit: int, any_word: bool = False) -> list[Hit]:
-        """The best passages for `query` as hits, their matching words [marked] by FTS5."""
-        ranked = self.rank_chunks(query, workspace_id, limit, any_word)
+    def search_chunks(
+        self, query: str, workspace_id: str | None, limit: int, any_word: bool = False, prefix: bool = False
+    ) -> list[Hit]:
+        """The best passages for `query` as hits, their matching words [marked] by FTS5 (`prefix`: the last word
+        may be the start of one, as while the user types)."""
+        ranked = self.rank_chunks(query, workspace_id, limit, any_word, prefix)
         if not ranked:
             return []
         marks = ",".join("?" * len(ranked))
         rows = self.conn.read_tuples(
             "SELECT rowid, snippet(chunks_fts, 0, '[', ']', '…', 16) FROM chunks_fts"
             f" WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
-            [fts_query(query, any_word), *(chunk_id for chunk_id, _ in ranked)],
+            [fts_query(query, any_word, prefix), *(chunk_id for chunk_id, _ in ranked)],
         )
         snippets = {int(i): str(snippet) for i, snippet in rows}
         score = dict(ranked)

@@ -244,3 +244,9 @@ def m012_remote_tool_servers(db: Database) -> None:
     # A tool server reached over Streamable HTTP: its URL, plain headers and the keychain key of its bearer
     # token, as JSON (the token itself stays in the keychain); `command` is '[]' for those.
     db.execute("ALTER TABLE tool_servers ADD COLUMN remote TEXT")
+
+
+@migration
+def m013_pinned_threads(db: Database) -> None:
+    # A thread the user pinned stays at the top of the sidebar, above the date groups.
+    db.execute("ALTER TABLE threads ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")

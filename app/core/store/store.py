@@ -33,6 +33,10 @@ class Thread:
     created_at: str
     updated_at: str
     message_count: int = 0
+    pinned: bool = False  # kept at the top of the sidebar
+
+    def __post_init__(self) -> None:
+        self.pinned = bool(self.pinned)  # SQLite stores 0 or 1
 
 
 @dataclass
@@ -150,7 +154,7 @@ class Store(
 
     def list_threads(self, workspace_id: str | None = None) -> list[Thread]:
         where, params = ("WHERE t.workspace_id = ?", [workspace_id]) if workspace_id else ("", [])
-        rows = self.conn.read(f"{self._THREAD_SELECT} {where} ORDER BY t.updated_at DESC", params)
+        rows = self.conn.read(f"{self._THREAD_SELECT} {where} ORDER BY t.pinned DESC, t.updated_at DESC", params)
         return [Thread(**row) for row in rows]
 
     def rename_thread(self, thread_id: str, title: str) -> None:
@@ -174,14 +178,29 @@ class Store(
             db.execute("DELETE FROM threads WHERE id = ?", [thread_id])
 
     def find_threads(self, text: str, workspace_id: str | None = None) -> list[Thread]:
-        """Threads whose title or messages contain `text` (case-insensitive), newest first."""
-        where = "(t.title LIKE ? OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id AND m.text LIKE ?))"
-        params: list[str] = [f"%{text}%", f"%{text}%"]
+        """Threads whose title contains `text` or whose messages hold all its words (the full-text index; the
+        last word may be the start of one, as it is while the user types), pinned first, then newest first."""
+        from app.core.store.knowledge import fts_query
+
+        match = fts_query(text, prefix=True)
+        where = "instr(lower(t.title), ?) > 0"  # not LIKE: '%' and '_' in the text are only characters
+        params: list[str] = [text.lower()]
+        if match:
+            found = (
+                "SELECT m.thread_id FROM messages_fts f JOIN messages m ON m.rowid = f.rowid WHERE messages_fts MATCH ?"
+            )
+            where = f"({where} OR t.id IN ({found}))"
+            params.append(match)
         if workspace_id:
             where += " AND t.workspace_id = ?"
             params.append(workspace_id)
-        rows = self.conn.read(f"{self._THREAD_SELECT} WHERE {where} ORDER BY t.updated_at DESC", params)
-        return [Thread(**row) for row in rows]
+        order = "ORDER BY t.pinned DESC, t.updated_at DESC"
+        return [Thread(**row) for row in self.conn.read(f"{self._THREAD_SELECT} WHERE {where} {order}", params)]
+
+    def pin_thread(self, thread_id: str, pinned: bool) -> None:
+        """Keep a thread at the top of the sidebar (or stop)."""
+        with self.conn.transaction() as db:
+            db.execute("UPDATE threads SET pinned = ? WHERE id = ?", [int(pinned), thread_id])
 
     def get_thread(self, thread_id: str) -> Thread:
         """A thread by id or unique id prefix."""

@@ -13,6 +13,7 @@ from app.core.providers.base import CancelToken, Event
 from app.core.store.workspaces import QUICK_ASK_WORKSPACE
 from app.ui.composer import PromptEdit
 from app.ui.crew_runner import CrewRunner
+from app.ui.design import set_role
 from app.ui.endpoint_dialog import copilots_of_ask
 from app.ui.operations import Operation, query
 from app.ui.qt import (
@@ -43,7 +44,6 @@ LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
 _PREFILL_LIMIT = 20_000
 _RENDER_MS = 33  # streamed text is shown at most this often; each time only its open Markdown block is re-rendered
 _RENDER_SHARE = 4  # the next render waits at least this many times as long as the last one took
-_GRAY, _RED = "color: gray", "color: #d9534f"
 _ACTIVATE_EVERY_MS = 100
 _ACTIVATE_TRIES = 50  # a loaded machine's window manager may take seconds to map a window
 _WIDTH = 640
@@ -87,9 +87,6 @@ class Overlay(QWidget, Renderer):
         self.setObjectName("overlay")
         frame = QFrame(self)
         frame.setObjectName("overlayFrame")
-        frame.setStyleSheet(
-            "#overlayFrame { border: 1px solid palette(highlight); border-radius: 10px; background: palette(window) }"
-        )
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(frame)
@@ -100,7 +97,7 @@ class Overlay(QWidget, Renderer):
         self.copilot = QComboBox()
         self.copilot.setToolTip("Who answers (an @mention in the question overrides this)")
         hint = QLabel("Enter asks · Esc closes · Ctrl+C copies the answer")
-        hint.setStyleSheet("color: gray")
+        set_role(hint, "muted")
         top.addWidget(self.copilot)
         top.addStretch()
         top.addWidget(hint)
@@ -115,7 +112,7 @@ class Overlay(QWidget, Renderer):
         # handler with the target shown on hover (see reply_view); a streamed answer re-renders its open block only
         self.asked = QLabel()
         self.asked.setTextFormat(Qt.TextFormat.PlainText)
-        self.asked.setStyleSheet(_GRAY)
+        set_role(self.asked, "muted")
         self.asked.setWordWrap(True)
         self.asked.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.answer_view = ReplyView()
@@ -141,7 +138,7 @@ class Overlay(QWidget, Renderer):
         bottom = QHBoxLayout()
         self.status = QLabel()
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes agents' status lines and errors
-        self.status.setStyleSheet(_GRAY)
+        set_role(self.status, "muted")
         self.status.setWordWrap(True)
         self.copy_button = QPushButton("Copy")
         self.open_button = QPushButton("Open in Roundtable")
@@ -238,7 +235,7 @@ class Overlay(QWidget, Renderer):
         self.answer_view.begin("")
         self.answer_area.hide()
         self.status.clear()
-        self.status.setStyleSheet(_GRAY)
+        set_role(self.status, "muted")
         self.copy_button.setEnabled(False)
         self.open_button.setEnabled(False)
         layout = self.layout()
@@ -299,7 +296,7 @@ class Overlay(QWidget, Renderer):
         self.answer_view.begin()
         self._follow = True
         self.answer_area.show()
-        self.status.setStyleSheet(_GRAY)
+        set_role(self.status, "muted")
         self.status.setText("Thinking…")
         self.copy_button.setEnabled(False)
         self.open_button.setEnabled(False)
@@ -383,7 +380,7 @@ class Overlay(QWidget, Renderer):
         self.render_timer.setInterval(max(_RENDER_MS, int(took_ms * _RENDER_SHARE)))
 
     def _show_problem(self, message: str) -> None:
-        self.status.setStyleSheet(_RED)
+        set_role(self.status, "error")
         self.status.setText(message)
 
     # -- copying and moving -----------------------------------------------------------------------------

@@ -1,0 +1,230 @@
+"""The design system in one place: tokens (spacing, radii, type scale, colours for light and dark) and the one
+stylesheet made from them, plus the copilots' avatars.
+
+Widgets never write colours of their own: they take an object name or a `role` property (`muted`, `error`,
+`warning`, `card`, `banner`) that the stylesheet styles. Every text colour on its background meets WCAG AA
+(contrast at least 4.5:1; `tests/ui/test_design.py` checks them all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.ui.qt import QColor, QFont, QIcon, QPainter, QPixmap, Qt, QWidget
+
+SPACE = {"xs": 4, "s": 8, "m": 12, "l": 16, "xl": 24}  # px
+RADIUS = {"s": 4, "m": 8, "l": 12}  # px
+TYPE_SCALE = {"small": 0.9, "body": 1.0, "title": 1.2, "heading": 1.45}  # of the system font's size
+AA = 4.5  # WCAG AA contrast for body text
+
+
+@dataclass(frozen=True)
+class Colours:
+    """One theme's colours. `*_text` colours are for text on the colour before them."""
+
+    window: str
+    surface: str  # cards, inputs
+    surface_alt: str  # the user's own messages, hovered rows
+    border: str
+    text: str
+    muted: str  # secondary text: statuses, cards between messages, stats lines
+    accent: str  # buttons, selection, focus
+    accent_text: str
+    error: str  # error text on `surface`
+    banner: str  # an error banner's background
+    banner_text: str
+    warning: str  # warning text on `surface`
+    link: str
+
+    def pairs(self) -> dict[str, tuple[str, str]]:
+        """Every text colour with the backgrounds it is drawn on, for the contrast check."""
+        pairs = {}
+        for background in ("window", "surface", "surface_alt"):
+            for text in ("text", "muted", "link"):
+                pairs[f"{text} on {background}"] = (getattr(self, text), getattr(self, background))
+        pairs["error on surface"] = (self.error, self.surface)
+        pairs["warning on surface"] = (self.warning, self.surface)
+        pairs["error on window"] = (self.error, self.window)
+        pairs["accent text on accent"] = (self.accent_text, self.accent)
+        pairs["banner text on banner"] = (self.banner_text, self.banner)
+        return pairs
+
+
+LIGHT = Colours(
+    window="#f4f5f7",
+    surface="#ffffff",
+    surface_alt="#eef1f6",
+    border="#d5d9e0",
+    text="#1d2026",
+    muted="#5c6370",
+    accent="#3b5bdb",
+    accent_text="#ffffff",
+    error="#b42318",
+    banner="#b42318",
+    banner_text="#ffffff",
+    warning="#8a5300",
+    link="#2f4ac0",
+)
+DARK = Colours(
+    window="#1b1c1f",
+    surface="#24262a",
+    surface_alt="#2d3036",
+    border="#3a3d44",
+    text="#e8eaed",
+    muted="#a6acb5",
+    accent="#5b7cfa",
+    accent_text="#0b0d12",
+    error="#ff8a80",
+    banner="#8c2f27",
+    banner_text="#ffffff",
+    warning="#f0b45a",
+    link="#8ab4f8",
+)
+
+
+def colours(dark: bool) -> Colours:
+    return DARK if dark else LIGHT
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of `#rrggbb`."""
+    channels = []
+    for i in (1, 3, 5):
+        c = int(colour[i : i + 2], 16) / 255
+        channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+    r, g, b = channels
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two `#rrggbb` colours (1 to 21)."""
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def text_on(background: str) -> str:
+    """Black or white, whichever reads better on `background` (one of them always reaches 4.5:1)."""
+    return "#000000" if contrast("#000000", background) >= contrast("#ffffff", background) else "#ffffff"
+
+
+def readable(colour: str, background: str) -> str:
+    """`colour` (a copilot's), darkened or lightened just enough to read as text on `background`."""
+    base = QColor(colour)
+    dark_background = luminance(background) < 0.2
+    shade = base
+    for step in range(20):
+        if contrast(shade.name(), background) >= AA:
+            return shade.name()
+        factor = 100 + 8 * (step + 1)
+        shade = base.lighter(factor) if dark_background else base.darker(factor)
+    return text_on(background)
+
+
+def stylesheet(c: Colours, base_pt: float = 10.0) -> str:
+    """The application's stylesheet for one theme."""
+    s, r = SPACE, RADIUS
+    small, title = base_pt * TYPE_SCALE["small"], base_pt * TYPE_SCALE["title"]
+    return f"""
+QMainWindow, QDialog {{ background: {c.window}; }}
+QWidget {{ color: {c.text}; }}
+QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.border}; padding: {s["xs"]}px; }}
+QLineEdit, QPlainTextEdit, QTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
+    background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["s"]}px; padding: {s["xs"]}px;
+    selection-background-color: {c.accent}; selection-color: {c.accent_text};
+}}
+QLineEdit:focus, QPlainTextEdit:focus, QTextEdit:focus, QComboBox:focus {{ border: 1px solid {c.accent}; }}
+QPushButton {{
+    background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["s"]}px;
+    padding: {s["xs"]}px {s["m"]}px;
+}}
+QPushButton:hover {{ border-color: {c.accent}; }}
+QPushButton:default, QPushButton[role="primary"] {{
+    background: {c.accent}; color: {c.accent_text}; border-color: {c.accent};
+}}
+QListWidget, QTreeWidget {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["m"]}px; }}
+QListWidget::item, QTreeWidget::item {{ padding: {s["xs"]}px {s["s"]}px; }}
+QListWidget::item:selected, QTreeWidget::item:selected {{ background: {c.accent}; color: {c.accent_text}; }}
+QTabWidget::pane {{ border: 1px solid {c.border}; border-radius: {r["m"]}px; background: {c.window}; }}
+QTabBar::tab {{ padding: {s["xs"]}px {s["m"]}px; }}
+QTabBar::tab:selected {{ color: {c.accent if c is LIGHT else c.text}; border-bottom: 2px solid {c.accent}; }}
+QScrollArea {{ border: none; background: {c.window}; }}
+QFrame#message {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; }}
+QFrame#message[author="user"] {{ background: {c.surface_alt}; }}
+QLabel#welcome {{
+    background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; padding: {s["l"]}px;
+}}
+QLabel#card {{ color: {c.muted}; font-style: italic; padding: {s["xs"] // 2}px {s["m"]}px; }}
+QFrame#overlayFrame {{
+    background: {c.window}; border: 1px solid {c.accent}; border-radius: {r["l"]}px;
+}}
+QLabel#heading {{ font-size: {title:.1f}pt; font-weight: 600; }}
+*[role="muted"] {{ color: {c.muted}; font-size: {small:.1f}pt; }}
+*[role="error"] {{ color: {c.error}; }}
+QLabel[role="chip"] {{
+    color: {c.muted}; background: {c.surface_alt}; border: 1px solid {c.border}; border-radius: {r["s"]}px;
+    padding: 0px {s["xs"]}px; font-size: {small:.1f}pt;
+}}
+*[role="warning"] {{ color: {c.warning}; }}
+QFrame[role="banner"] {{ background: {c.banner}; border-radius: {r["s"]}px; }}
+QFrame[role="banner"] QLabel {{ color: {c.banner_text}; }}
+"""
+
+
+def set_role(widget: QWidget, role: str) -> None:
+    """Style `widget` as `role` (muted, error, warning, banner, primary), now: a changed property is re-read."""
+    widget.setProperty("role", role)
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+
+
+def avatar(name: str, colour: str, size: int = 28, scale: float = 1.0) -> QPixmap:
+    """A round avatar with the copilot's initials in its colour (drawn at `scale` for HiDPI screens)."""
+    pixels = max(1, round(size * scale))
+    pixmap = QPixmap(pixels, pixels)
+    pixmap.setDevicePixelRatio(scale)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(colour))
+    painter.drawEllipse(0, 0, size, size)
+    painter.setPen(QColor(text_on(colour)))
+    font = QFont()
+    font.setPixelSize(max(8, int(size * 0.42)))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(0, 0, size, size, Qt.AlignmentFlag.AlignCenter, initials(name))
+    painter.end()
+    return pixmap
+
+
+def avatar_icon(name: str, colour: str, size: int = 28) -> QIcon:
+    icon = QIcon()
+    for scale in (1.0, 2.0):
+        icon.addPixmap(avatar(name, colour, size, scale))
+    return icon
+
+
+def model_chip(copilot: Any) -> str:
+    """What a reply's chip says wrote it: the local model (the starter where none is bound), or the remote host."""
+    if copilot.provider == "local":
+        return copilot.model.rsplit("/", 1)[-1] if copilot.model else "starter model"
+    host = urlsplit(copilot.endpoint or "").hostname
+    return f"{copilot.provider} · {host}" if host else copilot.provider
+
+
+def initials(name: str) -> str:
+    """One or two letters for an avatar: "Tax Expert" -> TE, "writer" -> W."""
+    words = [w for w in name.replace("-", " ").replace("_", " ").split() if w[:1].isalnum()]
+    if not words:
+        return "?"
+    letters = words[0][0] + (words[1][0] if len(words) > 1 else "")
+    return letters.upper()
+
+
+def tokens() -> dict[str, object]:
+    """Every token, for documentation and tests."""
+    return {"space": SPACE, "radius": RADIUS, "type": TYPE_SCALE, "light": asdict(LIGHT), "dark": asdict(DARK)}
