@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ui.qt import QCompleter, QHBoxLayout, QPlainTextEdit, QPushButton, QStringListModel, Qt, QWidget, Signal
+from app.ui.design import avatar_icon
+from app.ui.qt import (
+    QCompleter,
+    QHBoxLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QStandardItem,
+    QStandardItemModel,
+    Qt,
+    QWidget,
+    Signal,
+)
 
 _MAX_DROPPED_BYTES = 512 * 1024
 
@@ -24,15 +35,25 @@ class PromptEdit(QPlainTextEdit):
         super().__init__(parent)
         self.setPlaceholderText("Ask the crew… (@name to pick a copilot, Enter to send, Shift+Enter for a new line)")
         self.setAcceptDrops(True)
-        self.names = QStringListModel(self)  # the @names on offer, kept: `completer.model()` is typed as the base model
-        self.completer = QCompleter(self.names, self)
+        self.names = QStandardItemModel(self)  # the @names on offer, with avatars (kept: `completer.model()` is typed
+        self.completer = QCompleter(self.names, self)  # as the base model)
         self.completer.setWidget(self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.activated.connect(self._complete)
         self.setMaximumHeight(110)
 
-    def set_names(self, names: list[str]) -> None:
-        self.names.setStringList([f"@{name}" for name in names])
+    def set_names(self, copilots: list[tuple[str, str, str]]) -> None:
+        """The copilots `@` completes, as (id, name, colour): each offered as `@id` with its avatar and name."""
+        self.names.clear()
+        for copilot_id, name, colour in copilots:
+            item = QStandardItem(avatar_icon(name, colour, 20), f"@{copilot_id}")
+            item.setToolTip(name)
+            item.setData(f"@{copilot_id} ({name})", Qt.ItemDataRole.AccessibleTextRole)
+            self.names.appendRow(item)
+
+    def offered(self) -> list[str]:
+        """The @names on offer, in order."""
+        return [self.names.item(row).text() for row in range(self.names.rowCount())]
 
     def _word_before_cursor(self) -> str:
         cursor = self.textCursor()

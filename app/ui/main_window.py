@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
             self.copilots.clear()
             self.copilots.update(result[0])
             self.roster.set_copilots(result[1], result[2].review, result[2].damaged, result[3])
-            self.composer.edit.set_names(list(result[0]))
+            self.composer.edit.set_names([(c.id, c.name, c.color) for c in result[0].values()])
 
         query(load, show, self.error)
 

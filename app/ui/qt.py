@@ -30,6 +30,8 @@ from PySide6.QtGui import (
     QPalette,
     QPixmap,
     QShortcut,
+    QStandardItem,
+    QStandardItemModel,
     QTextCursor,
     QTextDocument,
     QTextOption,

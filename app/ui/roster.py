@@ -50,6 +50,15 @@ def _choice(combo: QComboBox, current: str | None) -> None:
     combo.setCurrentIndex(index)
 
 
+_PROVIDERS = (
+    ("A local model", "local"),
+    ("An OpenAI-compatible server", "openai"),
+    ("An OpenBB Workspace agent", "openbb"),
+    ("An A2A agent", "a2a"),
+)
+_KNOWLEDGE = (("When it runs locally (auto)", "auto"), ("Always", True), ("Never", False))
+
+
 class CopilotDialog(QDialog):
     """A form over a copilot's manifest; `manifest()` gives the edited fields as a dict.
 
@@ -69,6 +78,7 @@ class CopilotDialog(QDialog):
         others: list[str],
         parent: QWidget | None = None,
         tools: list[tuple[str, str]] | None = None,
+        keys: list[str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Copilot: {copilot.name}" if copilot else "New copilot")
@@ -108,11 +118,11 @@ class CopilotDialog(QDialog):
         self.lora_scale.setValue(copilot.lora_scale if copilot else 1.0)
         self.vector_strength = QDoubleSpinBox(minimum=-4.0, maximum=4.0, singleStep=0.1, decimals=2)
         self.vector_strength.setValue(copilot.control_vector_strength if copilot else 1.0)
-        adapter_row = QHBoxLayout()
+        adapter_row = self.adapter_row = QHBoxLayout()
         adapter_row.addWidget(self.lora_combo, 1)
         adapter_row.addWidget(QLabel("scale"))
         adapter_row.addWidget(self.lora_scale)
-        vector_row = QHBoxLayout()
+        vector_row = self.vector_row = QHBoxLayout()
         vector_row.addWidget(self.vector_combo, 1)
         vector_row.addWidget(QLabel("strength"))
         vector_row.addWidget(self.vector_strength)
@@ -126,22 +136,50 @@ class CopilotDialog(QDialog):
         self.handoff_edit = QLineEdit(", ".join(copilot.handoff_to) if copilot else "")
         self.handoff_edit.setPlaceholderText(", ".join(others))
         self.tools = ToolGrants(copilot.tools if copilot else [], tools or [])
+        remote = copilot is not None and copilot.provider != "local"
+        self.provider = QComboBox()
+        for label, value in _PROVIDERS:
+            self.provider.addItem(label, value)
+        self.provider.setCurrentIndex(max(self.provider.findData(copilot.provider if copilot else "local"), 0))
+        self.endpoint_edit = QLineEdit((copilot.endpoint or "") if copilot else "")
+        self.endpoint_edit.setPlaceholderText("https://… (the server's base URL)")
+        self.remote_model = QLineEdit((copilot.model or "") if remote and copilot else "")
+        self.remote_model.setPlaceholderText("the server's model name")
+        self.agent_edit = QLineEdit((copilot.agent or "") if copilot else "")
+        self.agent_edit.setPlaceholderText("the agent's id in the server's agents.json (optional)")
+        self.key_combo = QComboBox()  # the keys saved through Roundtable, by name (never their values)
+        self.key_combo.setEditable(True)  # or env:NAME, or a key saved later
+        self.key_combo.addItems(["", *(keys or [])])
+        self.key_combo.setCurrentText((copilot.api_key_name or "") if copilot else "")
+        self.knowledge = QComboBox()
+        for shown, reads in _KNOWLEDGE:
+            self.knowledge.addItem(shown, reads)
+        self.knowledge.setCurrentIndex(max(self.knowledge.findData(copilot.knowledge if copilot else "auto"), 0))
+        self.form = form
         for label, widget in (
             ("Id", self.id_edit),
             ("Name", self.name_edit),
             ("Colour", self.color_edit),
             ("Description", self.description_edit),
             ("Skills", self.skills_edit),
+            ("Runs on", self.provider),
+            ("Endpoint", self.endpoint_edit),
+            ("Server's model", self.remote_model),
+            ("Agent", self.agent_edit),
+            ("API key (keychain)", self.key_combo),
             ("Model", self.model_combo),
-            ("LoRA adapter", adapter_row),
-            ("Control vector", vector_row),
+            ("LoRA adapter", self.adapter_row),
+            ("Control vector", self.vector_row),
             ("System prompt", self.system_edit),
             ("Temperature", self.temperature),
             ("Max reply tokens", self.max_tokens),
             ("May hand off to", self.handoff_edit),
+            ("Reads documents", self.knowledge),
             ("Tools", self.tools),
         ):
             form.addRow(label, widget)
+        self.provider.currentIndexChanged.connect(lambda _index: self._show_provider_fields())
+        self._show_provider_fields()
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)  # errors quote the manifest and the server
         self.error.setProperty("role", "error")
@@ -151,6 +189,18 @@ class CopilotDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _show_provider_fields(self) -> None:
+        """A local copilot's model, adapter and control vector, or a remote one's endpoint, model name and key."""
+        provider = self.provider.currentData()
+        local = provider == "local"
+        for widget in (self.endpoint_edit, self.remote_model, self.key_combo):
+            self.form.setRowVisible(widget, not local)
+        self.form.setRowVisible(self.agent_edit, provider == "openbb")
+        self.form.setRowVisible(self.remote_model, provider == "openai")
+        self.form.setRowVisible(self.model_combo, local)
+        self.form.setRowVisible(self.adapter_row, local)
+        self.form.setRowVisible(self.vector_row, local)
 
     def _name_typed(self, name: str) -> None:
         if not self.id_typed:
@@ -172,16 +222,23 @@ class CopilotDialog(QDialog):
             return [w.strip() for w in text.split(",") if w.strip()]
 
         data = dict(self.base)
+        provider = self.provider.currentData()
+        local = provider == "local"
         data.update(
+            provider=provider,
+            endpoint=None if local else self.endpoint_edit.text().strip() or None,
+            agent=self.agent_edit.text().strip() or None if provider == "openbb" else None,
+            api_key_name=None if local else self.key_combo.currentText().strip() or None,
+            knowledge=self.knowledge.currentData(),
             id=self.id_edit.text().strip() or id_from_name(self.name_edit.text(), self.taken),
             name=self.name_edit.text().strip(),
             color=self.color_edit.text().strip(),
             description=self.description_edit.text().strip(),
             skills=words(self.skills_edit.text()),
-            model=self.model_combo.currentData(),
-            lora=self.lora_combo.currentData(),
+            model=self.model_combo.currentData() if local else self.remote_model.text().strip() or None,
+            lora=self.lora_combo.currentData() if local else None,
             lora_scale=self.lora_scale.value(),
-            control_vector=self.vector_combo.currentData(),
+            control_vector=self.vector_combo.currentData() if local else None,
             control_vector_strength=self.vector_strength.value(),
             system_prompt=self.system_edit.toPlainText().strip(),
             handoff_to=words(self.handoff_edit.text()),
@@ -320,17 +377,20 @@ class RosterPanel(QWidget):
         """The manifest form for a copilot (None: a new one), opened once the installed models, adapters and control
         vectors, and the tools it may be granted, are read (on the database worker)."""
         from app.core.hub.installed import installed_models
+        from app.core.secrets import key_names
 
         copilot = self.copilots.get(copilot_id) if copilot_id else None
         ctx = self.ctx
         query(
-            lambda: (installed_models(ctx), tool_choices(ctx.store)),
+            lambda: (installed_models(ctx), tool_choices(ctx.store), key_names(ctx.store)),
             lambda read: self._open_form(copilot, *read),
             self.message.emit,
         )
 
-    def _open_form(self, copilot: Copilot | None, models: list[Any], tools: list[tuple[str, str]]) -> None:
-        dialog = self.dialog = CopilotDialog(copilot, models, list(self.copilots), self, tools)
+    def _open_form(
+        self, copilot: Copilot | None, models: list[Any], tools: list[tuple[str, str]], keys: list[str]
+    ) -> None:
+        dialog = self.dialog = CopilotDialog(copilot, models, list(self.copilots), self, tools, keys)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._form_saved(dialog))
         dialog.open()  # window-modal, without a nested event loop

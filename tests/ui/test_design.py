@@ -239,3 +239,31 @@ def test_copilot_cards_say_model_and_state_without_cutting_text(qtbot, window, c
     qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
     qtbot.waitUntil(lambda: cards()["Writer"][1] == "starter model · ready", timeout=PATIENCE_MS)
     assert window.roster.list.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+
+
+def test_the_copilot_form_has_every_field_remote_copilots_need(qtbot, window, ctx) -> None:
+    ctx.store.set_meta("key_names", ["openai", "desk-token"])  # keys saved through Roundtable, by name
+    window.roster.edit(None)
+    qtbot.waitUntil(lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=PATIENCE_MS)
+    form = window.roster.dialog
+    assert form.model_combo.isVisibleTo(form) and not form.endpoint_edit.isVisibleTo(form)
+    form.provider.setCurrentIndex(form.provider.findData("openai"))
+    assert form.endpoint_edit.isVisibleTo(form) and not form.model_combo.isVisibleTo(form)
+    assert [form.key_combo.itemText(i) for i in range(form.key_combo.count())] == ["", "openai", "desk-token"]
+    qtbot.keyClicks(form.name_edit, "Quant Desk")
+    form.endpoint_edit.setText("https://gpu-box.example.test/v1")
+    form.remote_model.setText("qwen2.5-32b-instruct")
+    form.key_combo.setCurrentText("openai")
+    form.knowledge.setCurrentIndex(form.knowledge.findData(False))
+    form.accept()
+    saved = form.saved
+    assert saved is not None, form.error.text()
+    assert (saved.id, saved.provider, saved.endpoint, saved.model, saved.api_key_name, saved.knowledge) == (
+        "quant-desk",
+        "openai",
+        "https://gpu-box.example.test/v1",
+        "qwen2.5-32b-instruct",
+        "openai",
+        False,
+    )
+    qtbot.waitUntil(lambda: "quant-desk" in [c.id for c in ctx.copilots()], timeout=PATIENCE_MS)

@@ -209,6 +209,9 @@ def test_mention_completion_offers_copilot_names(qtbot, window) -> None:
     model = edit.completer.completionModel()
     assert edit.completer.completionPrefix() == "@wr"
     assert [model.index(i, 0).data() for i in range(model.rowCount())] == ["@writer"]
+    offered = model.index(0, 0)  # with the copilot's avatar and name
+    assert not offered.data(Qt.ItemDataRole.DecorationRole).isNull()
+    assert offered.data(Qt.ItemDataRole.ToolTipRole) == "Writer"
 
 
 def test_add_a_copilot_in_the_form(qtbot, window, ctx) -> None:

@@ -126,3 +126,11 @@ def test_shortcut_names_translate_to_pynput_and_bad_ones_are_explained() -> None
     assert unavailable_reason("wayland") == WAYLAND_HELP
     assert "roundtable overlay" in WAYLAND_HELP
     assert "offscreen" in unavailable_reason("offscreen")
+
+
+def test_the_picker_and_the_mentions_show_each_copilot_with_its_avatar(qtbot, ctx) -> None:
+    overlay = make_overlay(qtbot, ctx)
+    names = [overlay.copilot.itemText(i) for i in range(overlay.copilot.count())]
+    assert sorted(names) == ["Analyst", "Generalist", "Reviewer", "Writer"]
+    assert all(not overlay.copilot.itemIcon(i).isNull() for i in range(overlay.copilot.count()))
+    assert sorted(overlay.prompt.offered()) == ["@analyst", "@generalist", "@reviewer", "@writer"]

@@ -13,7 +13,7 @@ from app.core.providers.base import CancelToken, Event
 from app.core.store.workspaces import QUICK_ASK_WORKSPACE
 from app.ui.composer import PromptEdit
 from app.ui.crew_runner import CrewRunner
-from app.ui.design import set_role
+from app.ui.design import avatar_icon, set_role
 from app.ui.endpoint_dialog import copilots_of_ask
 from app.ui.operations import Operation, query
 from app.ui.qt import (
@@ -260,7 +260,7 @@ class Overlay(QWidget, Renderer):
 
         def load() -> tuple[list, str]:
             last = ctx.store.get_meta(LAST_COPILOT_KEY) or ctx.settings.default_copilot
-            return [(c.id, c.name) for c in ctx.copilots()], last
+            return [(c.id, c.name, c.color) for c in ctx.copilots()], last
 
         query(load, self._set_copilots, self._show_problem)
 
@@ -268,10 +268,10 @@ class Overlay(QWidget, Renderer):
         copilots, last = result
         chosen = self.copilot.currentData() or last
         self.copilot.clear()
-        for copilot_id, name in copilots:
-            self.copilot.addItem(name, copilot_id)
+        for copilot_id, name, colour in copilots:
+            self.copilot.addItem(avatar_icon(name, colour, 20), name, copilot_id)
         self.copilot.setCurrentIndex(max(self.copilot.findData(chosen), 0))
-        self.prompt.set_names([copilot_id for copilot_id, _ in copilots])
+        self.prompt.set_names(copilots)
 
     # -- asking ------------------------------------------------------------------------------------------------
 
