@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from app.core.crew.copilots import Copilot
-from app.core.crew.handoff import check_target
+from app.core.crew.handoff import check_target, target_listing
 from app.core.crew.routing import name_pattern
 from app.core.providers.base import ToolCall, ToolSpec
 
@@ -33,7 +33,7 @@ _LEAD = (
 
 def consult_tool(targets: list[Copilot]) -> ToolSpec:
     """The consult tool offered to a copilot, listing only the copilots it may consult."""
-    listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
+    listing = target_listing(targets)
     return ToolSpec(
         name=CONSULT_TOOL,
         description=f"Ask another copilot a question and get its answer back; you keep the turn and answer "

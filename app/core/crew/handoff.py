@@ -25,9 +25,14 @@ _TASK_CHARS = 200
 _CONTEXT_CHARS = 400
 
 
+def target_listing(targets: list[Copilot]) -> str:
+    """The copilots work may go to, as a handoff or consult tool and the handoff decision list them."""
+    return "; ".join(f"{c.id} ({c.description})" for c in targets)
+
+
 def handoff_tool(targets: list[Copilot]) -> ToolSpec:
     """The handoff tool offered to a copilot, listing only the copilots it may hand to."""
-    listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
+    listing = target_listing(targets)
     return ToolSpec(
         name=HANDOFF_TOOL,
         description=f"Hand the next part of the work to another copilot (within a plan, to someone other than the "
@@ -137,7 +142,7 @@ def decide_handoff(
 
     `planned`: the request's plan as (copilot, task), all done by now: the question says so."""
     yield Status("Deciding the next step")
-    listing = "; ".join(f"{c.id} ({c.description})" for c in targets)
+    listing = target_listing(targets)
     names = ", ".join(c.id for c in targets)
     steps = "; ".join(f"{who}: {task}" for who, task in planned)
     done = f"Done so far, as planned: {steps}.\n" if planned else ""
