@@ -156,6 +156,9 @@ QLabel#welcome {{
     background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; padding: {s["l"]}px;
 }}
 QLabel#card {{ color: {c.muted}; font-style: italic; padding: {s["xs"] // 2}px {s["m"]}px; }}
+QFrame#link {{ border: 1px dashed {c.border}; border-radius: {r["m"]}px; margin: 0 {s["xl"]}px; }}
+QLabel#linkHeading {{ font-weight: 600; }}
+QLabel#linkArrow {{ color: {c.muted}; }}
 QFrame#overlayFrame {{
     background: {c.window}; border: 1px solid {c.accent}; border-radius: {r["l"]}px;
 }}

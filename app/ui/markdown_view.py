@@ -110,12 +110,20 @@ class MarkdownBlocks:
     the next item of the same list). `take` hands out the blocks finished since the last call; `tail` is the
     open block. Scanning is incremental: each character is looked at about once.
 
+    Code fences are numbered as they open (0, 1, …, the order `code_blocks` finds them in the whole text):
+    `taken_fences` holds the numbers of the fences that open in each block the last `take` handed out, and
+    `open_fences` those that open in the open block; a long code block cut in parts opens in its first part only.
+
     Attributes:
         text: everything fed so far.
+        taken_fences: for each block of the last `take`, the code fences that open in it.
     """
 
     def __init__(self) -> None:
         self.text = ""
+        self.taken_fences: list[list[int]] = []
+        self._fences = 0  # code fences opened so far
+        self._block_fences: list[int] = []  # ... those of them that opened in the open block
         self._start = 0  # where the open block begins in `text`
         self._scan = 0  # the first line not scanned yet
         self._prefix = ""  # a code fence reopened after a cut, put before the open block
@@ -129,6 +137,11 @@ class MarkdownBlocks:
         self.text += delta
 
     @property
+    def open_fences(self) -> list[int]:
+        """The code fences that open in the open block."""
+        return list(self._block_fences)
+
+    @property
     def tail(self) -> str:
         """The open block, as it would be rendered now."""
         return self._prefix + self.text[self._start :]
@@ -136,6 +149,7 @@ class MarkdownBlocks:
     def take(self, final: bool = False) -> list[str]:
         """Blocks finished since the last call; with `final`, the open block is finished too."""
         done: list[str] = []
+        self.taken_fences = []
         text = self.text
         while True:
             newline = text.find("\n", self._scan)
@@ -152,6 +166,8 @@ class MarkdownBlocks:
                 break
         if final and (self._prefix or self._start < len(text)):
             done.append(self.tail)
+            self.taken_fences.append(self._block_fences)
+            self._block_fences = []
             self._start, self._scan, self._prefix = len(text), len(text), ""
             self._fence, self._blank_seen, self._list, self._started = None, False, False, False
         return done
@@ -159,6 +175,8 @@ class MarkdownBlocks:
     def _cut(self, at: int, done: list[str], closer: str = "", reopen: str = "") -> None:
         if at > self._start or self._prefix:
             done.append(self._prefix + self.text[self._start : at] + closer)
+            self.taken_fences.append(self._block_fences)
+            self._block_fences = []
         self._start, self._prefix = at, reopen
         self._blank_seen, self._list, self._started = False, False, bool(reopen)
 
@@ -188,3 +206,27 @@ class MarkdownBlocks:
         if fence:
             self._fence = fence.group(1)
             self._opener = line + "\n"
+            self._block_fences.append(self._fences)
+            self._fences += 1
+
+
+def code_blocks(text: str) -> list[str]:
+    """The code of each fenced block in `text`, in order (numbered as `MarkdownBlocks` numbers its fences)."""
+    found: list[str] = []
+    fence: str | None = None
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if fence is None:
+            opened = _FENCE.match(line)
+            if opened:
+                fence, lines = opened.group(1), []
+            continue
+        stripped = line.strip()
+        if stripped.startswith(fence) and not stripped.strip(fence[0]):
+            found.append("\n".join(lines))
+            fence = None
+        else:
+            lines.append(line)
+    if fence is not None:  # still streaming, or never closed: what there is
+        found.append("\n".join(lines))
+    return found

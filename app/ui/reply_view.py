@@ -12,8 +12,9 @@ import math
 from collections.abc import Callable
 from typing import Any, overload
 
-from app.ui.markdown_view import MarkdownBlocks, block_html, safe_link
+from app.ui.markdown_view import MarkdownBlocks, block_html, code_blocks, safe_link
 from app.ui.qt import (
+    QApplication,
     QByteArray,
     QCursor,
     QDesktopServices,
@@ -48,6 +49,33 @@ def open_link(url: str) -> bool:
 
 _NO_IMAGE = QImage(1, 1, QImage.Format.Format_ARGB32)
 _NO_IMAGE.fill(0)
+
+
+COPY_SCHEME = "copy:"  # our Copy buttons over code blocks; a reply's own links never keep it (safe_link)
+CARET = "▍"  # at the end of a reply while it streams
+_CODE = '<div class="codehilite"'
+_COPY_HTML = (
+    '<table width="100%" cellspacing="0" cellpadding="0"><tr><td align="right">'
+    '<a href="copy:{n}" style="text-decoration:none">Copy</a></td></tr></table>'
+)
+
+
+def with_copy_buttons(block: str, fences: list[int]) -> str:
+    """A block's HTML with a Copy link over each code block that opens in it (`fences`: their numbers)."""
+    if not fences:
+        return block
+    parts = block.split(_CODE)
+    if len(parts) - 1 != len(fences):  # not one highlighted block per fence: the links go above the block
+        return "".join(_COPY_HTML.format(n=n) for n in fences) + block
+    return parts[0] + "".join(_COPY_HTML.format(n=n) + _CODE + part for n, part in zip(fences, parts[1:], strict=True))
+
+
+def with_caret(html_text: str) -> str:
+    """`html_text` with the streaming caret after its last words."""
+    end = html_text.rstrip()
+    if end.endswith("</p>"):
+        return end[: -len("</p>")] + CARET + "</p>"
+    return html_text + f"<p>{CARET}</p>"
 
 
 def plain_tooltip(text: str) -> str:
@@ -90,6 +118,10 @@ class SafeBrowser(QTextBrowser):
 
     def _hovered(self, url: QUrl) -> None:
         target = url.toString() if not url.isEmpty() else ""
+        if target.startswith(COPY_SCHEME):  # our own button, not a place to go
+            QToolTip.showText(QCursor.pos(), "Copy this code", self)
+            self.link_hovered.emit("")
+            return
         if target:
             QToolTip.showText(QCursor.pos(), plain_tooltip(target), self)
         else:
@@ -124,15 +156,20 @@ class ReplyView(QWidget):
     piece; a full piece is never touched again. So an update costs the same at 200 KB as at 2 KB. A stored
     message is cut into the same blocks and pieces (`show_markdown`), so it looks exactly as it streamed.
 
+    Each code block has a *Copy* link over it that puts its code on the clipboard; while the reply streams, a
+    caret follows its last words.
+
     Attributes:
         dark: render code for a dark background.
         pieces: the rich-text views, in order.
 
     Signals:
         link_hovered: the target of the link under the mouse, '' when it leaves (for a status bar).
+        copied: a code block's code was put on the clipboard (the code).
     """
 
     link_hovered = Signal(str)
+    copied = Signal(str)
     PIECE_CHARS = 1536
 
     def __init__(self, dark: bool = False, parent: QWidget | None = None) -> None:
@@ -193,20 +230,40 @@ class ReplyView(QWidget):
             super().render(*args, **kwargs)
             return
         final: bool = args[0] if args else kwargs.get("final", False)
-        for block in self.blocks.take(final):
+        blocks = self.blocks.take(final)
+        for block, fences in zip(blocks, self.blocks.taken_fences, strict=True):
             if self._chars >= self.PIECE_CHARS:
                 self.pieces[-1].setHtml("".join(self._html))  # this piece is full: drop the old open block from it
                 self._new_piece()
                 self._html, self._chars = [], 0
-            self._html.append(block_html(block, self.dark))
+            self._html.append(with_copy_buttons(block_html(block, self.dark), fences))
             self._chars += len(block)
-        tail = "" if final else self.blocks.tail
-        if self._html or tail.strip() or final:
-            self.pieces[-1].setHtml("".join(self._html) + (block_html(tail, self.dark) if tail.strip() else ""))
+        if final:
+            self.pieces[-1].setHtml("".join(self._html))
+            return
+        tail = self.blocks.tail
+        if self._html or tail.strip():
+            shown = with_copy_buttons(block_html(tail, self.dark), self.blocks.open_fences) if tail.strip() else ""
+            self.pieces[-1].setHtml(with_caret("".join(self._html) + shown))
+
+    def copy_code(self, number: int) -> str:
+        """Put code block `number` (from 0) on the clipboard; returns its code ('' if there is no such block)."""
+        found = code_blocks(self.text)
+        code = found[number] if 0 <= number < len(found) else ""
+        if code:
+            QApplication.clipboard().setText(code)
+            self.copied.emit(code)
+        return code
+
+    def _anchor(self, url: QUrl) -> None:
+        target = url.toString()
+        if target.startswith(COPY_SCHEME) and target[len(COPY_SCHEME) :].isdigit():
+            self.copy_code(int(target[len(COPY_SCHEME) :]))
 
     def _new_piece(self) -> SafeBrowser:
         piece = _Piece(self)
         piece.link_hovered.connect(self.link_hovered)
+        piece.anchorClicked.connect(self._anchor)
         for watcher in self._watchers:
             piece.installEventFilter(watcher)
         self.pieces.append(piece)

@@ -11,6 +11,7 @@ from app.core.crew.transcript import Card as CardText
 from app.core.crew.transcript import Renderer, citation_label, render, render_all, status_word, usage_text
 from app.core.providers.base import Citation, Event, Usage
 from app.ui.design import SPACE, avatar, colours, model_chip, readable
+from app.ui.link_card import LinkCard, link_ends
 from app.ui.qt import (
     QApplication,
     QFrame,
@@ -240,6 +241,8 @@ class ThreadView(QScrollArea, Renderer):
         self.layout_.addStretch()
         self.setWidget(self.container)
         self.messages: dict[str, MessageWidget] = {}
+        self._waiting: dict[str, list[LinkCard]] = {}  # links whose target has not answered yet, by target
+        self._working: dict[str, list[LinkCard]] = {}  # ... and those being answered, by the answer's message id
         self.timer = QTimer(self)
         self.timer.setInterval(_RENDER_MS)
         self.timer.timeout.connect(self._render_dirty)  # runs on the GUI thread
@@ -251,6 +254,8 @@ class ThreadView(QScrollArea, Renderer):
 
     def clear(self) -> None:
         self.messages.clear()
+        self._waiting.clear()
+        self._working.clear()
         while self.layout_.count() > 1:
             item = self.layout_.takeAt(0)
             widget = item.widget() if item is not None else None
@@ -309,6 +314,11 @@ class ThreadView(QScrollArea, Renderer):
         if event.message_id not in self.messages:
             self.add_message(event.message_id, event.author, status="streaming")
             self.timer.start()
+        links = self._waiting.pop(event.author, [])
+        for link in links:
+            link.set_state("working")
+        if links:
+            self._working[event.message_id] = links
 
     def on_text(self, event: CrewText) -> None:
         if event.message_id in self.messages:
@@ -322,13 +332,22 @@ class ThreadView(QScrollArea, Renderer):
             widget.show_arrived()
             if event.citations:
                 widget.set_sources(event.citations)
+        for link in self._working.pop(event.message_id, []):
+            link.set_state(event.status)
 
     def on_error(self, event: CrewError) -> None:
         if event.message_id in self.messages:  # only a cut-off reply can be asked again
             self.messages[event.message_id].show_error(event.message, can_retry=event.status == "interrupted")
 
     def on_card(self, event: CrewEvent, shown: CardText) -> None:
-        self.add_card(f"{shown.symbol} {shown.text}")
+        ends = link_ends(event)
+        if ends is None:
+            self.add_card(f"{shown.symbol} {shown.text}")
+            return
+        link = LinkCard(shown, ends, self.copilots)
+        if link.state == "waiting":
+            self._waiting.setdefault(link.target, []).append(link)
+        self._add(link)
 
     def _render_dirty(self) -> None:
         dirty = [w for w in self.messages.values() if w.dirty]

@@ -6,7 +6,8 @@ import signal
 import pytest
 
 from app.core.settings import load_settings
-from app.ui.qt import Qt
+from app.ui.link_card import LinkCard
+from app.ui.qt import Qt, QWidget
 from app.ui.thread_view import Card, MessageWidget
 from tests.conftest import PATIENCE_MS
 
@@ -32,7 +33,9 @@ def replies(window) -> list[MessageWidget]:
 
 
 def cards(window) -> list[str]:
-    return [w.text() for w in window.thread_view.container.findChildren(Card)]
+    """The words of every card between messages, links (route, handoff, consult) included, in order."""
+    shown = window.thread_view.container.findChildren(QWidget)
+    return [w.text() for w in shown if isinstance(w, Card | LinkCard)]
 
 
 def test_first_run_shows_the_welcome_and_the_starter_crew(window) -> None:
@@ -94,6 +97,8 @@ def test_a_consult_shows_the_question_and_the_answer_going_back(qtbot, window, c
     qtbot.waitUntil(lambda: window.run_task is None, timeout=RUN_MS)
     shown = cards(window)
     assert any(text.startswith("⇄ writer consults reviewer: ") for text in shown), shown
+    (consult,) = [c for c in window.thread_view.container.findChildren(LinkCard) if c.text().startswith("⇄")]
+    assert consult.heading.text() == "Writer → Reviewer" and consult.state == "complete"  # the reviewer answered
     assert "⇄ reviewer's answer went back to writer, who goes on" in shown
     assert [w.author for w in replies(window)][:2] == ["reviewer", "writer"]
 
