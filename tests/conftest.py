@@ -232,3 +232,10 @@ def desktop_display():
     name, processes = start_display(window_manager=True)
     yield name
     stop_display(processes)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's hook)
+    """Say where the screen tests left their pictures (tests/ui/test_screens.py)."""
+    folder = REPO / "screenshots"
+    if folder.is_dir() and any(folder.glob("*.png")):
+        terminalreporter.write_line(f"Screenshots of the window: {folder}")

@@ -12,7 +12,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.ui.qt import QColor, QFont, QIcon, QPainter, QPixmap, Qt, QWidget
+from app.ui.qt import (
+    QColor,
+    QFont,
+    QFormLayout,
+    QFrame,
+    QIcon,
+    QPainter,
+    QPixmap,
+    QScrollArea,
+    QSize,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
 
 SPACE = {"xs": 4, "s": 8, "m": 12, "l": 16, "xl": 24}  # px
 RADIUS = {"s": 4, "m": 8, "l": 12}  # px
@@ -152,6 +165,7 @@ QTabBar::tab:selected {{ color: {c.accent if c is LIGHT else c.text}; border-bot
 QScrollArea {{ border: none; background: {c.window}; }}
 QFrame#message {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; }}
 QFrame#message[author="user"] {{ background: {c.surface_alt}; }}
+QTextBrowser#replyPiece {{ border: none; background: transparent; padding: 0px; }}
 QLabel#welcome {{
     background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; padding: {s["l"]}px;
 }}
@@ -231,3 +245,34 @@ def initials(name: str) -> str:
 def tokens() -> dict[str, object]:
     """Every token, for documentation and tests."""
     return {"space": SPACE, "radius": RADIUS, "type": TYPE_SCALE, "light": asdict(LIGHT), "dark": asdict(DARK)}
+
+
+def scrolling_form(dialog: QWidget) -> tuple[QFormLayout, QVBoxLayout]:
+    """A dialog's form that scrolls where the screen is too short for it, its buttons staying in view: the form,
+    and the dialog's own layout (put the buttons there, under the form)."""
+    outer = QVBoxLayout(dialog)
+    area = QScrollArea()
+    area.setObjectName("formArea")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    body = QWidget()
+    form = QFormLayout(body)
+    form.setContentsMargins(0, 0, SPACE["s"], 0)  # room for the scroll bar, when it shows
+    area.setWidget(body)
+    outer.addWidget(area, 1)
+    return form, outer
+
+
+def fit_to_screen(window: QWidget, preferred: QSize | None = None) -> None:
+    """Size `window` as it would like (`preferred`, else what its layout asks, a form's whole height included),
+    but never larger than the screen it opens on, less room for the window manager's frame."""
+    wanted = preferred or window.sizeHint()
+    area = window.findChild(QScrollArea, "formArea")
+    body = area.widget() if area is not None else None
+    if preferred is None and area is not None and body is not None:
+        extra = window.sizeHint().height() - area.sizeHint().height()  # the buttons and margins
+        wanted = QSize(max(wanted.width(), body.sizeHint().width() + 2 * SPACE["xl"]), body.sizeHint().height() + extra)
+    parent = window.parentWidget()
+    screen = (parent.screen() if parent is not None else window.screen()).availableGeometry()
+    window.resize(min(wanted.width(), screen.width() - 2 * SPACE["l"]), min(wanted.height(), screen.height() - 48))

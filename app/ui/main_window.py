@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self.palette: Any = None  # the command palette opened last
         self.shortcuts_dialog: Any = None
+        self.settings_dialog: Any = None  # the settings dialog opened last
         self.setWindowTitle("Roundtable")
         self.resize(1280, 820)
         self.copilots: dict[str, Any] = {}  # filled by refresh_roster, from the database worker
@@ -459,8 +460,10 @@ class MainWindow(QMainWindow):
             store=self.ctx.store,
             local_api=self.local_api,
         )
-        if dialog.exec() == dialog.DialogCode.Accepted:
-            self.apply_settings(dialog.result_settings())
+        self.settings_dialog = dialog
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        dialog.open()  # window-modal, without a nested event loop
 
     def apply_settings(self, settings: Settings) -> None:
         """Use new settings now; `settings_applied` follows once they are saved (on the database worker)."""

@@ -71,6 +71,8 @@ class _DataOnly(Treeprocessor):
 
 
 _local = threading.local()
+# Qt draws a table without rules unless told; Markdown's own <table> is the only one (raw HTML is text)
+_TABLE = '<table border="1" cellspacing="0" cellpadding="4" style="border-collapse: collapse; border-color: #8a8f98">'
 
 
 def _converter(dark: bool) -> markdown.Markdown:
@@ -98,7 +100,8 @@ def block_html(text: str, dark: bool) -> str:
     """One block of Markdown as HTML; code is highlighted with inline styles (Qt reads no stylesheet classes)."""
     converter = _converter(dark)
     try:
-        return converter.reset().convert(text)
+        converted = converter.reset().convert(text).replace("<table>", _TABLE)
+        return converted.replace("<pre style=\"", "<pre style=\"white-space: pre-wrap; ")  # long lines wrap
     except Exception:  # half-streamed Markdown can be odd; escaped text is always safe
         return f"<p>{html.escape(text)}</p>"
 

@@ -24,6 +24,7 @@ from app.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from app.ui.rows import wrap_rows
 
 
 @dataclass
@@ -74,8 +75,7 @@ class CommandPalette(QDialog):
         self.filter.setAccessibleName("Search the command palette")
         self.list = QListWidget()
         self.list.setAccessibleName("Matching entries")
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setWordWrap(True)
+        wrap_rows(self.list)  # entries wrap: never elided
         layout.addWidget(self.filter)
         layout.addWidget(self.list)
         self.filter.textChanged.connect(self._refill)

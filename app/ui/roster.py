@@ -9,7 +9,7 @@ from typing import Any
 from app.core.crew.copilots import Copilot, id_from_name, load_manifest_file, parse_manifest
 from app.core.crew.trust import NEEDS_REVIEW, endpoint_of, is_remote
 from app.core.errors import RoundtableError
-from app.ui.design import avatar_icon, model_chip
+from app.ui.design import avatar_icon, fit_to_screen, model_chip, scrolling_form
 from app.ui.operations import query, run_in_background
 from app.ui.qt import (
     QComboBox,
@@ -17,7 +17,6 @@ from app.ui.qt import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -33,6 +32,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
+from app.ui.rows import wrap_rows
 from app.ui.tool_grants import ToolGrants, tool_choices
 
 STARTER_LABEL = "(starter model)"
@@ -85,7 +85,7 @@ class CopilotDialog(QDialog):
         self.base = copilot.model_dump() if copilot else {}
         self.taken = [] if copilot else others  # a new copilot may not take an existing id
         self.saved: Copilot | None = None
-        form = QFormLayout(self)
+        form, outer = scrolling_form(self)
         self.id_edit = QLineEdit(copilot.id if copilot else "")
         self.id_edit.setReadOnly(copilot is not None)
         self.id_edit.setPlaceholderText("made from the name")
@@ -188,7 +188,8 @@ class CopilotDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        outer.addWidget(buttons)
+        fit_to_screen(self)
 
     def _show_provider_fields(self) -> None:
         """A local copilot's model, adapter and control vector, or a remote one's endpoint, model name and key."""
@@ -286,10 +287,7 @@ class RosterPanel(QWidget):
         self.dialog: CopilotDialog | None = None  # the form opened last
         layout = QVBoxLayout(self)
         self.list = QListWidget()
-        # names and roles wrap: never cut off behind a horizontal scroll bar, at any width
-        self.list.setWordWrap(True)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        wrap_rows(self.list)  # names and roles wrap: never elided, never behind a horizontal scroll bar
         self.list.setAccessibleName("Copilots")
         self.list.setIconSize(QSize(32, 32))
         self.list.setSpacing(2)

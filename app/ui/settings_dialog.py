@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.settings import Paths, Settings
+from app.ui.design import fit_to_screen, scrolling_form
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
     QDesktopServices,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QKeySequence,
     QKeySequenceEdit,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     Qt,
@@ -46,7 +47,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
-        form = QFormLayout(self)
+        form, outer = scrolling_form(self)
         self.theme = QComboBox()
         for label, value in _THEMES:
             self.theme.addItem(label, value)
@@ -83,8 +84,10 @@ class SettingsDialog(QDialog):
         self.stop_loops = QCheckBox("Stop a reply that keeps repeating itself")
         self.stop_loops.setChecked(settings.stop_loops)
         folder = QHBoxLayout()
-        self.folder_label = QLabel(str(paths.data_dir))
-        self.folder_label.setWordWrap(True)
+        self.folder_label = QLineEdit(str(paths.data_dir))  # a path has no spaces to wrap at: it scrolls
+        self.folder_label.setReadOnly(True)
+        self.folder_label.setAccessibleName("Data folder")
+        self.folder_label.setCursorPosition(0)
         open_button = QPushButton("Open folder")
         open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir))))
         folder.addWidget(self.folder_label, 1)
@@ -117,7 +120,8 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        outer.addWidget(buttons)
+        fit_to_screen(self)
 
     def result_settings(self) -> Settings:
         layers = self.gpu_layers.value()

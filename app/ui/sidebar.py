@@ -21,6 +21,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
+from app.ui.rows import wrap_rows
 
 _PINNED = Qt.ItemDataRole.UserRole + 1
 _PASSAGE = Qt.ItemDataRole.UserRole + 2  # a document passage the search found (its Hit)
@@ -78,8 +79,7 @@ class Sidebar(QWidget):
         self.search.setClearButtonEnabled(True)
         self.threads = QListWidget()
         self.threads.setEditTriggers(QListWidget.EditTrigger.EditKeyPressed | QListWidget.EditTrigger.DoubleClicked)
-        self.threads.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.threads.setWordWrap(True)
+        wrap_rows(self.threads)  # titles wrap: never elided, never behind a horizontal scroll bar
         self.workspaces.setAccessibleName("Workspace")
         self.search.setAccessibleName("Search threads")
         self.threads.setAccessibleName("Threads")

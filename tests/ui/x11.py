@@ -23,13 +23,14 @@ def _need(tool: str) -> str:
     return path
 
 
-def start_display(window_manager: bool = False) -> tuple[str, list[subprocess.Popen]]:
-    """Start Xvfb (and openbox, as a desktop has a window manager); the display and the processes to stop."""
+def start_display(window_manager: bool = False, size: str = "1400x900") -> tuple[str, list[subprocess.Popen]]:
+    """Start Xvfb with a screen of `size` pixels (and openbox, as a desktop has a window manager); the display
+    and the processes to stop."""
     _need("Xvfb")
     _need("xdotool")
     number = next(n for n in range(91, 200) if not Path(f"/tmp/.X{n}-lock").exists())
     server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        ["Xvfb", f":{number}", "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.ui.design import fit_to_screen
 from app.ui.models_panel.downloads import DownloadsSection
 from app.ui.models_panel.installed import InstalledSection, LoadedSection
 from app.ui.models_panel.search import SearchSection
 from app.ui.operations import run_in_background
-from app.ui.qt import QDialog, QGroupBox, QLabel, Qt, QTabWidget, QVBoxLayout, QWidget, Signal
+from app.ui.qt import QDialog, QGroupBox, QLabel, QSize, Qt, QTabWidget, QVBoxLayout, QWidget, Signal
 
 
 class ModelsPanel(QDialog):
@@ -25,7 +26,7 @@ class ModelsPanel(QDialog):
     def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model manager")
-        self.resize(960, 720)
+        fit_to_screen(self, QSize(960, 720))
         layout = QVBoxLayout(self)
         self.hardware = QLabel("Looking at this machine…")
         self.hardware.setWordWrap(True)
