@@ -66,7 +66,7 @@ class RecommendedRow(QFrame):
 
     pressed = Signal()
 
-    def __init__(self, item: Recommendation, context: int, parent: QWidget | None = None) -> None:
+    def __init__(self, item: Recommendation, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.item = item
         self.model_id: str | None = None
@@ -120,8 +120,10 @@ class RecommendedRow(QFrame):
         self.button.setText(ADD if self.model_id else DOWNLOAD)
         self.button.setAccessibleName(f"{self.button.text()}: {self.item.model.name}")  # one of several alike
         self.button.setEnabled(bool(self.model_id or self.item.filename) and self.progress is None)
-        if not self.button.isEnabled() and self.progress is None:
-            self.button.setToolTip(plain_tooltip(self.item.note or "The Hub did not list this model."))
+        unlisted = not self.button.isEnabled() and self.progress is None
+        # no note: the Hub was not reached at all (the section says so above the list)
+        reason = self.item.note or "Downloads need the Hugging Face Hub, which cannot be reached now."
+        self.button.setToolTip(plain_tooltip(reason) if unlisted else "")
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
@@ -230,7 +232,7 @@ class RecommendedSection(QWidget):
             row.deleteLater()
         self.rows = {}
         for item in result.items:
-            row = RecommendedRow(item, result.context)
+            row = RecommendedRow(item)
             repo = item.model.repo
             row.pressed.connect(lambda repo=repo: self.download(repo))
             self.list_layout.insertWidget(self.list_layout.count() - 1, row)
