@@ -349,3 +349,23 @@ def starter_repo(starter: Path) -> Repo:
         "README.md": Source(data=b"# SmolLM2 GGUF for tests\n"),
     }
     return Repo(files=files, downloads=12345, likes=42)
+
+
+MISSING_REPO = "roundtable-test/not-on-the-hub-GGUF"
+# SmolLM2-135M's header numbers, as resources/recommended.toml gives them for its models
+SMOLLM_ARCHITECTURE = (
+    "{ n_layer = 30, n_embd = 576, n_head = 9, n_head_kv = 3, head_dim = 64, n_vocab = 49152, context_length = 8192 }"
+)
+
+
+def recommended_list(path: Path, roles: str = '["writer"]') -> Path:
+    """A recommended models list (resources/recommended.toml's format) of the test repo and one the Hub lacks."""
+    entries = []
+    for name, repo in (("SmolLM2 135M Instruct", TEST_REPO), ("Nowhere 1B", MISSING_REPO)):
+        entries.append(
+            f'[[models]]\nname = "{name}"\nrepo = "{repo}"\nparameters_b = 0.135\ngood_for = "Tests."\n'
+            f'quants = ["Q4_K_M", "Q8_0"]\nsizes_mb = {{ Q4_K_M = 105, Q8_0 = 145 }}\nroles = {roles}\n'
+            f"architecture = {SMOLLM_ARCHITECTURE}\n"
+        )
+    path.write_text("\n".join(entries))
+    return path

@@ -156,6 +156,9 @@ QPushButton:hover {{ border-color: {c.accent}; }}
 QPushButton:default, QPushButton[role="primary"] {{
     background: {c.accent}; color: {c.accent_text}; border-color: {c.accent};
 }}
+QPushButton:disabled, QPushButton[role="primary"]:disabled {{
+    background: {c.surface_alt}; color: {c.muted}; border-color: {c.border};
+}}
 QListWidget, QTreeWidget {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["m"]}px; }}
 QListWidget::item, QTreeWidget::item {{ padding: {s["xs"]}px {s["s"]}px; }}
 QListWidget::item:selected, QTreeWidget::item:selected {{ background: {c.accent}; color: {c.accent_text}; }}
@@ -166,9 +169,10 @@ QScrollArea {{ border: none; background: {c.window}; }}
 QFrame#message {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; }}
 QFrame#message[author="user"] {{ background: {c.surface_alt}; }}
 QTextBrowser#replyPiece {{ border: none; background: transparent; padding: 0px; }}
-QLabel#welcome {{
-    background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; padding: {s["l"]}px;
+QFrame#welcome {{
+    background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["l"]}px; padding: {s["m"]}px;
 }}
+QFrame#recommended {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["m"]}px; }}
 QLabel#card {{ color: {c.muted}; font-style: italic; padding: {s["xs"] // 2}px {s["m"]}px; }}
 QFrame#link {{ border: 1px dashed {c.border}; border-radius: {r["m"]}px; margin: 0 {s["xl"]}px; }}
 QLabel#linkHeading {{ font-weight: 600; }}

@@ -21,7 +21,6 @@ from app.ui.qt import (
     QCloseEvent,
     QDesktopServices,
     QKeySequence,
-    QLabel,
     QMainWindow,
     QMenu,
     QPushButton,
@@ -40,17 +39,10 @@ from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
 from app.ui.thread_view import ThreadView, show_trace
+from app.ui.welcome import WelcomeView
 
 _UNDO_MS = 8000
 _PASSAGES_FOUND = 5  # document passages a sidebar search lists under its threads
-WELCOME = (
-    "<h3>Welcome to Roundtable</h3><p>Your starter crew — Generalist, Analyst, Writer and Reviewer — runs offline on"
-    " a small bundled model, so you can start right away: type below, or @mention a copilot.</p>"
-    "<p>For better answers, open the <b>Model manager</b> (Ctrl+M) to find a bigger model that fits this machine and"
-    " give it to a copilot. Press Ctrl+Alt+Space anywhere on your desktop to ask a copilot in a small"
-    " box without switching windows.</p>"
-)
-
 # opens the log folder (Help menu); tests swap it so nothing is opened
 folder_opener: Callable[[QUrl], Any] = QDesktopServices.openUrl
 
@@ -99,12 +91,10 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar()
         self.thread_view = ThreadView(self.copilots)
         self.composer = Composer()
-        self.welcome = QLabel(WELCOME)
-        self.welcome.setWordWrap(True)
-        self.welcome.setObjectName("welcome")
+        self.welcome = WelcomeView(ctx)
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
-        centre_layout.addWidget(self.welcome)
+        centre_layout.addWidget(self.welcome, 1)
         centre_layout.addWidget(self.thread_view, 1)
         centre_layout.addWidget(self.composer)
         self.roster = RosterPanel(ctx, lambda: self.workspace_id, self.copilots)
@@ -126,12 +116,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.undo_button)
         self._menus()
         self._connect()
-        self.welcome.hide()
+        self._set_welcome(False)
         store = ctx.store
         # queued first on the database worker: the welcome is decided before the roster arrives
         query(
             lambda: len(store.models()) <= 1 and not store.get_meta("welcome_dismissed", False),
-            lambda first_run: self.welcome.setVisible(bool(first_run) and self.thread_id is None),
+            lambda first_run: self._set_welcome(bool(first_run) and self.thread_id is None),
             self.error,
         )
         self.refresh_all()
@@ -230,6 +220,20 @@ class MainWindow(QMainWindow):
         self.task_board.open_task.connect(self._open_task)
         self.documents.open_message.connect(self._open_task)
         self.documents.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.welcome.dismissed.connect(lambda: self._set_welcome(False))
+        self.welcome.models_changed.connect(self._models_changed)
+        self.welcome.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+
+    def _set_welcome(self, visible: bool) -> None:
+        """The first-run welcome takes the thread's place until a thread opens or it is dismissed."""
+        self.welcome.setVisible(visible)
+        self.thread_view.setVisible(not visible)
+
+    def _models_changed(self) -> None:
+        self.refresh_roster()
+        if self.models_panel is not None:
+            self.models_panel.installed.refresh()
+            self.models_panel.recommended.show_crew()
 
     # -- loading from the store (in workers) ----------------------------------------------------------------
 
@@ -297,7 +301,7 @@ class MainWindow(QMainWindow):
         if thread_id is None:
             self.thread_view.clear()
             return
-        self.welcome.hide()
+        self._set_welcome(False)
 
         def show(timeline: list) -> None:
             if self.thread_id == thread_id:
@@ -331,7 +335,7 @@ class MainWindow(QMainWindow):
 
     def send(self, text: str) -> None:
         ctx, workspace, thread_id = self.ctx, self.workspace_id, self.thread_id
-        self.welcome.hide()
+        self._set_welcome(False)
         query(lambda: ctx.store.set_meta("welcome_dismissed", True), None, self.error)
 
         def run(approve: Approver, cancel: CancelToken) -> Iterable[Any]:
@@ -437,11 +441,11 @@ class MainWindow(QMainWindow):
         if self.models_panel is None:
             self.models_panel = ModelsPanel(self.ctx, self)
             self.models_panel.models_changed.connect(self.refresh_roster)
+            self.models_panel.models_changed.connect(self.welcome.recommended.show_crew)
             self.models_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.models_panel.show()
         self.models_panel.raise_()
         self.models_panel.activateWindow()
-        self.models_panel.search.query.setFocus()
 
     def open_settings(self) -> None:
         from app.core.hardware import llama_backend

@@ -38,8 +38,13 @@ def cards(window) -> list[str]:
     return [w.text() for w in shown if isinstance(w, Card | LinkCard)]
 
 
-def test_first_run_shows_the_welcome_and_the_starter_crew(window) -> None:
-    assert window.welcome.isVisible() and "Model manager" in window.welcome.text()
+def test_first_run_shows_the_welcome_and_the_starter_crew(qtbot, window) -> None:
+    assert window.welcome.isVisible() and not window.thread_view.isVisible()  # in the empty thread's place
+    assert "Model manager" in window.welcome.intro.text()
+    recommended = window.welcome.recommended  # offline here (HF_HUB_OFFLINE): the list, judged from its own sizes
+    qtbot.waitUntil(lambda: recommended.result is not None, timeout=PATIENCE_MS)
+    assert "starter crew works offline" in recommended.status.text() and len(recommended.rows) >= 6
+    assert "This machine" in window.welcome.machine.text()
     names = [window.roster.list.item(i).text().split("\n")[0] for i in range(window.roster.list.count())]
     assert sorted(names) == ["Analyst", "Generalist", "Reviewer", "Writer"]
 

@@ -31,8 +31,25 @@ def test_hardware_summary(qtbot, panel) -> None:
     assert "llama.cpp backend: cpu" in panel.hardware.text()
 
 
+def test_it_opens_on_recommended_with_a_memory_bar_against_the_budget(qtbot, ctx) -> None:
+    from app.ui.models_panel import ModelsPanel
+
+    ctx.pool.set_budget(3 * 10**9)
+    panel = ModelsPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.tabs.currentWidget() is panel.recommended and panel.tabs.tabText(0) == "Recommended"
+    qtbot.waitUntil(lambda: panel.recommended.result is not None, timeout=PATIENCE_MS)  # the welcome's list
+    assert len(panel.recommended.rows) >= 6
+    qtbot.waitUntil(lambda: panel.memory.budget_bytes == 3 * 10**9, timeout=PATIENCE_MS)
+    assert panel.memory.value() == 0 and panel.memory.format() == "Loaded models: 0.0 GB of the 3.0 GB memory budget"
+    panel.memory.show_usage(2 * 10**9, 10**9, 3 * 10**9)
+    assert panel.memory.value() == 666 and "2.0 GB of the 3.0 GB" in panel.memory.format()
+
+
 def test_search_files_download_and_bind(qtbot, panel, ctx) -> None:
     search = panel.search
+    panel.tabs.setCurrentWidget(search)
     search.query.setText("smollm")
     search.search_button.click()
     qtbot.waitUntil(lambda: search.results.rowCount() == 1, timeout=PATIENCE_MS)

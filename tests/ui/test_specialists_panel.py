@@ -81,3 +81,9 @@ def test_the_loaded_base_shows_who_shares_it_and_its_estimate_counts_the_base_on
     (loaded,) = ctx.pool.loaded()
     base = host_memory_estimate(check_model(starter_model), starter_model, loaded["spec"])
     assert loaded["estimate_bytes"] == base + sum(p.stat().st_size for p in specialists.values())
+    # the memory bar shows the same estimate against the pool's budget
+    estimate = loaded["estimate_bytes"]
+    memory = panel.memory
+    qtbot.waitUntil(lambda: (memory.refresh(), memory.used_bytes == estimate)[1], timeout=PATIENCE_MS)
+    assert memory.budget_bytes == ctx.pool.budget_bytes
+    assert memory.value() == min(1000, int(estimate / ctx.pool.budget_bytes * 1000)) > 0

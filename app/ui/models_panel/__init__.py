@@ -1,4 +1,5 @@
-"""The model manager: this machine's hardware, Hub search, downloads, installed and loaded models."""
+"""The model manager: this machine's hardware and memory budget, recommended models, Hub search, downloads,
+installed and loaded models."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from app.ui.design import fit_to_screen
 from app.ui.models_panel.downloads import DownloadsSection
 from app.ui.models_panel.installed import InstalledSection, LoadedSection
+from app.ui.models_panel.memory import MemoryBar
+from app.ui.models_panel.recommended import RecommendedSection, describe_machine
 from app.ui.models_panel.search import SearchSection
 from app.ui.operations import run_in_background
 from app.ui.qt import QDialog, QGroupBox, QLabel, QSize, Qt, QTabWidget, QVBoxLayout, QWidget, Signal
@@ -29,9 +32,13 @@ class ModelsPanel(QDialog):
         fit_to_screen(self, QSize(960, 720))
         layout = QVBoxLayout(self)
         self.hardware = QLabel("Looking at this machine…")
+        self.hardware.setTextFormat(Qt.TextFormat.PlainText)  # GPU names come from the driver
         self.hardware.setWordWrap(True)
         layout.addWidget(self.hardware)
+        self.memory = MemoryBar(ctx)
+        layout.addWidget(self.memory)
         self.tabs = QTabWidget()
+        self.recommended = RecommendedSection(ctx)
         self.search = SearchSection(ctx)
         self.downloads = DownloadsSection(ctx)
         self.installed = InstalledSection(ctx)
@@ -42,6 +49,7 @@ class ModelsPanel(QDialog):
         loaded_box = QGroupBox("Loaded now")
         QVBoxLayout(loaded_box).addWidget(self.loaded)
         disk_layout.addWidget(loaded_box)
+        self.tabs.addTab(self.recommended, "Recommended")
         self.tabs.addTab(self.search, "Find models")
         self.tabs.addTab(self.downloads, "Downloads")
         self.tabs.addTab(on_disk, "On this machine")
@@ -50,9 +58,10 @@ class ModelsPanel(QDialog):
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # it quotes Hub and download errors
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
-        for section in (self.search, self.downloads, self.installed):
+        for section in (self.recommended, self.search, self.downloads, self.installed):
             section.message.connect(self._note)
         self.search.download_requested.connect(self._download)
+        self.recommended.models_changed.connect(lambda: self._installed(""))
         self.downloads.installed.connect(self._installed)
         self.installed.changed.connect(self.models_changed)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -63,13 +72,7 @@ class ModelsPanel(QDialog):
     def _hardware_text() -> str:
         from app.core.hardware import probe
 
-        hw = probe()
-        gpus = "; ".join(f"{g.name}: {g.free_bytes / 1e9:.1f} of {g.total_bytes / 1e9:.1f} GB free" for g in hw.gpus)
-        return (
-            f"<b>This machine</b>: {hw.cpu_name}, {hw.physical_cores} cores, {hw.ram_available_bytes / 1e9:.1f} "
-            f"of {hw.ram_total_bytes / 1e9:.1f} GB RAM free; GPU: {gpus or 'none'}; "
-            f"llama.cpp backend: {hw.backend}."
-        )
+        return describe_machine(probe())
 
     def _installed(self, _model_id: str) -> None:
         self.installed.refresh()
@@ -78,6 +81,7 @@ class ModelsPanel(QDialog):
     def _tab_changed(self, _index: int) -> None:
         self.installed.refresh()
         self.loaded.refresh()
+        self.memory.refresh()
 
     def _note(self, text: str) -> None:
         self.status.setText(text)

@@ -29,6 +29,13 @@ _BADGES = {
 }
 
 
+def fit_badge(fit: str | None, gpu_layers: int = 0) -> str:
+    """A fit verdict in words, as the files table and the recommended list show it."""
+    if fit == "partial":
+        return f"partial ({gpu_layers} layers on GPU)"
+    return _BADGES[fit][0] if fit in _BADGES else "?"
+
+
 def _mb(count: int | None) -> str:
     return "" if not count else f"{count / 1e6:,.0f} MB" if count < 1e9 else f"{count / 1e9:.1f} GB"
 
@@ -135,9 +142,8 @@ class SearchSection(QWidget):
         for file in self.files:
             row = self.files_table.rowCount()
             self.files_table.insertRow(row)
-            badge, colour = _BADGES.get(file.fit or "", ("adapter" if file.kind == "lora" else "?", "#888888"))
-            if file.fit == "partial":
-                badge = f"partial ({file.gpu_layers} layers on GPU)"
+            colour = _BADGES[file.fit][1] if file.fit in _BADGES else "#888888"
+            badge = fit_badge(file.fit, file.gpu_layers) if file.fit else "adapter" if file.kind == "lora" else "?"
             name = file.filename + (f"  ({len(file.parts)} parts)" if len(file.parts) > 1 else "")
             name = ("★ " if file.recommended else "") + name
             cells = [name, file.quant or "?", _mb(file.size_bytes), badge, _mb(file.est_memory_bytes)]
