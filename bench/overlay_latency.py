@@ -34,10 +34,10 @@ def main() -> None:
     os.environ["ROUNDTABLE_HOME"] = tempfile.mkdtemp(prefix="rt-bench-")
     from app.core.instance import send_command
     from app.core.settings import Paths
-    from tests.ui.x11 import _env, start_display, stop_display
+    from tests.ui.x11 import display_env, start_display, stop_display
 
     display, processes = start_display(window_manager=True)
-    env = {**_env(display), "ROUNDTABLE_OVERLAY_TIMING": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**display_env(display), "ROUNDTABLE_OVERLAY_TIMING": "1", "PYTHONUNBUFFERED": "1"}
     paths = Paths.from_environment()
     app = subprocess.Popen(
         [sys.executable, "-m", "app"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
