@@ -210,9 +210,11 @@ class Overlay(QWidget, Renderer):
             self.raise_()
             self.activateWindow()
             if QGuiApplication.platformName() == "xcb":
-                from app.ui.overlay.shortcut import x11_activate
+                from app.ui.overlay.x11 import activate as x11_activate
 
-                # once it is on screen, and then at most every second: each refocus is a focus-out and -in
+                # a refocus once it is on screen, then at most every second (each is a focus-out and -in): our own
+                # shortcut opens it with no key down, but `roundtable overlay` bound to a desktop key may run while
+                # that key's modifiers are still held, and Qt can then miss the focus-in
                 settled = self._activation_tries > 3 and self._activation_tries % 10 == 4
                 x11_activate(int(self.winId()), refocus=settled and self.windowHandle().isExposed())
         self.prompt.setFocus()

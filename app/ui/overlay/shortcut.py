@@ -1,7 +1,8 @@
-"""The global shortcut that opens the overlay from anywhere: pynput where the platform lets an app listen.
+"""The global shortcut that opens the overlay from anywhere, where the platform lets an app have one.
 
-X11, Windows and macOS (once the user grants the accessibility permission) can; Wayland cannot, by design:
-there the user binds the `roundtable overlay` command to a key in their desktop's settings instead.
+X11 (a key grab on the root window: `x11.KeyGrab`), Windows and macOS (pynput; macOS once the user grants the
+accessibility permission) can; Wayland cannot, by design: there the user binds the `roundtable overlay`
+command to a key in their desktop's settings instead.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ _MODIFIERS = {"ctrl": "<ctrl>", "alt": "<alt>", "shift": "<shift>", "meta": "<cm
 _MODIFIERS |= {"cmd": "<cmd>", "win": "<cmd>"}
 
 
-def to_pynput(sequence: str) -> str:
-    """`Ctrl+Alt+Space` (Qt's portable text) as pynput's `<ctrl>+<alt>+<space>`; ValueError if unusable."""
+def split_sequence(sequence: str) -> tuple[list[str], str]:
+    """`Ctrl+Alt+Space` (Qt's portable text) as (["ctrl", "alt"], "space"); ValueError if unusable."""
     parts = [p.strip().lower().replace("pgup", "page_up").replace("pgdown", "page_down") for p in sequence.split("+")]
     if len(parts) < 2 or not all(parts):
         raise ValueError(f"'{sequence}' is not a shortcut: give modifiers and a key, like Ctrl+Alt+Space")
@@ -31,10 +32,16 @@ def to_pynput(sequence: str) -> str:
     unknown = [m for m in modifiers if m not in _MODIFIERS]
     if unknown:
         raise ValueError(f"'{sequence}': {unknown[0]} is not a modifier (use Ctrl, Alt, Shift or Meta)")
+    if key not in _NAMED_KEYS and len(key) != 1:
+        raise ValueError(f"'{sequence}': {key} is not a key a global shortcut can use")
+    return modifiers, key
+
+
+def to_pynput(sequence: str) -> str:
+    """`Ctrl+Alt+Space` (Qt's portable text) as pynput's `<ctrl>+<alt>+<space>`; ValueError if unusable."""
+    modifiers, key = split_sequence(sequence)
     if key in _NAMED_KEYS:
         key = f"<{key}>"
-    elif len(key) != 1:
-        raise ValueError(f"'{sequence}': {key} is not a key a global shortcut can use")
     names = dict(_MODIFIERS)
     if sys.platform == "darwin":  # Qt's "Ctrl" is the Command key on macOS, and its "Meta" the Control key
         names |= {"ctrl": "<cmd>", "meta": "<ctrl>"}
@@ -53,14 +60,15 @@ def unavailable_reason(platform_name: str) -> str | None:
 
 
 class GlobalShortcut(QObject):
-    """Listens for one key combination system-wide, in pynput's own thread.
+    """Owns one key combination system-wide: an X11 key grab (its own thread), or pynput's listener (its thread).
 
     Attributes:
         sequence: the shortcut as the user wrote it (`Ctrl+Alt+Space`).
         problem: why it is not active (None while it is).
 
     Signals:
-        activated: the shortcut was pressed (queued: its slots run on the GUI thread).
+        activated: the shortcut was pressed (queued: its slots run on the GUI thread). On X11 once its keys are
+            released: the overlay then maps with no key down, and takes the keyboard.
     """
 
     activated = Signal()
@@ -89,16 +97,16 @@ class GlobalShortcut(QObject):
         if reason:
             return reason
         try:
+            modifiers, key = split_sequence(sequence)
             combo = to_pynput(sequence)
-            from pynput import keyboard  # loads a platform backend: only when needed
         except ValueError as exc:
             return f"{exc}."
-        except Exception as exc:  # ImportError, or a backend that cannot reach the display
+        if platform_name == "xcb":  # X11: a key grab of our own
+            return self._grab_x11(sequence, modifiers, key)
+        try:
+            from pynput import keyboard  # loads a platform backend: only when needed
+        except Exception as exc:  # ImportError, or a backend that cannot reach the desktop
             return f"Global shortcuts are not available here ({exc}); bind `roundtable overlay` to a key instead."
-        if sys.platform.startswith("linux"):
-            taken = _x11_taken_by(sequence)
-            if taken:
-                return taken
         try:
             listener = keyboard.GlobalHotKeys({combo: self.activated.emit})
             listener.start()
@@ -114,78 +122,23 @@ class GlobalShortcut(QObject):
         self._listener = listener
         return None
 
+    def _grab_x11(self, sequence: str, modifiers: list[str], key: str) -> str | None:
+        from app.ui.overlay.x11 import KeyGrab, KeyTaken
+
+        try:
+            self._listener = KeyGrab(modifiers, key, self.activated.emit)
+        except KeyTaken:
+            return f"{sequence} is already taken by another program: choose another shortcut in Settings."
+        except ValueError as exc:
+            return f"'{sequence}': {exc}: choose another shortcut in Settings."
+        except ImportError as exc:  # python-xlib comes with pynput
+            return f"Global shortcuts are not available here ({exc}); bind `roundtable overlay` to a key instead."
+        except Exception as exc:  # the display cannot be reached
+            return f"Could not listen for {sequence} ({exc}); bind `roundtable overlay` to a key instead."
+        return None
+
     def stop(self) -> None:
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
         self.problem = "not started"
-
-
-def _x11_taken_by(sequence: str) -> str | None:
-    """On X11, whether another program has grabbed the combination (it would never reach us)."""
-    try:
-        from Xlib import XK, X, display, error  # pynput's own X11 dependency
-    except ImportError:
-        return None
-    parts = [p.strip().lower() for p in sequence.split("+")]
-    masks = {"ctrl": X.ControlMask, "alt": X.Mod1Mask, "shift": X.ShiftMask, "meta": X.Mod4Mask, "super": X.Mod4Mask}
-    modifiers = 0
-    for part in parts[:-1]:
-        modifiers |= masks.get(part, 0)
-    try:
-        screen = display.Display()
-    except Exception:
-        return None
-    try:
-        keysym = XK.string_to_keysym(parts[-1]) or XK.string_to_keysym(parts[-1].capitalize())
-        keycode = screen.keysym_to_keycode(keysym)
-        if not keycode:
-            return None
-        caught = error.CatchError(error.BadAccess)
-        root = screen.screen().root
-        root.grab_key(keycode, modifiers, False, X.GrabModeAsync, X.GrabModeAsync, onerror=caught)
-        screen.sync()
-        if caught.get_error():
-            return f"{sequence} is already taken by another program: choose another shortcut in Settings."
-        root.ungrab_key(keycode, modifiers)
-        screen.sync()
-        return None
-    finally:
-        screen.close()
-
-
-def x11_activate(window_id: int, refocus: bool = False) -> bool:
-    """Ask the window manager to give `window_id` the keyboard as a user action would.
-
-    WORKAROUND: Qt asks as an application (source 1) with the time of the last event it saw, which can be older
-    than the shortcut's key press; focus-stealing prevention (openbox, KWin, Mutter) may then refuse. A pager's
-    request (source 2) with the current time is honoured, and the overlay opens because the user pressed a key.
-    With `refocus`, the X input focus is also moved away and back: on a loaded machine Qt (6.11) can miss the
-    focus-in that came while the shortcut's modifiers were still down, and then sends the keys typed into the
-    overlay to the main window; a fresh focus-in puts its state right.
-    """
-    try:
-        from Xlib import X, display, protocol
-    except ImportError:
-        return False
-    try:
-        screen = display.Display()
-    except Exception:
-        return False
-    try:
-        root = screen.screen().root
-        event = protocol.event.ClientMessage(
-            window=screen.create_resource_object("window", window_id),
-            client_type=screen.intern_atom("_NET_ACTIVE_WINDOW"),
-            data=(32, [2, X.CurrentTime, 0, 0, 0]),
-        )
-        root.send_event(event, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
-        if refocus:
-            window = screen.create_resource_object("window", window_id)
-            if screen.get_input_focus().focus == window:
-                root.set_input_focus(X.RevertToParent, X.CurrentTime)
-            window.set_input_focus(X.RevertToParent, X.CurrentTime)
-        screen.flush()
-        return True
-    finally:
-        screen.close()
