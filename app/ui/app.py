@@ -148,6 +148,7 @@ class Desktop:
                     "pid": os.getpid(),
                     "window": self.window.isVisible(),
                     "overlay": self.overlay.isVisible(),
+                    "question": self.overlay.prompt.toPlainText() if self.overlay.isVisible() else "",
                     "active": (QApplication.activeWindow() or QWidget()).windowTitle(),
                     "tray": self.tray.available,
                     "shortcut": self.shortcut_status(),
