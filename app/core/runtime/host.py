@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.core.providers.base import CancelToken
-from app.core.runtime.worker import host_main
 
 _POLL_S = 0.05
 _LOAD_TIMEOUT_S = 600
@@ -94,6 +93,8 @@ class ModelHost:
         return self._process is not None and self._process.is_alive()
 
     def _start(self) -> None:
+        from app.core.runtime.worker import host_main  # the child's side, with the runtime's modules: start-up time
+
         parent_conn, child_conn = _MP.Pipe()
         self._process = _MP.Process(
             target=host_main,
