@@ -77,9 +77,9 @@ class AppContext:
             self.store.set_roster(DEFAULT_WORKSPACE, [i for i in order if i in live])
 
     def close(self) -> None:
-        from app.core.tools.sessions import SESSIONS
-
-        SESSIONS.shutdown()  # the tool servers this process started end with it
+        sessions = sys.modules.get("app.core.tools.sessions")  # not imported: this process started no tool server
+        if sessions is not None:
+            sessions.SESSIONS.shutdown()  # the tool servers this process started end with it
         self.pool.shutdown()
         self.store.close()
 
