@@ -34,8 +34,15 @@ BIG_REPLY_RATE = 40_000  # characters a second: far faster than any model, so re
 
 
 def child(kind: str) -> None:
-    """In a fresh process: show a window, report seconds from process start to its first paint, and idle RSS."""
+    """In a fresh process: show a window, report seconds from process start to its first paint, and idle RSS.
+
+    Roundtable's modules are imported in `run_app`'s order: the Qt-free core before PySide6, whose import hook reads
+    the source of every module imported after it (for `from __feature__ import ...`) and keeps it in linecache.
+    """
     import psutil
+
+    if kind != "bare":
+        from app.core.context import AppContext  # before Qt, as run_app imports it
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -45,7 +52,6 @@ def child(kind: str) -> None:
         window = QMainWindow()
         window.resize(1280, 820)
     else:
-        from app.core.context import AppContext
         from app.ui.main_window import MainWindow
         from app.ui.theme import apply_theme
 
