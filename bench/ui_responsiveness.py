@@ -7,10 +7,11 @@
 2. Cold start to first paint of the main window, next to a bare Qt window (median of 3 fresh processes each).
 3. Idle memory (RSS) of the GUI process with no model loaded, next to the bare Qt window.
 
-    python bench/ui_responsiveness.py              # everything
-    python bench/ui_responsiveness.py --big-reply  # only the 200 KB reply (no model needed)
-Targets: stall p99 <= 16 ms; first paint <= 1.0 s; idle RSS <= 200 MB. Times count from the moment the
-process is created, interpreter start-up included.
+    python bench/ui_responsiveness.py               # everything
+    python bench/ui_responsiveness.py --big-reply   # only the 200 KB reply (no model needed)
+    python bench/ui_responsiveness.py --start-only  # only 2 and 3: start-up and idle memory (no model needed)
+Targets (issue 14): stall p99 <= 16 ms; first paint <= 1.3x the bare Qt window's; idle RSS <= 1.6x the bare Qt
+window's. Times count from the moment the process is created, interpreter start-up included.
 """
 
 from __future__ import annotations
@@ -33,8 +34,15 @@ BIG_REPLY_RATE = 40_000  # characters a second: far faster than any model, so re
 
 
 def child(kind: str) -> None:
-    """In a fresh process: show a window, report seconds from process start to its first paint, and idle RSS."""
+    """In a fresh process: show a window, report seconds from process start to its first paint, and idle RSS.
+
+    Roundtable's modules are imported in `run_app`'s order: the Qt-free core before PySide6, whose import hook reads
+    the source of every module imported after it (for `from __feature__ import ...`) and keeps it in linecache.
+    """
     import psutil
+
+    if kind != "bare":
+        from app.core.context import AppContext  # before Qt, as run_app imports it
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -44,7 +52,6 @@ def child(kind: str) -> None:
         window = QMainWindow()
         window.resize(1280, 820)
     else:
-        from app.core.context import AppContext
         from app.ui.main_window import MainWindow
         from app.ui.theme import apply_theme
 
@@ -230,14 +237,6 @@ def main() -> None:
     big_late, big_seconds = stall_big_reply(window, app)
     ctx.close()
 
-    # the very first launch also registers the starter model and crew; later launches only open the database
-    app_home = tempfile.mkdtemp(prefix="rt-bench-app-")
-    first_launch = start_and_rest("app", app_home)
-    paints = {kind: [start_and_rest(kind, app_home) for _ in range(3)] for kind in ("bare", "app")}
-
-    def median(kind: str, key: str) -> float:
-        return statistics.median(run[key] for run in paints[kind])
-
     print(
         f"event-loop stall of a 1 ms timer, ms ({len(busy)} ticks over {streamed_s:.1f} s of streaming, "
         f"~{tokens} words):"
@@ -253,16 +252,36 @@ def main() -> None:
         "target p99 <= 16 ms"
     )
     print_big_reply(big_late, big_seconds)
+    main_start()
+
+
+PAINT_RATIO = 1.3  # issue 14: first paint within 1.3x the bare Qt window's
+RSS_RATIO = 1.6  # issue 14: idle RSS within 1.6x the bare Qt window's
+
+
+def main_start() -> None:
+    """Cold start to first paint and idle RSS, Roundtable next to a bare Qt window (fresh processes, interleaved)."""
+    # the very first launch also registers the starter model and crew; later launches only open the database
+    app_home = tempfile.mkdtemp(prefix="rt-bench-app-")
+    first_launch = start_and_rest("app", app_home)
+    paints: dict[str, list[dict]] = {"bare": [], "app": []}
+    for _ in range(3):  # interleaved: a busy moment on a shared machine falls on both kinds alike
+        for kind in ("bare", "app"):
+            paints[kind].append(start_and_rest(kind, app_home))
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(run[key] for run in paints[kind])
+
     app_paint, bare_paint = median("app", "first_paint_s"), median("bare", "first_paint_s")
     print(
         f"cold start to first paint (median of 3): Roundtable {app_paint:.3f} s, bare Qt window {bare_paint:.3f} s,"
-        f" ratio {app_paint / bare_paint:.2f}   target <= 1.0 s"
+        f" ratio {app_paint / bare_paint:.2f}   target <= {PAINT_RATIO}"
     )
     print(f"  (the very first launch, which also sets up the starter crew: {first_launch['first_paint_s']:.3f} s)")
     app_rss, bare_rss = median("app", "idle_rss_bytes"), median("bare", "idle_rss_bytes")
     print(
         f"idle RSS, no model loaded: Roundtable {app_rss / 1e6:.0f} MB, bare Qt window {bare_rss / 1e6:.0f} MB, "
-        f"ratio {app_rss / bare_rss:.2f}   target <= 200 MB"
+        f"ratio {app_rss / bare_rss:.2f}   target <= {RSS_RATIO}"
     )
 
 
@@ -271,5 +290,7 @@ if __name__ == "__main__":
         child(sys.argv[2])
     elif sys.argv[1:] == ["--big-reply"]:
         main_big_reply()
+    elif sys.argv[1:] == ["--start-only"]:
+        main_start()
     else:
         main()

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.crew.copilots import Copilot, get_copilot, load_manifest_file
-from app.core.crew.matching import SkillMatcher
 from app.core.crew.trust import CopilotList, UnconfirmedEndpoint, is_remote, read_copilots
 from app.core.errors import ModelFileError, UsageError
 from app.core.hardware import memory
-from app.core.hub.gguf import inspect_model_file
 from app.core.hub.starter import EMBEDDING_MODEL_ID, STARTER_MODEL_ID, builtin_embedding_model, starter_model_path
-from app.core.knowledge.embedding import KnowledgeEmbedder
 from app.core.providers import ProviderServices, create_provider
 from app.core.providers.base import Provider
 from app.core.runtime.pool import HostPool
 from app.core.settings import Paths, Settings, load_settings
 from app.core.store import Store
 from app.core.store.workspaces import DEFAULT_WORKSPACE
+
+if TYPE_CHECKING:  # imported where they are first used: the desktop app opens without them (start-up time)
+    from app.core.crew.matching import SkillMatcher
+    from app.core.knowledge.embedding import KnowledgeEmbedder
 
 _LOCAL_STARTER = {"provider": "local", "model": None, "lora": None, "control_vector": None}
 
@@ -54,6 +56,8 @@ class AppContext:
         """First run: register the starter model and the starter crew (offline, idempotent)."""
         starter = starter_model_path()
         if starter is not None and self.store.get_model(STARTER_MODEL_ID) is None:
+            from app.core.hub.gguf import inspect_model_file  # imported when first used: start-up time
+
             info = inspect_model_file(starter)
             self.store.add_model(starter, "starter", info.summary(), model_id=STARTER_MODEL_ID)
         # Each built-in copilot is added once: one the user deleted stays deleted.
@@ -73,9 +77,9 @@ class AppContext:
             self.store.set_roster(DEFAULT_WORKSPACE, [i for i in order if i in live])
 
     def close(self) -> None:
-        from app.core.tools.sessions import SESSIONS
-
-        SESSIONS.shutdown()  # the tool servers this process started end with it
+        sessions = sys.modules.get("app.core.tools.sessions")  # not imported: this process started no tool server
+        if sessions is not None:
+            sessions.SESSIONS.shutdown()  # the tool servers this process started end with it
         self.pool.shutdown()
         self.store.close()
 
@@ -151,12 +155,16 @@ class AppContext:
     def embedder(self) -> KnowledgeEmbedder:
         """The embedding model for documents and questions (`embedding_model`, else the built-in all-MiniLM-L6-v2,
         converted and registered as an installed model the first time something is embedded)."""
+        from app.core.knowledge.embedding import KnowledgeEmbedder  # imported when first used: start-up time
+
         ref = self.settings.embedding_model
         if ref is not None:
             return KnowledgeEmbedder(ref, lambda: self.resolve_model(ref), self.services)
         return KnowledgeEmbedder(EMBEDDING_MODEL_ID, self._builtin_embedding_model, self.services)
 
     def _builtin_embedding_model(self) -> Path:
+        from app.core.hub.gguf import inspect_model_file  # imported when first used: start-up time
+
         path = builtin_embedding_model(self.paths.data_dir / "models")
         if self.store.get_model(EMBEDDING_MODEL_ID) is None:
             self.store.add_model(path, "starter", inspect_model_file(path).summary(), model_id=EMBEDDING_MODEL_ID)
@@ -166,6 +174,8 @@ class AppContext:
         """Scores a request's steps against the copilots' skills (`crew/matching.py`), on `embedder`; one per
         context, so each phrase of a manifest is embedded once."""
         if self._skill_matcher is None:
+            from app.core.crew.matching import SkillMatcher  # imported when first used: start-up time
+
             self._skill_matcher = SkillMatcher(self.embedder())
         return self._skill_matcher
 

@@ -22,11 +22,16 @@ from app.ui.qt import (
     QProgressBar,
     QPushButton,
     Qt,
+    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.reply_view import plain_tooltip
+
+# The linked folders' start-up scan and watcher wait this long after `start_watching`: the window paints first
+# (starting them imports the document readers and starts two threads, ~20 ms on the GUI thread).
+WATCH_AFTER_MS = 1000
 
 
 class DocumentsPanel(QWidget):
@@ -46,6 +51,7 @@ class DocumentsPanel(QWidget):
         self.workspace = workspace
         self.task: Operation | None = None
         self.watcher: Operation | None = None  # the linked folders' watcher, while it runs
+        self._watch_due = False  # start_watching was called: the watcher starts when WATCH_AFTER_MS have passed
         self.to_embed: set[str] = set()  # workspaces whose linked folders changed while another task ran
         self.added_text = ""  # what the last adding did, kept in view while its passages are embedded
         self.setAcceptDrops(True)
@@ -186,7 +192,15 @@ class DocumentsPanel(QWidget):
         self.task = task.with_progress(self._progress).success(self._synced).failure(self._failed).run_in_background()
 
     def start_watching(self) -> None:
-        """Scan the linked folders now, then every few seconds while the window runs (`stop_watching` ends it)."""
+        """Scan the linked folders in `WATCH_AFTER_MS`, then every few seconds while the window runs (`stop_watching`
+        ends it, or keeps it from starting)."""
+        self._watch_due = True
+        QTimer.singleShot(WATCH_AFTER_MS, self, self._start_watching_now)
+
+    def _start_watching_now(self) -> None:
+        if not self._watch_due:
+            return
+        self._watch_due = False
         from app.core.knowledge.folders import FolderWatcher
 
         self.sync()
@@ -197,6 +211,7 @@ class DocumentsPanel(QWidget):
 
     def stop_watching(self) -> None:
         """Stop the watcher (a scan in progress ends first, in its thread)."""
+        self._watch_due = False
         if self.watcher is not None:
             self.watcher.cancel.cancel()
             self.watcher = None

@@ -11,12 +11,12 @@ from __future__ import annotations
 import html
 import re
 import threading
-import xml.etree.ElementTree as etree
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import markdown
-from markdown.treeprocessors import Treeprocessor
+if TYPE_CHECKING:  # markdown itself is imported with the first converter: the window opens without it (~15 ms)
+    import markdown
 
 _EXTENSIONS = ["fenced_code", "tables", "sane_lists", "codehilite"]
 LINK_SCHEMES = ("http", "https", "mailto")  # the only targets ever offered to the user
@@ -53,21 +53,28 @@ def safe_link(url: str | None) -> str | None:
     return url
 
 
-class _DataOnly(Treeprocessor):
-    """Links to anything but http, https and mailto become plain text; any image becomes its alt text."""
+def _data_only(converter: markdown.Markdown) -> Any:
+    """A tree processor: links to anything but http, https and mailto become plain text; any image its alt text."""
+    import xml.etree.ElementTree as etree
 
-    def run(self, root: etree.Element) -> None:
-        for element in root.iter():
-            # autolinked addresses are entity-obfuscated (mailto:a@b -> &#109;...): read them as Qt will
-            href = html.unescape((element.get("href") or "").replace(markdown.util.AMP_SUBSTITUTE, "&"))
-            if element.tag == "a" and safe_link(href) is None:
-                element.tag = "span"
-                element.attrib.clear()
-            elif element.tag == "img":
-                alt = element.get("alt") or ""
-                element.tag = "span"
-                element.attrib.clear()
-                element.text = f"[image: {alt}]" if alt else "[image]"
+    import markdown  # imported when first used: start-up time
+    from markdown.treeprocessors import Treeprocessor
+
+    class DataOnly(Treeprocessor):
+        def run(self, root: etree.Element) -> None:
+            for element in root.iter():
+                # autolinked addresses are entity-obfuscated (mailto:a@b -> &#109;...): read them as Qt will
+                href = html.unescape((element.get("href") or "").replace(markdown.util.AMP_SUBSTITUTE, "&"))
+                if element.tag == "a" and safe_link(href) is None:
+                    element.tag = "span"
+                    element.attrib.clear()
+                elif element.tag == "img":
+                    alt = element.get("alt") or ""
+                    element.tag = "span"
+                    element.attrib.clear()
+                    element.text = f"[image: {alt}]" if alt else "[image]"
+
+    return DataOnly(converter)
 
 
 _local = threading.local()
@@ -80,6 +87,8 @@ def _converter(dark: bool) -> markdown.Markdown:
     key = "dark" if dark else "light"
     converter = getattr(_local, key, None)
     if converter is None:
+        import markdown  # imported when first used: start-up time
+
         config = {
             "codehilite": {"noclasses": True, "pygments_style": "monokai" if dark else "friendly", "guess_lang": False}
         }
@@ -90,7 +99,7 @@ def _converter(dark: bool) -> markdown.Markdown:
         # ![alt](src) is read as "!" and a link, which then meets the link rules like any other
         converter.inlinePatterns.deregister("image_link")
         converter.inlinePatterns.deregister("image_reference")
-        converter.treeprocessors.register(_DataOnly(converter), "roundtable_data_only", 0)
+        converter.treeprocessors.register(_data_only(converter), "roundtable_data_only", 0)
         setattr(_local, key, converter)
     return converter
 

@@ -1,4 +1,11 @@
-"""The one place that imports the Qt binding; the rest of app.ui imports Qt names from here."""
+"""The one place that imports the Qt binding; the rest of app.ui imports Qt names from here.
+
+QtNetwork (only the single-instance socket uses it) is imported when one of its names is first asked for: a window
+alone opens without it (start-up time, ~3 MB).
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QByteArray,
@@ -37,7 +44,6 @@ from PySide6.QtGui import (
     QTextDocument,
     QTextOption,
 )
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -89,4 +95,18 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "isValid")]
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+_LATER = {"QLocalServer": "PySide6.QtNetwork", "QLocalSocket": "PySide6.QtNetwork"}
+
+__all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "isValid")] + list(_LATER)
+
+
+def __getattr__(name: str) -> Any:
+    """A name of `_LATER`, from its module, imported now."""
+    if name not in _LATER:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LATER[name]), name)
+    globals()[name] = value
+    return value

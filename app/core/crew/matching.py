@@ -12,12 +12,13 @@ to the default copilot, the all-rounder.
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot
 from app.core.providers.base import CancelToken
+
+if TYPE_CHECKING:  # the vectors are numpy's; numpy itself comes with the embedder, when a step is first matched
+    import numpy as np
 
 FLOOR = 0.2  # cosine similarity: below it no copilot's skills match the step
 MARGIN = 0.05  # copilots this close to the best one are left for the router model to tell apart

@@ -11,15 +11,13 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.core.crew.copilots import Copilot
-from app.core.crew.decide import decide_tool, named_tools
 from app.core.crew.events import CrewStatus, ToolEvent, statuses_as
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Event, Provider, ToolCall, ToolSpec
-from app.core.tools import builtin
-from app.core.tools.mcp import McpServer, McpTool, ToolError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the tool servers' modules are imported in a run, when tools are listed: the window starts without
     from app.core.knowledge.embedding import KnowledgeEmbedder
     from app.core.store import Store
+    from app.core.tools.mcp import McpServer, McpTool
 
 SEPARATOR = "__"  # server__tool: a function name every OpenAI-compatible server accepts
 MAX_TOOL_ROUNDS = 4  # replies that may call tools before the copilot must answer
@@ -97,6 +95,9 @@ class ToolBox:
 
     def specs(self) -> Generator[Event, None, list[ToolSpec]]:
         """List the granted servers' tools (statuses as it goes); returns their ToolSpecs."""
+        from app.core.tools import builtin  # imported when first used: start-up time
+        from app.core.tools.mcp import McpServer, ToolError
+
         registered = self.store.tool_servers()
         wanted: dict[str, set[str] | None] = {}
         for grant in self.copilot.tools:
@@ -141,6 +142,8 @@ class ToolBox:
         A tool the request (`asked`) names in words is called first, whatever a small model would decide: the
         user's words are found deterministically, and the model only fills in the arguments. `named_only`: only
         those (a model that calls tools in its own format decides the rest while it answers)."""
+        from app.core.crew.decide import decide_tool, named_tools  # imported when first used: start-up time
+
         made: set[str] = set()
         named = named_tools(asked, specs)
         for round_ in range(len(named) if named_only else MAX_TOOL_ROUNDS):
@@ -161,6 +164,9 @@ class ToolBox:
     def run(self, calls: list[ToolCall], request: ChatRequest, thread_id: str) -> Iterator[Event]:
         """Run the calls a reply made (the reply is in `request` already); each result goes into the transcript
         and back to the model."""
+        from app.core.tools import builtin  # imported when first used: start-up time
+        from app.core.tools.mcp import ToolError
+
         for call in calls:
             tool = self.tools[call.name]
             label = f"{tool.server}.{tool.name}"

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from app.core.errors import Cancelled
 from app.core.providers.base import CancelToken
-from app.core.store.vectors import Vector
 
 if TYPE_CHECKING:  # types only: importing these here would load the store and the model host with this module
     from app.core.providers import ProviderServices
     from app.core.providers.local import LocalEmbedder
     from app.core.store import Store
+    from app.core.store.vectors import Vector
 
 EMBED_BATCH = 64  # passages per store write: progress and Stop are seen between batches
 
@@ -66,6 +64,8 @@ class KnowledgeEmbedder:
 
 
 def _matrix(vectors: list[list[float]]) -> Vector:
+    import numpy as np  # imported when first used: start-up time
+
     return np.asarray(vectors, dtype=np.float32)
 
 

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.providers.base import CancelToken
-from app.core.runtime.worker import host_main
+
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnContext
 
 _POLL_S = 0.05
 _LOAD_TIMEOUT_S = 600
 _STOP_TIMEOUT_S = 5
 
-# Start with a fresh interpreter: safe beside Qt's threads and in a frozen app.
-_MP = multiprocessing.get_context("spawn")
+
+def spawn() -> SpawnContext:
+    """How hosts and probes start: a fresh interpreter, safe beside Qt's threads and in a frozen app.
+    (multiprocessing is imported when the first one starts: ~15 ms of start-up time.)"""
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class ModelHost:
         self.adapters: set[str] = set()
         self._process: Any = None
         self._conn: Any = None
-        self._cancel_flag = _MP.Event()
+        self._cancel_flag = spawn().Event()
         self._current: CancelToken | None = None
         self._lock = threading.Lock()
 
@@ -94,8 +100,10 @@ class ModelHost:
         return self._process is not None and self._process.is_alive()
 
     def _start(self) -> None:
-        parent_conn, child_conn = _MP.Pipe()
-        self._process = _MP.Process(
+        from app.core.runtime.worker import host_main  # the child's side, with the runtime's modules: start-up time
+
+        parent_conn, child_conn = spawn().Pipe()
+        self._process = spawn().Process(
             target=host_main,
             args=(child_conn, self._cancel_flag, asdict(self.spec)),
             name="roundtable-model-host",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.errors import ModelFileError
-from app.core.runtime.host import _MP, describe_exit
+from app.core.runtime.host import describe_exit, spawn
 from app.core.runtime.worker import probe_main
 
 _PROBE_TIMEOUT_S = 120
@@ -13,8 +13,8 @@ _PROBE_TIMEOUT_S = 120
 
 def check_loadable(path: Path, architecture: str) -> None:
     """Raise ModelFileError unless llama.cpp loads the model's vocabulary and architecture."""
-    parent, child = _MP.Pipe()
-    process = _MP.Process(target=probe_main, args=(child, str(path)), name="roundtable-model-probe", daemon=True)
+    parent, child = spawn().Pipe()
+    process = spawn().Process(target=probe_main, args=(child, str(path)), name="roundtable-model-probe", daemon=True)
     process.start()
     child.close()
     try:

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlite_utils import Database
 
 from app.core.errors import StoreError
 from app.core.private import create_private_file, tighten
-from app.core.store.migrations import MIGRATIONS, migrate, schema_version
+from app.core.store.migrations import MIGRATIONS, Database, migrate, schema_version
 
 _BUSY_TIMEOUT_S = 10
 _OPEN_RETRY_S = 0.05
@@ -52,7 +51,7 @@ class Connection:
 
     Attributes:
         path: the database file.
-        db: the sqlite_utils wrapper; use it for reads, and for writes only inside `transaction()`.
+        db: the connection's `Database`; use it for reads, and for writes only inside `transaction()`.
     """
 
     def __init__(self, path: Path) -> None:

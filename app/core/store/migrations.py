@@ -8,12 +8,46 @@ database from a newer Roundtable is recognised (and refused) before anything is 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
-from collections.abc import Callable
-
-from sqlite_utils import Database
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from app.core.store.shipped_crew import shipped_with_knowledge_off
+
+
+class Database:
+    """The little of sqlite_utils' `Database` the store uses, over a connection in autocommit mode
+    (`isolation_level=None`): `execute`, `query` (rows as dicts) and `conn`. sqlite_utils itself imports numpy,
+    click, dateutil and pluggy (~90 ms, ~30 MB), which the window would pay for at start-up."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        # as sqlite_utils sets it: a row deleted by INSERT OR REPLACE fires its delete triggers (the FTS indexes)
+        self.execute("PRAGMA recursive_triggers = on")
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters) if parameters is not None else self.conn.execute(sql)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of `sql` as dicts, keyed by column name (a repeated name gets `_2`, `_3`…, as sqlite_utils does)."""
+        cursor = self.execute(sql, params)
+        keys = _unique([d[0] for d in cursor.description or ()])
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
+
+
+def _unique(keys: list[str]) -> list[str]:
+    if len(set(keys)) == len(keys):
+        return keys
+    taken, seen, unique = set(keys), set(), []
+    for key in keys:
+        name, suffix = key, 2
+        while name in seen or (name != key and name in taken):
+            name, suffix = f"{key}_{suffix}", suffix + 1
+        seen.add(name)
+        unique.append(name)
+    return unique
+
 
 Migration = Callable[[Database], None]
 MIGRATIONS: list[Migration] = []

@@ -13,14 +13,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from app.core.store.database import Connection
 from app.core.store.records import now
 
-Vector = npt.NDArray[np.float32]
+if TYPE_CHECKING:  # numpy itself is imported where it is used: the store opens at start-up, numpy costs ~50 ms
+    import numpy as np
+    import numpy.typing as npt
+
+    Vector = npt.NDArray[np.float32]
 _CACHED_WORKSPACES = 4  # matrices kept in memory (100k passages of 384 floats: ~150 MB each)
 _READ_BATCH = 4096  # vectors copied into the matrix at a time
 
@@ -78,6 +80,8 @@ class VectorRecords:
 
         A chunk removed while it was being embedded is skipped: its vector would belong to nothing.
         """
+        import numpy as np  # imported when first used: start-up time
+
         blobs = np.ascontiguousarray(vectors, dtype="<f4")
         with self.conn.transaction() as db:
             if db.execute("SELECT model FROM vector_indexes WHERE workspace_id = ?", [workspace_id]).fetchone() is None:
@@ -102,6 +106,8 @@ class VectorRecords:
 
     def nearest_chunks(self, workspace_id: str, model: str, query: Vector, limit: int) -> list[tuple[int, float]]:
         """(chunk id, cosine similarity) of the `limit` passages nearest to `query` (a unit vector), best first."""
+        import numpy as np  # imported when first used: start-up time
+
         matrix = self._matrix(workspace_id, model)
         if matrix is None or not len(matrix.ids) or matrix.vectors.shape[1] != len(query):
             return []
@@ -134,6 +140,8 @@ class VectorRecords:
         return matrix
 
     def _read_matrix(self, workspace_id: str, model: str, version: int) -> _Matrix:
+        import numpy as np  # imported when first used: start-up time
+
         rows = self.conn.read_tuples(
             "SELECT chunk_id, vector FROM chunk_vectors WHERE workspace_id = ? AND model = ? ORDER BY chunk_id",
             [workspace_id, model],
