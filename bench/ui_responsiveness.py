@@ -127,7 +127,8 @@ def big_reply() -> str:
         n += 1
         part = (
             f"## Part {n}\n\nThe keeper climbed the *{n}th* stair and looked at the **lamp**; see "
-            f"[the log](https://example.org/log/{n}) for what he wrote that night. " * 3
+            f"[the log](https://example.org/log/{n}) for what he wrote that night. "
+            * 3
             + "\n\n1. trim the wick\n2. polish the lens\n\n   and check the `clockwork`\n\n3. log the weather\n\n"
             + f"```python\ndef beam(n={n}):\n    return [i * i for i in range(n)]\n```\n\n"
             + "| hour | wind | sea |\n|---|---|---|\n| 1 | NW 4 | slight |\n| 2 | NW 5 | moderate |\n\n"
@@ -203,6 +204,7 @@ def main_big_reply() -> None:
     window.resize(1280, 820)
     window.show()
     print_big_reply(*stall_big_reply(window, app))
+    window.documents.stop_watching()  # before the store closes: the watcher reads it
     ctx.close()
 
 
@@ -235,6 +237,7 @@ def main() -> None:
     tokens = sum(len(w.text.split()) for w in window.thread_view.messages.values() if w.author == "writer")
     idle = stall(window, app, streaming=False, seconds=min(streamed_s, 10))
     big_late, big_seconds = stall_big_reply(window, app)
+    window.documents.stop_watching()  # before the store closes: the watcher reads it
     ctx.close()
 
     print(
@@ -260,29 +263,47 @@ RSS_RATIO = 1.6  # issue 14: idle RSS within 1.6x the bare Qt window's
 
 
 def main_start() -> None:
-    """Cold start to first paint and idle RSS, Roundtable next to a bare Qt window (fresh processes, interleaved)."""
+    """Cold start to first paint and idle RSS, Roundtable next to a bare Qt window (fresh processes, interleaved).
+
+    Roundtable is measured as people launch it day to day (the welcome dismissed) against the target, and as on
+    its first days (the welcome with the recommended models showing), for the record.
+    """
+    homes = {"app": tempfile.mkdtemp(prefix="rt-bench-app-"), "first run": tempfile.mkdtemp(prefix="rt-bench-first-")}
     # the very first launch also registers the starter model and crew; later launches only open the database
-    app_home = tempfile.mkdtemp(prefix="rt-bench-app-")
-    first_launch = start_and_rest("app", app_home)
-    paints: dict[str, list[dict]] = {"bare": [], "app": []}
-    for _ in range(3):  # interleaved: a busy moment on a shared machine falls on both kinds alike
-        for kind in ("bare", "app"):
-            paints[kind].append(start_and_rest(kind, app_home))
+    first_launch = start_and_rest("app", homes["first run"])
+    start_and_rest("app", homes["app"])
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from app.core.context import AppContext as A; c = A(); "
+            "c.store.set_meta('welcome_dismissed', True); c.close()",
+        ],
+        env={**os.environ, "ROUNDTABLE_HOME": homes["app"], "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=120,
+    )
+    paints: dict[str, list[dict]] = {"bare": [], "app": [], "first run": []}
+    for _ in range(3):  # interleaved: a busy moment on a shared machine falls on every kind alike
+        for kind in paints:
+            paints[kind].append(start_and_rest("bare" if kind == "bare" else "app", homes.get(kind, homes["app"])))
 
     def median(kind: str, key: str) -> float:
         return statistics.median(run[key] for run in paints[kind])
 
-    app_paint, bare_paint = median("app", "first_paint_s"), median("bare", "first_paint_s")
-    print(
-        f"cold start to first paint (median of 3): Roundtable {app_paint:.3f} s, bare Qt window {bare_paint:.3f} s,"
-        f" ratio {app_paint / bare_paint:.2f}   target <= {PAINT_RATIO}"
-    )
+    bare_paint, bare_rss = median("bare", "first_paint_s"), median("bare", "idle_rss_bytes")
+    for kind, label in (("app", "Roundtable"), ("first run", "first run (welcome shown)")):
+        paint, rss = median(kind, "first_paint_s"), median(kind, "idle_rss_bytes")
+        target = kind == "app"
+        print(
+            f"cold start to first paint (median of 3): {label} {paint:.3f} s, bare Qt window {bare_paint:.3f} s,"
+            f" ratio {paint / bare_paint:.2f}" + (f"   target <= {PAINT_RATIO}" if target else "")
+        )
+        print(
+            f"idle RSS, no model loaded: {label} {rss / 1e6:.0f} MB, bare Qt window {bare_rss / 1e6:.0f} MB, "
+            f"ratio {rss / bare_rss:.2f}" + (f"   target <= {RSS_RATIO}" if target else "")
+        )
     print(f"  (the very first launch, which also sets up the starter crew: {first_launch['first_paint_s']:.3f} s)")
-    app_rss, bare_rss = median("app", "idle_rss_bytes"), median("bare", "idle_rss_bytes")
-    print(
-        f"idle RSS, no model loaded: Roundtable {app_rss / 1e6:.0f} MB, bare Qt window {bare_rss / 1e6:.0f} MB, "
-        f"ratio {app_rss / bare_rss:.2f}   target <= {RSS_RATIO}"
-    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
 from app.ui.thread_view import ThreadView, show_trace
-from app.ui.welcome import WelcomeView
 
 _UNDO_MS = 8000
 _PASSAGES_FOUND = 5  # document passages a sidebar search lists under its threads
@@ -91,10 +90,9 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar()
         self.thread_view = ThreadView(self.copilots)
         self.composer = Composer()
-        self.welcome = WelcomeView(ctx)
+        self.welcome: Any = None  # the first run's WelcomeView, made only when it shows: most launches need none
         centre = QWidget()
-        centre_layout = QVBoxLayout(centre)
-        centre_layout.addWidget(self.welcome, 1)
+        self.centre_layout = centre_layout = QVBoxLayout(centre)
         centre_layout.addWidget(self.thread_view, 1)
         centre_layout.addWidget(self.composer)
         self.roster = RosterPanel(ctx, lambda: self.workspace_id, self.copilots)
@@ -220,13 +218,19 @@ class MainWindow(QMainWindow):
         self.task_board.open_task.connect(self._open_task)
         self.documents.open_message.connect(self._open_task)
         self.documents.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.welcome.dismissed.connect(lambda: self._set_welcome(False))
-        self.welcome.models_changed.connect(self._models_changed)
-        self.welcome.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     def _set_welcome(self, visible: bool) -> None:
         """The first-run welcome takes the thread's place until a thread opens or it is dismissed."""
-        self.welcome.setVisible(visible)
+        if visible and self.welcome is None:
+            from app.ui.welcome import WelcomeView  # imported when first shown: start-up time and memory
+
+            self.welcome = WelcomeView(self.ctx)
+            self.welcome.dismissed.connect(lambda: self._set_welcome(False))
+            self.welcome.models_changed.connect(self._models_changed)
+            self.welcome.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self.centre_layout.insertWidget(0, self.welcome, 1)
+        if self.welcome is not None:
+            self.welcome.setVisible(visible)
         self.thread_view.setVisible(not visible)
 
     def _models_changed(self) -> None:
@@ -441,7 +445,7 @@ class MainWindow(QMainWindow):
         if self.models_panel is None:
             self.models_panel = ModelsPanel(self.ctx, self)
             self.models_panel.models_changed.connect(self.refresh_roster)
-            self.models_panel.models_changed.connect(self.welcome.recommended.show_crew)
+            self.models_panel.models_changed.connect(lambda: self.welcome and self.welcome.recommended.show_crew())
             self.models_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.models_panel.show()
         self.models_panel.raise_()

@@ -110,7 +110,7 @@ def block_html(text: str, dark: bool) -> str:
     converter = _converter(dark)
     try:
         converted = converter.reset().convert(text).replace("<table>", _TABLE)
-        return converted.replace("<pre style=\"", "<pre style=\"white-space: pre-wrap; ")  # long lines wrap
+        return converted.replace('<pre style="', '<pre style="white-space: pre-wrap; ')  # long lines wrap
     except Exception:  # half-streamed Markdown can be odd; escaped text is always safe
         return f"<p>{html.escape(text)}</p>"
 

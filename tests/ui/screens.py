@@ -113,8 +113,7 @@ def run(out: Path, size: str, themes: list[str]) -> dict:
     window = MainWindow(ctx)
     window.showMaximized()
     wait(app, lambda: window.roster.list.count() >= 4, "the roster")
-    welcome = getattr(window, "welcome", None)
-    wait(app, lambda: welcome is None or welcome.isVisible(), "the welcome view")
+    wait(app, lambda: window.welcome is not None and window.welcome.isVisible(), "the welcome view")
     seeded: list[str] = []
     query(lambda: seed(ctx.store), seeded.append, lambda message: seeded.append(f"! {message}"))
     thread_id = wait(app, lambda: seeded and seeded[0], "the seeded thread")
