@@ -70,6 +70,7 @@ class SearchSection(QWidget):
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.query = QLineEdit(placeholderText="Search GGUF models on the Hugging Face Hub, e.g. qwen instruct")
+        self.query.setAccessibleName("Search the Hub")
         self.search_button = QPushButton("Search")
         row.addWidget(self.query, 1)
         row.addWidget(self.search_button)
