@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.core.hub.quants import model_and_quant
 from app.ui.qt import (
     QColor,
     QFont,
@@ -230,9 +231,13 @@ def avatar_icon(name: str, colour: str, size: int = 28) -> QIcon:
 
 
 def model_chip(copilot: Any) -> str:
-    """What a reply's chip says wrote it: the local model (the starter where none is bound), or the remote host."""
+    """What a reply's chip says wrote it: the local model and its quant (the starter where none is bound), or the
+    remote host."""
     if copilot.provider == "local":
-        return copilot.model.rsplit("/", 1)[-1] if copilot.model else "starter model"
+        if not copilot.model:
+            return "starter model"
+        model, quant = model_and_quant(copilot.model)
+        return f"{model} · {quant}" if quant else model
     host = urlsplit(copilot.endpoint or "").hostname
     return f"{copilot.provider} · {host}" if host else copilot.provider
 

@@ -307,14 +307,18 @@ class MainWindow(QMainWindow):
             return
         self._set_welcome(False)
 
-        def show(timeline: list) -> None:
+        def show(read: tuple[list, dict[str, str]]) -> None:
             if self.thread_id == thread_id:
-                self.thread_view.load(timeline)
+                self.thread_view.load(*read)
                 if then:
                     then()
 
         store = self.ctx.store
-        query(lambda: store.timeline(thread_id), show, self.error)
+        query(
+            lambda: (store.timeline(thread_id), {m.id: m.created_at for m in store.messages(thread_id)}),
+            show,
+            self.error,
+        )
 
     def _open_task(self, thread_id: str, message_id: str) -> None:
         self.open_thread(thread_id, then=lambda: self.thread_view.scroll_to_message(message_id))

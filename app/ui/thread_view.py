@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from app.core.crew.events import CrewError, CrewEvent, CrewText, MessageEvent
@@ -85,6 +86,9 @@ class MessageWidget(QFrame):
         self.chip.setProperty("role", "chip")
         self.chip.hide()
         header.addWidget(self.chip)
+        self.time_label = QLabel()  # when it was written
+        self.time_label.setProperty("role", "muted")
+        header.addWidget(self.time_label)
         header.addWidget(self.status_label)
         header.addStretch()
         if author != "user":
@@ -146,6 +150,19 @@ class MessageWidget(QFrame):
     def set_chip(self, text: str) -> None:
         self.chip.setText(text)
         self.chip.setVisible(bool(text))
+
+    def set_time(self, stamp: str | None) -> None:
+        """When the message was written (ISO 8601, as stored; None: now; '' or unreadable: not shown), as the time
+        of day, with the date when it was not today."""
+        try:
+            written = datetime.now().astimezone() if stamp is None else datetime.fromisoformat(stamp).astimezone()
+        except ValueError:  # none recorded, or a hand-made or imported row: no time rather than a wrong one
+            self.time_label.clear()
+            self.time_label.setToolTip("")
+            return
+        today = written.date() == datetime.now().astimezone().date()
+        self.time_label.setText(written.strftime("%H:%M" if today else "%d %b %Y, %H:%M"))
+        self.time_label.setToolTip(written.strftime("%A %d %B %Y, %H:%M:%S"))
 
     def set_usage(self, usage: Usage | None) -> None:
         shown = usage_text(usage)
@@ -298,10 +315,12 @@ class ThreadView(QScrollArea, Renderer):
         card.focus()
         return card
 
-    def load(self, timeline: Iterable[Event]) -> None:
-        """Show a stored thread (from Store.timeline)."""
+    def load(self, timeline: Iterable[Event], written: dict[str, str] | None = None) -> None:
+        """Show a stored thread (from Store.timeline); `written`: each message's time (message id -> ISO 8601)."""
         self.clear()
         render_all(self, timeline)
+        for message_id, widget in self.messages.items():
+            widget.set_time((written or {}).get(message_id, ""))
         QTimer.singleShot(0, self, self.scroll_to_bottom)
 
     def handle(self, event: Event) -> None:
@@ -312,7 +331,7 @@ class ThreadView(QScrollArea, Renderer):
 
     def on_message_started(self, event: MessageEvent) -> None:
         if event.message_id not in self.messages:
-            self.add_message(event.message_id, event.author, status="streaming")
+            self.add_message(event.message_id, event.author, status="streaming").set_time(None)
             self.timer.start()
         links = self._waiting.pop(event.author, [])
         for link in links:

@@ -133,3 +133,29 @@ def links(view: ThreadView):
     from app.ui.link_card import LinkCard
 
     return view.container.findChildren(LinkCard)
+
+
+def test_a_reply_card_says_when_it_was_written_and_which_model_and_quant_wrote_it(qtbot) -> None:
+    from datetime import datetime, timedelta
+
+    from app.ui.design import model_chip
+
+    model = "bartowski/Qwen2.5-7B-Instruct-GGUF/Qwen2.5-7B-Instruct-Q4_K_M.gguf"
+    crew = {"analyst": Copilot(id="analyst", name="Analyst", model=model)}
+    view = ThreadView(crew)
+    qtbot.addWidget(view)
+    now = datetime.now().astimezone()
+    today, last_week = now.replace(hour=9, minute=5), now - timedelta(days=7)
+    events = [
+        MessageEvent(author="analyst", message_id=mid, status=status)
+        for mid in ("m1", "m2")
+        for status in ("streaming", "complete")
+    ]
+    view.load(events, {"m1": last_week.isoformat(), "m2": today.isoformat()})
+    old, new = view.messages["m1"], view.messages["m2"]
+    assert new.time_label.text() == "09:05"
+    assert old.time_label.text() == last_week.strftime("%d %b %Y, %H:%M")
+    assert new.chip.text() == model_chip(crew["analyst"]) == "Qwen2.5-7B-Instruct · Q4_K_M"
+    view.load(events, {"m1": "not a time"})  # an imported row: no time rather than a wrong one
+    assert view.messages["m1"].time_label.text() == ""
+    assert view.messages["m2"].time_label.text() == ""  # none recorded: none shown (not "now")

@@ -11,13 +11,9 @@ from app.core.hardware import Hardware
 from app.core.hub import client
 from app.core.hub.fit import Architecture, Fit, estimate, recommend
 from app.core.hub.gguf import GGUFFormatError, GGUFInfo, file_type_name, read_header
+from app.core.hub.quants import quant_from_name
 
 _SHARD = re.compile(r"^(?P<base>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
-_QUANT = re.compile(
-    r"(?<![A-Za-z0-9])(IQ[1-4]_(?:XXS|XS|NL|S|M)|Q[2-8]_K(?:_[SML]|_XL)?|Q[4-8]_[01]|TQ[12]_0|MXFP4|BF16|F16|F32)"
-    r"(?![A-Za-z0-9])",
-    re.IGNORECASE,
-)
 _INSTRUCT = re.compile(r"instruct|chat|(?<![a-z])it(?![a-z])|conversational|assistant", re.IGNORECASE)
 _HEADER_BLOCK = 1 << 20
 _HEADER_LIMIT = 64 << 20
@@ -147,11 +143,6 @@ class RemoteModelFile:
         data = asdict(self)
         data.update(size_bytes=self.size_bytes, sha256=self.sha256, shards=len(self.parts))
         return data
-
-
-def quant_from_name(filename: str) -> str | None:
-    matches = _QUANT.findall(filename)
-    return matches[-1].upper() if matches else None
 
 
 def group_files(siblings: list[Any]) -> list[RemoteModelFile]:

@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.core.errors import UsageError
 from app.core.hardware import Hardware
 from app.core.hub import client
-from app.core.hub.catalog import check_filename, group_files, quant_from_name
+from app.core.hub.catalog import check_filename, group_files
 from app.core.hub.fit import FIT_CPU, FIT_GPU, FIT_NO, FIT_PARTIAL, Architecture, Fit, estimate
+from app.core.hub.quants import quant_from_name
 from app.core.settings import read_toml_bounded
 
 if TYPE_CHECKING:

@@ -6,8 +6,9 @@ import socket
 import pytest
 
 from app.core.hardware import probe
-from app.core.hub.catalog import list_files, quant_from_name, search
+from app.core.hub.catalog import list_files, search
 from app.core.hub.client import HubError
+from app.core.hub.quants import quant_from_name
 from tests.conftest import run_cli
 from tests.fakehub import STARTER_FILE, TEST_REPO
 
