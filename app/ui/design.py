@@ -144,7 +144,8 @@ def stylesheet(c: Colours, base_pt: float = 10.0) -> str:
 QMainWindow, QDialog {{ background: {c.window}; }}
 QWidget {{ color: {c.text}; }}
 QToolTip {{ background: {c.surface}; color: {c.text}; border: 1px solid {c.border}; padding: {s["xs"]}px; }}
-QLineEdit, QPlainTextEdit, QTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{
+/* spin boxes keep Fusion's own frame and arrows (drawn from the palette): a styled box loses its arrows */
+QLineEdit, QPlainTextEdit, QTextEdit, QComboBox {{
     background: {c.surface}; border: 1px solid {c.border}; border-radius: {r["s"]}px; padding: {s["xs"]}px;
     selection-background-color: {c.accent}; selection-color: {c.accent_text};
 }}

@@ -102,6 +102,7 @@ class SettingsDialog(QDialog):
         form.addRow("llama.cpp backend", QLabel(backend))
         form.addRow("Overlay shortcut", self.shortcut)
         form.addRow("", self.shortcut_status)
+        form.setRowVisible(self.shortcut_status, bool(shortcut_status))  # no empty row where there is no news
         form.addRow("", self.prefill)
         form.addRow("", self.close_to_tray)
         form.addRow("Data folder", folder)
