@@ -33,7 +33,7 @@ def main() -> None:
 
     os.environ["ROUNDTABLE_HOME"] = tempfile.mkdtemp(prefix="rt-bench-")
     from app.core.instance import send_command
-    from app.core.settings import Paths
+    from app.core.paths import Paths
     from tests.ui.x11 import display_env, start_display, stop_display
 
     display, processes = start_display(window_manager=True)

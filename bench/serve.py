@@ -59,8 +59,9 @@ def serve(conn, home: str, threads: int, ctx_size: int) -> None:
     """The server's process: `roundtable serve` on a free port with a known token; sends its URL back."""
     os.environ["ROUNDTABLE_HOME"] = home
     from app.core.context import AppContext
+    from app.core.paths import Paths
     from app.core.serve.server import ApiServer
-    from app.core.settings import Paths, Settings, save_settings
+    from app.core.settings import Settings, save_settings
 
     save_settings(Settings(threads=threads, context_size=ctx_size), Paths.from_environment().settings_file)
     with AppContext() as ctx:

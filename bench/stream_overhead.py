@@ -80,7 +80,8 @@ def main() -> None:
     threads = physical_cores()
     ctx_size = 4096
 
-    from app.core.settings import Paths, Settings
+    from app.core.paths import Paths
+    from app.core.settings import Settings
 
     paths = Paths.from_environment()
     save_settings(

@@ -28,7 +28,8 @@ def run(turns: int, cache_mb: int) -> list[float]:
     from app.core.crew.copilots import Copilot, SamplingConfig
     from app.core.crew.engine import CrewRun
     from app.core.crew.events import MessageEvent
-    from app.core.settings import Paths, Settings, save_settings
+    from app.core.paths import Paths
+    from app.core.settings import Settings, save_settings
 
     save_settings(Settings(prompt_cache_mb=cache_mb, context_size=8192), Paths.from_environment().settings_file)
     ttfts = []

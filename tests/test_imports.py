@@ -42,7 +42,7 @@ def test_every_module_of_app_imports_without_fcntl_and_termios() -> None:
 
 # What the desktop window must open without (issue 14: start-up time and idle memory): each is imported where it is
 # first used. numpy comes with sqlite_utils, the store's vectors, the embedder and the GGUF reader; asyncio with the
-# MCP sessions; multiprocessing with the model hosts; QtNetwork with the single-instance socket.
+# MCP sessions; multiprocessing with the model hosts; QtNetwork with the single-instance pipe (Windows only).
 _NOT_AT_START = (
     "numpy",
     "llama_cpp",

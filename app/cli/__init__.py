@@ -37,7 +37,7 @@ def dispatch(argv: list[str] | None) -> int:
         return int(args.handler(args, None))
     from app.core.context import AppContext
     from app.core.logs import configure_logging
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     configure_logging(Paths.from_environment())  # once, before any work; `--version` and `overlay` stay fast
     with AppContext() as ctx:

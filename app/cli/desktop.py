@@ -21,7 +21,7 @@ def open_desktop_app(command: str = "show") -> int:
 
 def cmd_quit(_args: argparse.Namespace, _ctx: None) -> int:
     from app.core.instance import send_command
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     if send_command(Paths.from_environment(), "quit") is None:
         print("Roundtable is not running.")

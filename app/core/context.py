@@ -11,10 +11,11 @@ from app.core.crew.trust import CopilotList, UnconfirmedEndpoint, is_remote, rea
 from app.core.errors import ModelFileError, UsageError
 from app.core.hardware import memory
 from app.core.hub.starter import EMBEDDING_MODEL_ID, STARTER_MODEL_ID, builtin_embedding_model, starter_model_path
+from app.core.paths import Paths
 from app.core.providers import ProviderServices, create_provider
 from app.core.providers.base import Provider
 from app.core.runtime.pool import HostPool
-from app.core.settings import Paths, Settings, load_settings
+from app.core.settings import Settings, load_settings
 from app.core.store import Store
 from app.core.store.workspaces import DEFAULT_WORKSPACE
 

@@ -1,23 +1,22 @@
 """One Roundtable per user and data folder: a later launch hands its command to the running one.
 
-The running desktop app listens on a local socket (a QLocalServer, in `app/ui/single_instance.py`); this is
+The running desktop app listens on a local socket (in `app/ui/single_instance.py`); this is
 the other end, in plain Python, so that `roundtable overlay` (which users bind to a key on Wayland) answers
 without loading Qt. A command is one line of text; the answer is one line back.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import socket
 import stat
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from app.core.paths import Paths
 from app.core.private import PRIVATE_DIR_MODE, is_private_dir
-from app.core.settings import Paths
 
 # What a running instance understands. `status` answers with a JSON object; the others with "ok".
 COMMANDS = ("show", "overlay", "status", "quit")
@@ -33,7 +32,9 @@ def instance_address(paths: Paths) -> str | None:
     The socket never lives straight in a shared folder such as /tmp: there another local user could bind the
     name first (and block Roundtable) or answer in its place (and be sent its commands).
     """
-    digest = hashlib.sha256(str(paths.data_dir.resolve()).encode()).hexdigest()[:12]
+    data_dir = os.fsencode(paths.data_dir.resolve())
+    # a name per data folder, not a secret (the folder is private): zlib's checksums need no OpenSSL (3.5 MB)
+    digest = f"{zlib.crc32(data_dir):08x}{zlib.adler32(data_dir):08x}"
     if os.name == "nt":
         return f"roundtable-{os.environ.get('USERNAME', 'user')}-{digest}"
     for folder in _socket_folders(paths):
@@ -107,6 +108,8 @@ def _remove(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(info.st_mode):
+        import shutil
+
         shutil.rmtree(path)
     else:
         path.unlink()

@@ -14,8 +14,8 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
+from app.core.paths import Paths
 from app.core.private import make_private_dir
-from app.core.settings import Paths
 
 LOG_FILENAME = "roundtable.log"
 _MAX_BYTES = 512 * 1024  # the last few hundred problems; the log is for the latest ones, not a history

@@ -1,28 +1,19 @@
-"""User settings (a validated TOML file) and the folders Roundtable keeps its data in.
-
-`ROUNDTABLE_HOME=/some/dir` puts data, config and cache under that one folder (tests, portable installs);
-otherwise platformdirs picks the OS's usual places.
-"""
+"""User settings: a validated TOML file in the config folder (`Paths`, from `app.core.paths`)."""
 
 from __future__ import annotations
 
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import platformdirs
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.core.errors import RoundtableError, SettingsError
-from app.core.private import make_private_dir, open_private, tighten
+from app.core.fields import Field, Record, ValidationError
+from app.core.private import make_private_dir, open_private
 
-APP_NAME = "roundtable"
-SETTINGS_FILENAME = "settings.toml"
-DATABASE_FILENAME = "roundtable.db"
 _MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few hundred bytes; anything this big is not one
 _SHOWN_CHARS = 60  # of a bad value or key, in the one-line error
 # Prompt-lookup decoding: the longest draft a local model copies from its prompt per step (drafts start at one token
@@ -31,57 +22,8 @@ _SHOWN_CHARS = 60  # of a bad value or key, in the one-line error
 PROMPT_LOOKUP_TOKENS = 8
 
 
-@dataclass(frozen=True)
-class Paths:
-    """Where Roundtable keeps things on this machine.
-
-    Attributes:
-        data_dir: the database and anything the user would back up.
-        config_dir: settings.toml.
-        cache_dir: things that can be thrown away and rebuilt.
-    """
-
-    data_dir: Path
-    config_dir: Path
-    cache_dir: Path
-
-    @classmethod
-    def from_environment(cls) -> Paths:
-        """Paths under ROUNDTABLE_HOME when it is set, else the platform's own folders."""
-        home = os.environ.get("ROUNDTABLE_HOME")
-        if home:
-            root = Path(home).expanduser().resolve()
-            return cls(root / "data", root / "config", root / "cache")
-        return cls(
-            Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
-            Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
-            Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
-        )
-
-    @property
-    def database(self) -> Path:
-        return self.data_dir / DATABASE_FILENAME
-
-    @property
-    def log_dir(self) -> Path:
-        """`logs/` in the data folder: roundtable.log and its rotated copies (`app.core.logs`)."""
-        return self.data_dir / "logs"
-
-    @property
-    def settings_file(self) -> Path:
-        return self.config_dir / SETTINGS_FILENAME
-
-    def ensure(self) -> None:
-        """Create the folders private to the user, and tighten what an older version made with the umask."""
-        for folder in (self.data_dir, self.config_dir, self.cache_dir):
-            make_private_dir(folder)
-        tighten(self.settings_file)
-
-
-class Settings(BaseModel):
+class Settings(Record):
     """What the user can change; every field has a sensible default, so an empty file is valid."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     threads: int | None = Field(None, ge=1, description="CPU threads per model; unset = physical cores")
     gpu_layers: int | None = Field(None, ge=-1, description="layers to offload; unset = all when a GPU exists")

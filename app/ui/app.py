@@ -11,7 +11,7 @@ from typing import Any
 from app import __version__
 from app.core.errors import ExitCode, RoundtableError
 from app.core.instance import send_command
-from app.core.settings import Paths
+from app.core.paths import Paths
 
 TRAY_NOTICE_KEY = "tray_notice_shown"  # stored on disk: never change
 
@@ -31,39 +31,65 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
             print("Roundtable is already running: its window is in front now.")
         return ExitCode.OK
 
-    from app.core.context import AppContext
-    from app.core.logs import configure_logging, install_excepthook
-    from app.ui.qt import QApplication
+    from PySide6.QtWidgets import QApplication
 
-    configure_logging(paths)  # a desktop launch has no terminal: warnings and tracebacks go to the log file
-    install_excepthook(paths, "the desktop app")
-    from app.ui.theme import apply_theme
-    from app.ui.tray import app_icon
+    from app.ui.frame import Frame, frame_is_dark, lighten_pyside_imports, theme_of
 
+    lighten_pyside_imports()
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     # `instance()` is typed as the base QCoreApplication; in this process it is only ever the QApplication above
     assert isinstance(app, QApplication)
     app.setApplicationName("Roundtable")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("roundtable")
-    app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the overlay, the tray and the shortcut outlive the window
-    try:
-        ctx = AppContext(paths)
-    except RoundtableError as exc:  # a damaged database or settings file: launched from a menu, stderr is lost
-        _cannot_start(exc)
-        return exc.exit_code
-    apply_theme(app, ctx.settings.theme)
-    desktop = Desktop(ctx)
-    if command == "overlay":
-        desktop.overlay.present()
+    frame = Frame(frame_is_dark(theme_of(paths.settings_file)))
+    started: list[Desktop] = []
+
+    def build() -> None:
+        desktop = start_desktop(app, paths, frame)
+        if desktop is None:
+            app.exit(ExitCode.FAILED)
+            return
+        started.append(desktop)
+        if command == "overlay":
+            desktop.overlay.present()
+        else:
+            desktop.show_window()
+
+    if command == "overlay":  # the tray and the overlay: no window to show first
+        build()
     else:
-        desktop.show_window()
+        frame.painted.connect(build)  # the frame first, then the rest once it is on screen
+
+        frame.show()
     try:
         return app.exec()
     finally:
-        desktop.close()
-        ctx.close()
+        for desktop in started:
+            desktop.close()
+            desktop.ctx.close()
+
+
+def start_desktop(app: Any, paths: Paths, frame: Any) -> Desktop | None:
+    """Everything behind the frame: logging, the context, the theme, the window in the frame, the overlay, the
+    tray and the shortcut. None when Roundtable cannot start (the dialog has said why)."""
+    from app.core.context import AppContext
+    from app.core.logs import configure_logging, install_excepthook
+    from app.ui.theme import apply_theme
+    from app.ui.tray import app_icon
+
+    configure_logging(paths)  # a desktop launch has no terminal: warnings and tracebacks go to the log file
+    install_excepthook(paths, "the desktop app")
+    app.setWindowIcon(app_icon())
+    try:
+        ctx = AppContext(paths)
+    except RoundtableError as exc:  # a damaged database or settings file: launched from a menu, stderr is lost
+        frame.hide()
+        _cannot_start(exc)
+        return None
+    apply_theme(app, ctx.settings.theme)
+    return Desktop(ctx, frame)
 
 
 def _cannot_start(exc: RoundtableError) -> None:
@@ -80,23 +106,28 @@ class Desktop:
     """The running app's parts and how they reach each other; answers commands from later launches.
 
     Attributes:
-        window: the main window.
+        frame: the top-level window (`app.ui.frame.Frame`), shown before the rest was built.
+        window: the main window, the frame's contents.
         overlay: the quick-ask overlay.
         tray: the tray icon (`tray.available` is False where the desktop has no tray).
         shortcut: the global shortcut that toggles the overlay.
         server: where later launches send their commands.
     """
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, frame: Any = None) -> None:
+        from app.ui.frame import Frame
         from app.ui.main_window import MainWindow
         from app.ui.overlay import Overlay
         from app.ui.overlay.shortcut import GlobalShortcut
         from app.ui.qt import QApplication
         from app.ui.single_instance import InstanceServer
+        from app.ui.theme import is_dark
         from app.ui.tray import Tray
 
         self.ctx = ctx
+        self.frame = frame or Frame(is_dark(ctx.settings.theme))
         self.window = MainWindow(ctx)
+        self.frame.set_content(self.window)
         self.overlay = Overlay(ctx, lambda: self.window.workspace_id, lambda: ctx.settings.overlay_prefill)
         self.tray = Tray(self.show_window, self.overlay.toggle, QApplication.quit)
         self.shortcut = GlobalShortcut()
@@ -129,10 +160,10 @@ class Desktop:
         return self.shortcut.problem or ""
 
     def show_window(self) -> None:
-        self.window.show()
-        self.window.showNormal()
-        self.window.raise_()
-        self.window.activateWindow()
+        self.frame.show()
+        self.frame.showNormal()
+        self.frame.raise_()
+        self.frame.activateWindow()
 
     def handle(self, command: str) -> str:
         """A command from a later launch (`app.core.instance.COMMANDS`)."""
@@ -146,7 +177,7 @@ class Desktop:
             return json.dumps(
                 {
                     "pid": os.getpid(),
-                    "window": self.window.isVisible(),
+                    "window": self.frame.isVisible(),
                     "overlay": self.overlay.isVisible(),
                     "question": self.overlay.prompt.toPlainText() if self.overlay.isVisible() else "",
                     "active": (QApplication.activeWindow() or QWidget()).windowTitle(),
@@ -169,7 +200,7 @@ class Desktop:
         from app.ui.operations import query
 
         event.ignore()
-        self.window.hide()
+        self.frame.hide()
         store = self.ctx.store
 
         def first_time() -> bool:

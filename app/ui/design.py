@@ -8,7 +8,7 @@ Widgets never write colours of their own: they take an object name or a `role` p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,79 +27,12 @@ from app.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from app.ui.tokens import DARK, LIGHT, Colours
 
 SPACE = {"xs": 4, "s": 8, "m": 12, "l": 16, "xl": 24}  # px
 RADIUS = {"s": 4, "m": 8, "l": 12}  # px
 TYPE_SCALE = {"small": 0.9, "body": 1.0, "title": 1.2, "heading": 1.45}  # of the system font's size
 AA = 4.5  # WCAG AA contrast for body text
-
-
-@dataclass(frozen=True)
-class Colours:
-    """One theme's colours. `*_text` colours are for text on the colour before them."""
-
-    window: str
-    surface: str  # cards, inputs
-    surface_alt: str  # the user's own messages, hovered rows
-    border: str
-    text: str
-    muted: str  # secondary text: statuses, cards between messages, stats lines
-    accent: str  # buttons, selection, focus
-    accent_text: str
-    error: str  # error text on `surface`
-    banner: str  # an error banner's background
-    banner_text: str
-    warning: str  # warning text on `surface`
-    link: str
-
-    def pairs(self) -> dict[str, tuple[str, str]]:
-        """Every text colour with the backgrounds it is drawn on, for the contrast check."""
-        pairs = {}
-        for background in ("window", "surface", "surface_alt"):
-            for text in ("text", "muted", "link"):
-                pairs[f"{text} on {background}"] = (getattr(self, text), getattr(self, background))
-        pairs["error on surface"] = (self.error, self.surface)
-        pairs["warning on surface"] = (self.warning, self.surface)
-        pairs["error on window"] = (self.error, self.window)
-        pairs["accent text on accent"] = (self.accent_text, self.accent)
-        pairs["banner text on banner"] = (self.banner_text, self.banner)
-        return pairs
-
-
-LIGHT = Colours(
-    window="#f4f5f7",
-    surface="#ffffff",
-    surface_alt="#eef1f6",
-    border="#d5d9e0",
-    text="#1d2026",
-    muted="#5c6370",
-    accent="#3b5bdb",
-    accent_text="#ffffff",
-    error="#b42318",
-    banner="#b42318",
-    banner_text="#ffffff",
-    warning="#8a5300",
-    link="#2f4ac0",
-)
-DARK = Colours(
-    window="#1b1c1f",
-    surface="#24262a",
-    surface_alt="#2d3036",
-    border="#3a3d44",
-    text="#e8eaed",
-    muted="#a6acb5",
-    accent="#5b7cfa",
-    accent_text="#0b0d12",
-    error="#ff8a80",
-    banner="#8c2f27",
-    banner_text="#ffffff",
-    warning="#f0b45a",
-    link="#8ab4f8",
-)
-
-
-def colours(dark: bool) -> Colours:
-    return DARK if dark else LIGHT
 
 
 def luminance(colour: str) -> float:

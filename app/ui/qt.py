@@ -1,7 +1,7 @@
 """The one place that imports the Qt binding; the rest of app.ui imports Qt names from here.
 
-QtNetwork (only the single-instance socket uses it) is imported when one of its names is first asked for: a window
-alone opens without it (start-up time, ~3 MB).
+QtNetwork (only the single-instance pipe on Windows uses it) is imported when one of its names is first asked for:
+elsewhere the app runs without it (start-up time, ~6 MB).
 """
 
 import importlib
@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QObject,
     QRect,
     QSize,
+    QSocketNotifier,
     QStandardPaths,
     QStringListModel,
     Qt,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.settings import Paths, Settings
+from app.core.paths import Paths
+from app.core.settings import Settings
 from app.ui.design import fit_to_screen, scrolling_form
 from app.ui.qt import (
     QCheckBox,

@@ -3,8 +3,9 @@ live: when the desktop switches, so does Roundtable."""
 
 from __future__ import annotations
 
-from app.ui.design import Colours, colours, stylesheet
+from app.ui.design import stylesheet
 from app.ui.qt import QApplication, QColor, QPalette, QStyleFactory, Qt
+from app.ui.tokens import Colours, colours
 
 _MODE = "roundtable_theme_mode"  # the application property that holds the mode the user chose
 

@@ -11,7 +11,7 @@ from app.core.crew.events import CrewError, CrewEvent, CrewText, MessageEvent
 from app.core.crew.transcript import Card as CardText
 from app.core.crew.transcript import Renderer, citation_label, render, render_all, status_word, usage_text
 from app.core.providers.base import Citation, Event, Usage
-from app.ui.design import SPACE, avatar, colours, model_chip, readable
+from app.ui.design import SPACE, avatar, model_chip, readable
 from app.ui.link_card import LinkCard, link_ends
 from app.ui.qt import (
     QApplication,
@@ -29,6 +29,7 @@ from app.ui.qt import (
     isValid,
 )
 from app.ui.reply_view import ReplyView
+from app.ui.tokens import colours
 
 _RENDER_MS = 33  # streamed text is shown at most this often; each time only its open Markdown block is re-rendered
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.core.errors import ExitCode
 from app.core.logs import LOG_FILENAME, configure_logging
-from app.core.settings import Paths
+from app.core.paths import Paths
 from tests.conftest import REPO
 
 # the real `main`, with one command broken the way a bug would break it

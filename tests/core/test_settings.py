@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import SettingsError
+from app.core.paths import Paths
 from app.core.private import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tighten
-from app.core.settings import Paths, Settings, load_settings, save_settings
+from app.core.settings import Settings, load_settings, save_settings
 from app.core.store import Store
 from tests.conftest import run_cli, write_settings
 

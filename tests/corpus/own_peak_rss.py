@@ -48,7 +48,7 @@ def cli_with_peak_rss(*args: str, timeout: float = 300) -> CliRun:
 
 def db_dump() -> str:
     """The whole database of the test's ROUNDTABLE_HOME as SQL text."""
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     with sqlite3.connect(Paths.from_environment().database) as connection:
         return "\n".join(connection.iterdump())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.settings import Paths
+from app.core.paths import Paths
 from tests.corpus.own_peak_rss import cli_with_peak_rss
 
 CORPUS = Path(__file__).parent / "settings"

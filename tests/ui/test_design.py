@@ -7,9 +7,10 @@ import pytest
 
 from app.core.crew.copilots import id_from_name, parse_manifest
 from app.core.errors import UsageError
-from app.ui.design import AA, DARK, LIGHT, avatar, contrast, initials, readable, set_role, stylesheet, text_on
+from app.ui.design import AA, avatar, contrast, initials, readable, set_role, stylesheet, text_on
 from app.ui.qt import QApplication, QLabel, Qt
 from app.ui.theme import apply_theme
+from app.ui.tokens import DARK, LIGHT
 from tests.conftest import PATIENCE_MS, run_cli
 
 pytestmark = pytest.mark.gui

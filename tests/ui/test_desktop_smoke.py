@@ -56,7 +56,7 @@ def test_the_dark_theme(display, home: Path) -> None:
 
 def test_a_damaged_database_is_named_in_a_dialog_and_left_untouched(display, home: Path) -> None:
     """Launched from a menu there is no terminal: the reason Roundtable cannot open must be on screen."""
-    from app.core.settings import Paths
+    from app.core.paths import Paths
     from tests.conftest import file_digest
 
     database = Paths.from_environment().database

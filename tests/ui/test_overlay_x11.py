@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from app.core.instance import send_command
-from app.core.settings import Paths
+from app.core.paths import Paths
 from tests.conftest import PATIENCE_MS, PATIENCE_S, REPO, cli_command, wait_for
 from tests.ui.x11 import display_env, looks_like_a_window, screenshot, xdotool
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.core.instance import instance_address, send_command
-from app.core.settings import Paths
+from app.core.paths import Paths
 from tests.conftest import PATIENCE_MS, PATIENCE_S, REPO, cli_command, run_cli, wait_for
 
 pytestmark = pytest.mark.gui
@@ -177,6 +177,42 @@ def test_whatever_is_at_the_socket_path_the_instance_server_starts(qtbot, home, 
             server.close()
         if squatter is not None:
             squatter.close()
+
+
+def _closed(connection: socket.socket) -> bool:
+    """Whether the other end closed `connection` (with nothing sent first); False while it is open."""
+    try:
+        return connection.recv(16) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:  # closed with our bytes unread
+        return True
+
+
+def test_a_silent_or_flooding_client_never_holds_up_the_next_command(qtbot, home, runtime_dir) -> None:
+    """The server reads on the GUI thread without blocking: a client that says nothing stays waiting, one that
+    sends a line longer than any command is cut off, and a later launch is answered all the same."""
+    from app.ui.single_instance import _MAX_COMMAND, InstanceServer
+
+    paths = Paths.from_environment()
+    address = instance_address(paths)
+    server = InstanceServer(paths, lambda command: f"got {command}")
+    assert server.listen()
+    silent, flooding = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    try:
+        silent.connect(address)
+        silent.sendall(b"sta")  # the start of a line, never finished
+        flooding.connect(address)
+        flooding.sendall(b"x" * (_MAX_COMMAND + 10))
+        assert _serve_and_ask(qtbot, paths, "status") == "got status"
+        flooding.setblocking(False)
+        qtbot.waitUntil(lambda: _closed(flooding), timeout=PATIENCE_MS)  # dropped, with no answer
+        assert len(server._open) == 1  # the silent one still waits for its line
+    finally:
+        silent.close()
+        flooding.close()
+        server.close()
+    assert not os.path.exists(address)  # closing takes the socket away
 
 
 def _loose_runtime_folder(runtime_dir: Path) -> Path:

@@ -8,16 +8,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from app.core.errors import UsageError
+from app.core.fields import Field, Record, ValidationError, field_validator
 from app.core.settings import read_toml_bounded
 
 
-class SamplingConfig(BaseModel):
+class SamplingConfig(Record):
     """Sampling for a copilot's replies; unset max_tokens uses the settings' max_reply_tokens."""
-
-    model_config = ConfigDict(extra="forbid")
 
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
@@ -33,10 +30,8 @@ class SamplingConfig(BaseModel):
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
-class Copilot(BaseModel):
+class Copilot(Record):
     """A copilot's manifest, stored in the database and importable/exportable as TOML."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(description="lowercase letters, digits, - and _; made from the name (`id_from_name`)")
     name: str = Field(min_length=1, max_length=60)

@@ -6,7 +6,6 @@ transaction (a crash leaves the old version whole). Each file's failure is repor
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +98,8 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 
 def file_sha256(path: Path) -> str:
+    import hashlib  # loads OpenSSL (3.5 MB): not at start-up, where the folder watcher may find nothing to read
+
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(_HASH_BLOCK), b""):

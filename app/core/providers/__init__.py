@@ -7,13 +7,15 @@ package adds a backend by declaring an entry point to a class with `from_config(
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.core.errors import UsageError
 from app.core.providers.base import Provider
 from app.core.runtime.pool import HostPool
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "roundtable.providers"
 
@@ -54,6 +56,8 @@ def register_provider(kind: str, provider_class: type[ProviderClass]) -> None:
 
 def provider_kinds() -> dict[str, EntryPoint]:
     """Every installed provider kind -> its entry point (loaded lazily)."""
+    from importlib.metadata import EntryPoint, entry_points  # 1 MB, not needed before a copilot answers
+
     found = {name: EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in _BUILT_IN.items()}
     found.update({ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)})
     return found

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from app.core.errors import ExitCode, RoundtableError
+from app.core.paths import Paths
 from app.core.private import make_private_dir
 from app.core.providers.speakers import sentence
-from app.core.settings import Paths
 
 if TYPE_CHECKING:  # the sessions' module brings asyncio (~20 ms, 4 MB): imported when a server is first made
     from app.core.tools.sessions import SessionPool

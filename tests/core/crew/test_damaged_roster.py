@@ -8,7 +8,7 @@ from tests.conftest import run_cli
 
 def put_damaged_copilot_on_the_roster(copilot_id: str) -> None:
     """A copilot row no manifest parser accepts, first on the default workspace's roster, written as a person would."""
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     assert run_cli("copilots", "ls").returncode == 0  # the database exists, with the starter crew on the roster
     with sqlite3.connect(Paths.from_environment().database) as conn:

@@ -104,7 +104,7 @@ def database_dump(home) -> str:
     """Every row of the database, as SQL text: equal before and after means nothing was written."""
     import sqlite3
 
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     conn = sqlite3.connect(Paths.from_environment().database)
     try:
@@ -185,7 +185,7 @@ def test_a_bad_copilot_row_in_the_database_never_locks_the_app(home) -> None:
     import sqlite3
 
     assert run_cli("copilots", "ls").returncode == 0
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     with sqlite3.connect(Paths.from_environment().database) as conn:
         rows = [
@@ -231,7 +231,7 @@ def test_saved_tool_approvals_never_travel_with_an_archive(home, tmp_path, monke
     import os
     import sqlite3
 
-    from app.core.settings import Paths
+    from app.core.paths import Paths
 
     def approvals(env=None) -> set[tuple[str, str, str]]:
         listed = run_cli("tools", "approvals", "--json", env=env)
