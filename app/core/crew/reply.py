@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from app.core.confidence import NO_DATA, ConfidenceError, missing, summary, unpack
 from app.core.crew.copilots import Copilot
 from app.core.crew.events import CrewError, CrewStatus, CrewText, MessageEvent, message_end_data
 from app.core.crew.loops import LoopGuard
@@ -15,6 +18,7 @@ from app.core.providers.base import (
     ChatMessage,
     ChatRequest,
     Citation,
+    Confidence,
     Done,
     Error,
     Event,
@@ -104,6 +108,7 @@ class _Outcome:
     reasoning: list[str] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     looped: bool = False
+    confidence: Confidence | None = None
 
     def status(self) -> str:
         if self.looped and self.error is None:
@@ -168,6 +173,9 @@ def run_reply(
                 outcome.citations.append(event)
             elif isinstance(event, Usage):
                 outcome.usage = event
+            elif isinstance(event, Confidence):
+                outcome.confidence = event
+                continue
             elif isinstance(event, Done):
                 outcome.finish_reason = event.finish_reason
                 continue
@@ -187,6 +195,7 @@ def run_reply(
             "wall_s": time.perf_counter() - started,
             "why": why,
         }
+        blob, trace["confidence"] = token_confidence(outcome.confidence)
         found = outcome.citations + [
             Citation.from_dict(hit) for hit in citations(sources or [], "".join(outcome.text_parts), question)
         ]
@@ -199,11 +208,26 @@ def run_reply(
         data = message_end_data(final, trace, failure)
         if outcome.reasoning:
             data["reasoning"] = "".join(outcome.reasoning)
-        store.finish_message(message_id, status, data)
+        store.finish_message(message_id, status, data, blob)
     # the same objects the log now holds: `Store.timeline` rebuilds them from the message.end row
     if failure is not None:
         yield failure
     yield final
+
+
+def token_confidence(event: Confidence | None) -> tuple[bytes | None, dict[str, Any]]:
+    """A reply's token confidence as stored (the blob, checked) and its trace entry: the summary, or why there is
+    no data (the provider sent none, or sent data that does not read)."""
+    if event is None:
+        return None, missing()
+    if not event.packed:
+        return None, missing(event.missing or NO_DATA)
+    try:
+        blob = base64.b64decode(event.packed, validate=True)
+        tokens = unpack(blob)
+    except (ValueError, ConfidenceError) as exc:  # binascii.Error is a ValueError
+        return None, missing(f"{NO_DATA}: it did not read ({exc})")
+    return blob, summary(tokens)
 
 
 def relay(

@@ -247,6 +247,19 @@ class Usage(Event):
 
 
 @dataclass
+class Confidence(Event):
+    """The reply's token confidence: each generated token's probability and its most likely alternatives, as
+    `app.core.confidence.pack` packs them, base64-encoded (`packed`); or none, and `missing` says why.
+
+    Sent once, before Done; a provider that never sends one has no confidence data (the reply is marked so).
+    """
+
+    type: ClassVar[str] = "confidence"
+    packed: str = ""
+    missing: str | None = None
+
+
+@dataclass
 class Done(Event):
     """The answer ended; finish_reason is `stop`, `length`, `tool_calls` or `cancelled`."""
 

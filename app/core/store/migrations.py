@@ -284,3 +284,14 @@ def m012_remote_tool_servers(db: Database) -> None:
 def m013_pinned_threads(db: Database) -> None:
     # A thread the user pinned stays at the top of the sidebar, above the date groups.
     db.execute("ALTER TABLE threads ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+
+
+@migration
+def m014_message_confidence(db: Database) -> None:
+    # A reply's token confidence: one packed blob per reply (app/core/confidence.py), never a row per token; kept
+    # beside `messages` so reading a thread's text never reads them. Its summary is in the reply's trace.
+    db.execute("CREATE TABLE message_confidence (message_id TEXT PRIMARY KEY, data BLOB NOT NULL)")
+    db.execute(
+        "CREATE TRIGGER messages_confidence_delete AFTER DELETE ON messages BEGIN"
+        " DELETE FROM message_confidence WHERE message_id = old.id; END"
+    )

@@ -268,10 +268,18 @@ class Store(
             append_event(db, row[0], "message.text", message_id=message_id, author=row[1], data={"text": text})
             db.execute("UPDATE messages SET text = text || ?, updated_at = ? WHERE id = ?", [text, now(), message_id])
 
-    def finish_message(self, message_id: str, status: str, data: dict[str, Any] | None = None) -> None:
-        """Close a streaming message as complete, interrupted or failed, with its trace or error."""
+    def finish_message(
+        self, message_id: str, status: str, data: dict[str, Any] | None = None, confidence: bytes | None = None
+    ) -> None:
+        """Close a streaming message as complete, interrupted or failed, with its trace or error, and its token
+        confidence (a blob from `app.core.confidence.pack`) if it has any."""
         stamp = now()
         with self.conn.transaction() as db:
+            if confidence is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO message_confidence (message_id, data) VALUES (?, ?)",
+                    [message_id, confidence],
+                )
             row = db.execute("SELECT thread_id, author, data FROM messages WHERE id = ?", [message_id]).fetchone()
             merged = {**json.loads(row[2] or "{}"), **(data or {})}
             append_event(
@@ -292,6 +300,20 @@ class Store(
         if not rows:
             raise UsageError(f"No message '{message_id}'.")
         return _message(rows[0])
+
+    def confidence(self, message_id: str) -> bytes | None:
+        """A reply's token confidence as stored (`app.core.confidence.unpack` reads it); None if it has none."""
+        rows = self.conn.read("SELECT data FROM message_confidence WHERE message_id = ?", [message_id])
+        return bytes(rows[0]["data"]) if rows else None
+
+    def confidences(self, thread_id: str) -> dict[str, bytes]:
+        """The token confidence of each reply of a thread that has some, by message id."""
+        rows = self.conn.read(
+            "SELECT c.message_id, c.data FROM message_confidence c JOIN messages m ON m.id = c.message_id"
+            " WHERE m.thread_id = ?",
+            [thread_id],
+        )
+        return {row["message_id"]: bytes(row["data"]) for row in rows}
 
     def _recover_orphans(self) -> None:
         """Mark replies whose writing process died (kill -9, power loss) as interrupted."""
