@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.confidence import NO_DATA
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
     ChatRequest,
+    Confidence,
     Done,
     Error,
     Event,
@@ -33,6 +35,7 @@ from app.core.providers.http import (
     reply_deadline,
     sse_events,
 )
+from app.core.providers.logprobs import TOP_LOGPROBS, LogprobReader
 from app.core.secrets import auth_headers
 
 MAX_TOOL_CALLS = 64  # in one reply; a server naming more is misbehaving
@@ -114,7 +117,9 @@ class OpenAICompatProvider:
         listing = self.remote.get_json("models")
         return [m.get("id", "?") for m in listing.get("data", []) if isinstance(m, dict)]
 
-    def body(self, request: ChatRequest) -> dict[str, Any]:
+    def body(self, request: ChatRequest, logprobs: bool = False) -> dict[str, Any]:
+        """The request as the server reads it; with `logprobs`, each token's probability and its alternatives
+        are asked for (the reply's token confidence)."""
         sampling = request.sampling
         body: dict[str, Any] = {
             "model": self.model,
@@ -125,6 +130,8 @@ class OpenAICompatProvider:
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
         }
+        if logprobs:
+            body.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         if sampling.seed is not None:
             body["seed"] = sampling.seed
         if sampling.presence_penalty:  # the penalties only where a manifest sets them
@@ -164,15 +171,10 @@ class OpenAICompatProvider:
         usage: dict[str, Any] = {}
         finish = None
         pieces = 0
-        lines = self.remote.stream_lines("chat/completions", self.body(request), cancel, guard)
         where = self.remote.base_url
-        events = sse_events(lines, where)
-        try:
-            head = next(events, None)
-        except RemoteError:
-            if not request.tools or cancel.cancelled:
-                raise
-            head = None
+        events, head, logprobs, failure = self._open(request, cancel, guard)
+        if failure is not None and (not request.tools or cancel.cancelled):
+            raise failure
         if head is None and request.tools and not cancel.cancelled:
             # a server that cannot stream a reply that offers tools (llama-cpp-python's function-calling formats
             # end such a stream at once, or drop the connection): this reply, and the next with tools from this
@@ -180,6 +182,7 @@ class OpenAICompatProvider:
             _NO_STREAMED_TOOLS.add(where)
             yield from self._whole(request, cancel, guard)
             return
+        tokens = LogprobReader(where)
         for _name, data in itertools.chain([head] if head is not None else [], events):
             if data.strip() == "[DONE]":
                 finish = finish or "stop"
@@ -195,6 +198,7 @@ class OpenAICompatProvider:
             usage = _typed(chunk.get("usage"), dict, "usage", where) or usage
             for choice in _typed(chunk.get("choices"), list, "choices", where):
                 choice = _typed(choice, dict, "choices[]", where)
+                tokens.add(choice.get("logprobs"))
                 delta = _typed(choice.get("delta"), dict, "delta", where)
                 reasoning = _typed(delta.get("reasoning_content") or delta.get("reasoning"), str, "reasoning", where)
                 if reasoning:
@@ -225,6 +229,7 @@ class OpenAICompatProvider:
             return
         for index in sorted(calls):
             yield _tool_call(calls[index], index)
+        yield self._confidence(tokens, logprobs)
         elapsed = time.monotonic() - (first or started)
         yield Usage(
             _count(usage.get("prompt_tokens"), 0),
@@ -234,20 +239,57 @@ class OpenAICompatProvider:
         )
         yield Done("tool_calls" if calls else finish)
 
+    def _open(
+        self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard
+    ) -> tuple[Iterator[tuple[str, str]], tuple[str, str] | None, bool, RemoteError | None]:
+        """Send the streamed request, asking for token probabilities where the server has not refused them:
+        (its events, the first of them or None, whether they were asked for, the failure before any event).
+
+        A server may refuse `logprobs` with an error status, or end its stream at once (llama-cpp-python's
+        without logits_all fails on them after its headers): then it is asked once more without them, and not
+        asked for them again while this process runs.
+        """
+        asked = self._logprobs_offered()
+        for logprobs in (True, False) if asked else (False,):
+            events: Iterator[tuple[str, str]] = iter(())
+            head, failure = None, None
+            try:
+                lines = self.remote.stream_lines("chat/completions", self.body(request, logprobs), cancel, guard)
+                events = sse_events(lines, self.remote.base_url)
+                head = next(events, None)
+            except RemoteError as exc:
+                failure = exc
+            if head is not None or cancel.cancelled or not logprobs:
+                break
+            if failure is not None and not _may_refuse_logprobs(failure):
+                break
+        if asked and not logprobs and head is not None:
+            _NO_LOGPROBS.add((self.remote.base_url, self.model))  # it answers without them
+        return events, head, logprobs, failure
+
+    def _logprobs_offered(self) -> bool:
+        """Whether to ask this server for token probabilities: yes, until it refused a request for them."""
+        return (self.remote.base_url, self.model) not in _NO_LOGPROBS
+
+    def _confidence(self, tokens: LogprobReader, asked: bool) -> Confidence:
+        if not asked:
+            return Confidence(missing=f"{NO_DATA}: {self.remote.base_url} does not give token probabilities")
+        return tokens.event(self.remote.secrets())
+
     def _whole(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard) -> Iterator[Event]:
         """The reply as one JSON response (not streamed): its text, tool calls and usage as events."""
         started = time.monotonic()
         guard.stall_s = guard.deadline_s  # nothing arrives before the whole reply: only the deadline applies
-        body = {**self.body(request), "stream": False}
-        body.pop("stream_options", None)
         where = self.remote.base_url
+        logprobs = self._logprobs_offered()
         try:
-            answer = self.remote.post_json("chat/completions", body, cancel, guard, timeout=guard.deadline_s)
+            answer = self._post_whole(request, cancel, guard, logprobs)
         except RemoteError as exc:
-            if exc.kind != "network" or cancel.cancelled:
+            if not (logprobs and _may_refuse_logprobs(exc)) or cancel.cancelled:
                 raise
-            # after a stream the server broke off, the pooled connection may be one it has closed: once more
-            answer = self.remote.post_json("chat/completions", body, cancel, guard, timeout=guard.deadline_s)
+            logprobs = False
+            answer = self._post_whole(request, cancel, guard, logprobs)
+            _NO_LOGPROBS.add((where, self.model))
         reply = _typed(answer, dict, "response", where)
         if cancel.cancelled:
             return
@@ -263,6 +305,9 @@ class OpenAICompatProvider:
             calls.setdefault(index, _PartialCall()).add(_typed(fragment, dict, "tool_calls[]", where), guard)
         for index in sorted(calls):
             yield _tool_call(calls[index], index)
+        tokens = LogprobReader(where)
+        tokens.add(choice.get("logprobs"))
+        yield self._confidence(tokens, logprobs)
         usage = _typed(reply.get("usage"), dict, "usage", where)
         yield Usage(
             _count(usage.get("prompt_tokens"), 0),
@@ -273,8 +318,31 @@ class OpenAICompatProvider:
         finish = _typed(choice.get("finish_reason"), str, "finish_reason", where) or "stop"
         yield Done("tool_calls" if calls else finish)
 
+    def _post_whole(self, request: ChatRequest, cancel: CancelToken, guard: ReplyGuard, logprobs: bool) -> Any:
+        body = {**self.body(request, logprobs), "stream": False}
+        body.pop("stream_options", None)
+        try:
+            return self.remote.post_json("chat/completions", body, cancel, guard, timeout=guard.deadline_s)
+        except RemoteError as exc:
+            if exc.kind != "network" or cancel.cancelled:
+                raise
+            # after a stream the server broke off, the pooled connection may be one it has closed: once more
+            return self.remote.post_json("chat/completions", body, cancel, guard, timeout=guard.deadline_s)
+
 
 _NO_STREAMED_TOOLS: set[str] = set()  # endpoints that cannot stream a reply with tools, learnt in this process
+# (endpoint, model) pairs that refused a request for token probabilities, learnt in this process: llama-cpp-python's
+# server without logits_all, models that give none (OpenAI's reasoning models)
+_NO_LOGPROBS: set[tuple[str, str]] = set()
+# HTTP statuses with which a server may refuse `logprobs` (a bad request, or its handler failing on them)
+_REFUSAL_STATUSES = {400, 422, 500, 501}
+
+
+def _may_refuse_logprobs(exc: RemoteError) -> bool:
+    """Whether this failure may be the server refusing token probabilities: asked once more without them."""
+    return exc.status in _REFUSAL_STATUSES
+
+
 _NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 
