@@ -21,6 +21,8 @@ class TerminalRenderer(Renderer):
     answer. Either way a reply's sources are listed under it. `stored` is a thread read back: its errors are part of it
     (a live run's go to standard error). `traces` (message id -> trace) adds each reply's trace. Once more than one
     copilot has cited (`citing`: those known beforehand, for a stored thread), each source names its copilot.
+    `confidence` (message id -> `cli.confidence.ReplyConfidence`, a stored thread's replies) marks each reply's
+    low-probability tokens and lists them under it; `show_traces` whether the traces are printed too.
     """
 
     def __init__(
@@ -29,11 +31,15 @@ class TerminalRenderer(Renderer):
         stored: bool = False,
         traces: dict[str, Any] | None = None,
         citing: set[str] | None = None,
+        confidence: dict[str, Any] | None = None,
+        show_traces: bool = True,
     ) -> None:
         self.headers = headers
         self.stored = stored
         self.traces = traces
         self.citing = set(citing or ())
+        self.confidence = confidence
+        self.show_traces = show_traces
 
     def say(self, text: str) -> None:
         sys.stdout.write(terminal_safe(text))
@@ -44,6 +50,13 @@ class TerminalRenderer(Renderer):
             self.say(f"\n── {event.author} ──\n")
 
     def on_text(self, event: CrewText) -> None:
+        reply = (self.confidence or {}).get(event.message_id)
+        if reply is not None and reply.tokens:  # a stored reply: its whole text in one event
+            from app.cli.confidence import marked
+
+            sys.stdout.write(marked(event.delta, reply.tokens, sys.stdout.isatty()))
+            sys.stdout.flush()
+            return
         self.say(event.delta)
 
     def on_message_finished(self, event: MessageEvent) -> None:
@@ -55,9 +68,15 @@ class TerminalRenderer(Renderer):
         for position, citation in enumerate(event.citations, 1):
             self.say(f"  {citation_label(citation, position, who)}\n")
         trace = (self.traces or {}).get(event.message_id)
-        if self.traces is not None and isinstance(trace, dict):
+        if self.traces is not None and self.show_traces and isinstance(trace, dict):
             fields = ", ".join(f"{k}={v}" for k, v in trace.items() if v is not None and k != "sampling")
             self.say(f"  trace: {fields}; sampling={trace.get('sampling')}\n")
+        reply = (self.confidence or {}).get(event.message_id)
+        if reply is not None:
+            from app.cli.confidence import details
+
+            for line in details(reply, trace):
+                self.say(f"  {line}\n")
 
     def on_error(self, event: CrewError) -> None:
         if self.stored:

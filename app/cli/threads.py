@@ -38,22 +38,38 @@ def cmd_show(args: argparse.Namespace, ctx: AppContext) -> int:
 
     thread = ctx.store.get_thread(args.id)
     timeline = ctx.store.timeline(thread.id)
+    messages = ctx.store.messages(thread.id)
+    confidence = _confidence(ctx, thread.id, messages) if args.confidence else None
     if args.json:
-        print_json(
-            {
-                "thread": vars(thread),
-                "messages": [vars(message) for message in ctx.store.messages(thread.id)],
-                "events": [{"kind": event.type, **event.fields()} for event in timeline if event.type in LOGGED],
-                "tasks": [vars(t) for t in ctx.store.tasks(thread_id=thread.id)],
-            }
-        )
+        shown = {
+            "thread": vars(thread),
+            "messages": [vars(message) for message in messages],
+            "events": [{"kind": event.type, **event.fields()} for event in timeline if event.type in LOGGED],
+            "tasks": [vars(t) for t in ctx.store.tasks(thread_id=thread.id)],
+        }
+        if confidence is not None:
+            from app.cli.confidence import as_json
+
+            shown["confidence"] = {message_id: as_json(reply) for message_id, reply in confidence.items()}
+        print_json(shown)
         return 0
     # a stored thread holds replies, tool results and (imported) names -> printed through terminal_safe
     safe_print(f"# {thread.title}  ({thread.id})")
-    traces = {m.id: m.data.get("trace") for m in ctx.store.messages(thread.id)} if args.trace else None
+    traces = {m.id: m.data.get("trace") for m in messages} if args.trace or args.confidence else None
     citing = citing_copilots(timeline)
-    render_all(TerminalRenderer(headers=True, stored=True, traces=traces, citing=citing), timeline, detail=True)
+    renderer = TerminalRenderer(
+        headers=True, stored=True, traces=traces, citing=citing, confidence=confidence, show_traces=args.trace
+    )
+    render_all(renderer, timeline, detail=True)
     return 0
+
+
+def _confidence(ctx: AppContext, thread_id: str, messages: list[Any]) -> dict[str, Any]:
+    """Each reply's token confidence (`--confidence`), by message id."""
+    from app.cli.confidence import reply_confidence
+
+    blobs = ctx.store.confidences(thread_id)
+    return {m.id: reply_confidence(blobs.get(m.id), m.data.get("trace")) for m in messages if m.role == "assistant"}
 
 
 def cmd_export(args: argparse.Namespace, ctx: AppContext) -> int:
@@ -81,6 +97,11 @@ def register(commands: Any) -> None:
     show_parser.add_argument("id", help="thread id (or a unique prefix)")
     show_parser.add_argument("--json", action="store_true")
     show_parser.add_argument("--trace", action="store_true", help="print each reply's trace")
+    show_parser.add_argument(
+        "--confidence",
+        action="store_true",
+        help="mark each reply's low-probability tokens (under 0.5) and list their alternatives",
+    )
     show_parser.set_defaults(handler=cmd_show)
     export_parser = thread_commands.add_parser("export", help="a thread as Markdown")
     export_parser.add_argument("id", help="thread id (or a unique prefix)")
