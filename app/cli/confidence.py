@@ -4,35 +4,14 @@ alternatives under it; replies without token confidence say so."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from app.cli.output import terminal_safe
-from app.core.confidence import LOW, NO_DATA, ConfidenceError, TokenConfidence, spans, unpack
+from app.core.confidence import LOW, NO_DATA, ReplyConfidence, TokenConfidence, spans
 
 # On a terminal a low-probability span is underlined; in a pipe or file it is put between these markers.
 OPEN, CLOSE = "[[", "]]"
 _UNDERLINE, _PLAIN = "\x1b[4m", "\x1b[24m"
-
-
-@dataclass
-class ReplyConfidence:
-    """What `threads show --confidence` prints for one reply: its tokens, or why there are none."""
-
-    tokens: list[TokenConfidence] = field(default_factory=list)
-    missing: str | None = None
-
-
-def reply_confidence(blob: bytes | None, trace: Any) -> ReplyConfidence:
-    """A stored reply's confidence: its blob read back, else the reason its trace gives (or plain "none")."""
-    entry = trace.get("confidence") if isinstance(trace, dict) else None
-    reason = entry.get("missing") if isinstance(entry, dict) else None
-    if blob is None:
-        return ReplyConfidence(missing=str(reason or NO_DATA))
-    try:
-        return ReplyConfidence(unpack(blob))
-    except ConfidenceError as exc:
-        return ReplyConfidence(missing=f"{NO_DATA}: the stored data does not read ({exc})")
 
 
 def marked(text: str, tokens: list[TokenConfidence], tty: bool) -> str:
@@ -59,7 +38,9 @@ def details(reply: ReplyConfidence, trace: Any) -> list[str]:
     if reply.missing is not None or not reply.tokens:
         return [f"confidence: {terminal_safe(reply.missing or NO_DATA)}"]
     entry = trace.get("confidence") if isinstance(trace, dict) else None
-    figures = entry if isinstance(entry, dict) and "mean_p" in entry else None
+    names = ("tokens", "mean_p", "min_p", "under_half")
+    numbers = isinstance(entry, dict) and all(isinstance(entry.get(name), int | float) for name in names)
+    figures = entry if numbers else None
     lines = []
     if figures is not None:
         lines.append(

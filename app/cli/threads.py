@@ -66,10 +66,10 @@ def cmd_show(args: argparse.Namespace, ctx: AppContext) -> int:
 
 def _confidence(ctx: AppContext, thread_id: str, messages: list[Any]) -> dict[str, Any]:
     """Each reply's token confidence (`--confidence`), by message id."""
-    from app.cli.confidence import reply_confidence
+    from app.core.confidence import stored
 
     blobs = ctx.store.confidences(thread_id)
-    return {m.id: reply_confidence(blobs.get(m.id), m.data.get("trace")) for m in messages if m.role == "assistant"}
+    return {m.id: stored(blobs.get(m.id), m.data.get("trace")) for m in messages if m.role == "assistant"}
 
 
 def cmd_export(args: argparse.Namespace, ctx: AppContext) -> int:

@@ -22,7 +22,8 @@ import codecs
 import math
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 MAGIC = b"RTCF"
 VERSION = 1  # stored on disk: never change or reuse
@@ -175,6 +176,26 @@ def summary(tokens: Sequence[TokenConfidence]) -> dict[str, float | int]:
         "min_p": round(min(ps), 4),
         "under_half": round(sum(p < LOW for p in ps) / len(ps), 4),
     }
+
+
+@dataclass
+class ReplyConfidence:
+    """What a view shows of one stored reply's confidence: its tokens, or why there are none."""
+
+    tokens: list[TokenConfidence] = field(default_factory=list)
+    missing: str | None = None
+
+
+def stored(blob: bytes | None, trace: Any) -> ReplyConfidence:
+    """A stored reply's confidence: its blob read back, else the reason its trace gives (or plain NO_DATA)."""
+    entry = trace.get("confidence") if isinstance(trace, dict) else None
+    reason = entry.get("missing") if isinstance(entry, dict) else None
+    if blob is None:
+        return ReplyConfidence(missing=str(reason or NO_DATA))
+    try:
+        return ReplyConfidence(unpack(blob))
+    except ConfidenceError as exc:
+        return ReplyConfidence(missing=f"{NO_DATA}: the stored data does not read ({exc})")
 
 
 def missing(reason: str = NO_DATA) -> dict[str, str | int]:

@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.sidebar.passage_selected.connect(self._show_passage)
         self.undo_button.clicked.connect(self._undo_delete)
         self.thread_view.details_requested.connect(self.show_details)
+        self.thread_view.confidence_requested.connect(self.show_confidence)
         self.thread_view.retry_requested.connect(self.retry)
         # a link's real target is shown before it is opened: the text of a link may say something else
         self.thread_view.link_hovered.connect(self._show_link_target)
@@ -405,6 +406,17 @@ class MainWindow(QMainWindow):
     def show_details(self, message_id: str) -> None:
         store = self.ctx.store
         query(lambda: store.get_message(message_id), lambda found: show_trace(self, found), self.error)
+
+    def show_confidence(self, message_id: str) -> None:
+        """Read a reply's token confidence on the database worker; its card switches to the confidence view."""
+        from app.core.confidence import stored
+
+        store = self.ctx.store
+
+        def read() -> Any:
+            return stored(store.confidence(message_id), store.get_message(message_id).data.get("trace"))
+
+        query(read, lambda reply: self.thread_view.show_confidence(message_id, reply), self.error)
 
     # -- threads: rename, delete with undo -------------------------------------------------------------------
 

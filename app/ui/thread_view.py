@@ -7,10 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from app.core.confidence import LOW, NO_DATA, ReplyConfidence
 from app.core.crew.events import CrewError, CrewEvent, CrewText, MessageEvent
 from app.core.crew.transcript import Card as CardText
 from app.core.crew.transcript import Renderer, citation_label, render, render_all, status_word, usage_text
 from app.core.providers.base import Citation, Event, Usage
+from app.ui.confidence_view import ConfidenceView
 from app.ui.design import SPACE, avatar, model_chip, readable
 from app.ui.link_card import LinkCard, link_ends
 from app.ui.qt import (
@@ -42,11 +44,14 @@ class MessageWidget(QFrame):
 
     Signals:
         details_requested: the user asked for this reply's trace (message id).
+        confidence_requested: the user switched this reply to its confidence view (message id); the window
+            answers with `show_confidence`.
         retry_requested: the user asked to try a crashed reply again (author).
         link_hovered: the target of the link under the mouse, '' when it leaves.
     """
 
     details_requested = Signal(str)
+    confidence_requested = Signal(str)
     retry_requested = Signal(str)
     link_hovered = Signal(str)
 
@@ -92,7 +97,16 @@ class MessageWidget(QFrame):
         header.addWidget(self.time_label)
         header.addWidget(self.status_label)
         header.addStretch()
+        self.confidence_button: QToolButton | None = None
+        self.confidence_view: ConfidenceView | None = None
         if author != "user":
+            self.confidence_button = QToolButton()
+            self.confidence_button.setText("confidence")
+            self.confidence_button.setCheckable(True)
+            self.confidence_button.setAutoRaise(True)
+            self.confidence_button.setToolTip("Mark the words the model was unsure of; hover one for its alternatives")
+            self.confidence_button.toggled.connect(self._toggle_confidence)
+            header.addWidget(self.confidence_button)
             self.details_button = QToolButton()
             self.details_button.setText("details")
             self.details_button.setAutoRaise(True)
@@ -102,6 +116,13 @@ class MessageWidget(QFrame):
         self.body = ReplyView(dark)
         self.body.link_hovered.connect(self.link_hovered)
         layout.addWidget(self.body)
+        self.confidence_note = QLabel()  # why there is no confidence data (a server's words, too): plain text
+        self.confidence_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.confidence_note.setProperty("role", "muted")
+        self.confidence_note.setWordWrap(True)
+        self.confidence_note.hide()
+        layout.addWidget(self.confidence_note)
+        self.column = layout
         self.stats = QToolButton()  # tokens, speed, first token: a click shows the whole trace
         self.stats.setAutoRaise(True)
         self.stats.setProperty("role", "muted")
@@ -174,6 +195,36 @@ class MessageWidget(QFrame):
     def set_status(self, status: str) -> None:
         self.status = status
         self.status_label.setText(status_word(status))
+        if self.confidence_button is not None:  # the tokens are stored when the reply ends
+            self.confidence_button.setEnabled(status != "streaming")
+
+    def _toggle_confidence(self, on: bool) -> None:
+        if on:
+            self.confidence_requested.emit(self.message_id)
+            return
+        if self.confidence_view is not None:
+            self.confidence_view.hide()
+        self.confidence_note.hide()
+        self.body.show()
+
+    def show_confidence(self, reply: ReplyConfidence) -> None:
+        """Switch to the confidence view: the text with its low-probability tokens marked, or, without token
+        data, the reply as it is with a line saying why there is none."""
+        if self.confidence_button is None or not self.confidence_button.isChecked():
+            return  # switched back before the data arrived
+        if not reply.tokens:
+            self.confidence_note.setText(reply.missing or NO_DATA)
+            self.confidence_note.show()
+            return
+        if self.confidence_view is None:
+            self.confidence_view = ConfidenceView()
+            self.column.insertWidget(self.column.indexOf(self.body) + 1, self.confidence_view)
+        self.confidence_view.show_tokens(self.text, reply.tokens)
+        low = sum(token.low for token in reply.tokens)
+        self.confidence_note.setText(f"{low} of {len(reply.tokens)} tokens under p {LOW} are marked.")
+        self.body.hide()
+        self.confidence_view.show()
+        self.confidence_note.show()
 
     def set_sources(self, citations: list[Citation]) -> None:
         """The passages the reply rests on, each a link that shows the passage, each naming this reply's copilot
@@ -241,11 +292,13 @@ class ThreadView(QScrollArea, Renderer):
 
     Signals:
         details_requested: forwarded from a message (message id).
+        confidence_requested: forwarded from a message (message id): answered with `show_confidence`.
         retry_requested: forwarded from a crashed message (copilot id).
         link_hovered: forwarded from a message: the link target under the mouse, '' when none.
     """
 
     details_requested = Signal(str)
+    confidence_requested = Signal(str)
     retry_requested = Signal(str)
     link_hovered = Signal(str)
 
@@ -297,6 +350,7 @@ class ThreadView(QScrollArea, Renderer):
         if copilot is not None:
             widget.set_chip(model_chip(copilot))
         widget.details_requested.connect(self.details_requested)
+        widget.confidence_requested.connect(self.confidence_requested)
         widget.retry_requested.connect(self.retry_requested)
         widget.link_hovered.connect(self.link_hovered)
         self.messages[message_id] = widget
@@ -382,6 +436,11 @@ class ThreadView(QScrollArea, Renderer):
         widget = self.messages.get(message_id)
         if widget is not None:
             widget.set_sources(citations)
+
+    def show_confidence(self, message_id: str, reply: ReplyConfidence) -> None:
+        widget = self.messages.get(message_id)
+        if widget is not None:
+            widget.show_confidence(reply)
 
     def scroll_to_message(self, message_id: str) -> None:
         widget = self.messages.get(message_id)
