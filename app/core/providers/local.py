@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -18,6 +19,7 @@ from app.core.providers.base import (
     CancelToken,
     ChatMessage,
     ChatRequest,
+    Confidence,
     Done,
     Error,
     Event,
@@ -237,6 +239,8 @@ class LocalProvider:
                         event["ttft_s"],
                         event["decode_tokens_per_s"],
                     )
+                elif kind == "confidence":
+                    yield Confidence(base64.b64encode(event["packed"]).decode("ascii"))
                 elif kind == "done" and calls is not None:
                     rest, made = calls.finish()
                     if rest:

@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import Any
 
-from app.core.runtime import lookup, prompt_cache
+from app.core.runtime import confidence, lookup, prompt_cache
 from app.core.runtime.adapters import AdapterLoadError, AdapterSet, adapter_key
 
 # Tokens kept free for the reply when trimming old turns to fit the context.
@@ -43,6 +43,7 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
         cache = prompt_cache.install(llm, spec["prompt_cache_mb"] * 1024 * 1024) if spec["prompt_cache_mb"] else None
         adapters = AdapterSet(llm)
         use_prompt_lookup = lookup.install(llm)
+        capture = confidence.install(llm)
     except Exception as exc:  # llama.cpp reports a bad model as a plain exception
         conn.send({"type": "error", "kind": "load", "message": f"llama.cpp could not load the model: {exc}"})
         return
@@ -60,7 +61,7 @@ def host_main(conn: Any, cancel_flag: Any, spec: dict[str, Any]) -> None:
             else:
                 _use_adapters(llm, adapters, cache, request.get("adapters", []), request.get("control_vectors", []))
                 use_prompt_lookup(request.get("prompt_lookup", 0))
-                _chat(llm, request, conn, cancel_flag)
+                _chat(llm, request, conn, cancel_flag, capture)
         except (BrokenPipeError, EOFError):
             return
         except AdapterLoadError as exc:
@@ -140,12 +141,17 @@ def _turn_text(message: dict[str, Any]) -> str:
     return (message.get("content") or "") + (json.dumps(message["tool_calls"]) if message.get("tool_calls") else "")
 
 
-def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> None:
+def _chat(
+    llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any, capture: confidence.Capture | None = None
+) -> None:
     received = time.perf_counter()
     sampling = request["sampling"]
     tools = json.dumps(request.get("tools") or [])
     messages, max_tokens = _fit_to_context(llm, request["messages"], sampling["max_tokens"], tools)
     counts = {"prompt": 0, "completion": 0}
+    recording = bool(request.get("confidence", True))
+    if capture is not None:
+        capture.start(recording, max_tokens, cancel_flag.is_set)
 
     eos = llm.token_eos()
 
@@ -213,6 +219,10 @@ def _chat(llm: Any, request: dict[str, Any], conn: Any, cancel_flag: Any) -> Non
             "drafts_kept": drafts.kept if drafts else 0,
         }
     )
+    if capture is not None and recording:
+        capture.recording = False
+        # each generated token's probability and its alternatives, packed (app/core/confidence.py)
+        conn.send({"type": "confidence", "packed": capture.packed()})
     conn.send({"type": "done", "finish_reason": finish_reason})
 
 

@@ -31,10 +31,10 @@ def host(starter_model: Path):
 def test_streams_text_then_usage_then_done(host: ModelHost) -> None:
     events = list(host.chat(request("Say hello."), CancelToken()))
     kinds = [e["type"] for e in events]
-    assert kinds[0] == "status" and kinds[-2:] == ["usage", "done"]
+    assert kinds[0] == "status" and kinds[-3:] == ["usage", "confidence", "done"]
     text = "".join(e["delta"] for e in events if e["type"] == "text")
     assert text.strip()
-    usage = events[-2]
+    usage = events[-3]
     assert usage["prompt_tokens"] > 5 and usage["completion_tokens"] > 1
     assert host.alive and host.n_ctx == 2048
 
