@@ -12,6 +12,7 @@ from app.core.providers import openai_compat
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Confidence, Error, TextDelta
 from app.core.providers.logprobs import MAX_TOP_LOGPROBS
 from app.core.providers.openai_compat import OpenAICompatProvider
+from tests.core.providers.test_openai_compat import llama_server  # noqa: F401, F811 (a fixture)
 from tests.loopback import Response, sse
 
 ROUTE = ("POST", "/v1/chat/completions")
@@ -196,3 +197,35 @@ def test_a_remote_reply_stores_its_tokens_and_its_trace_summary(ctx, server) -> 
         "min_p": pytest.approx(0.4, abs=1e-3),
         "under_half": 0.5,
     }
+
+
+def test_a_real_llama_cpp_server_gives_the_probabilities_our_own_host_records(llama_server, starter_model) -> None:
+    """llama-cpp-python's own server computes its logprobs from the logits itself: the same numbers, token for
+    token, as the model host's capture on the same model, prompt and sampling (greedy, its repeat penalty)."""
+    from app.core.providers.base import Sampling
+    from app.core.runtime.host import HostSpec, ModelHost
+
+    question = "What is a bond? One sentence."
+    request = ChatRequest([ChatMessage("user", question)], Sampling(temperature=0.0, max_tokens=24))
+    events = list(OpenAICompatProvider(llama_server, "smollm").stream(request, CancelToken()))
+    remote = unpack(base64.b64decode(confidence_of(events).packed))
+    assert "".join(t.text for t in remote) == text_of(events) and len(remote) == 24
+    assert all(len(t.alternatives) == 5 for t in remote)
+    assert sum(t.p < t.alternatives[0].p for t in remote) >= 1  # its repeat penalty chose some runners-up
+
+    host = ModelHost(HostSpec(str(starter_model), 2048, 2, 0))
+    try:
+        wire = {
+            "messages": [{"role": "user", "content": question}],
+            # the server's own default repeat penalty: the same choices, from the same (unpenalised) probabilities
+            "sampling": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 24, "seed": None, "repeat_penalty": 1.1},
+            "json_schema": None,
+        }
+        local = unpack(next(e for e in host.chat(wire, CancelToken()) if e["type"] == "confidence")["packed"])
+    finally:
+        host.stop()
+    assert [t.text for t in local] == [t.text for t in remote]
+    assert [t.p for t in local] == pytest.approx([t.p for t in remote], abs=0.01)
+    assert [[c.text for c in t.alternatives] for t in local[:3]] == [
+        [c.text for c in t.alternatives] for t in remote[:3]
+    ]
