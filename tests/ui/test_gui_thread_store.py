@@ -66,6 +66,12 @@ def test_the_window_never_touches_the_store_on_the_gui_thread(qtbot, ctx, fake_h
         window.sidebar.threads.setCurrentItem(window.sidebar.thread_items()[0])
         qtbot.waitUntil(lambda: len(window.thread_view.messages) == 2, timeout=PATIENCE_MS)
 
+        # the reply switches to its confidence view (its tokens read on the database worker) and back
+        reply = list(window.thread_view.messages.values())[-1]
+        reply.confidence_button.click()
+        qtbot.waitUntil(lambda: reply.confidence_view is not None and reply.confidence_view.isVisible(), timeout=30000)
+        reply.confidence_button.click()
+
         # the roster refreshes after a copilot is edited in the form
         window.roster.edit("writer")
         qtbot.waitUntil(
