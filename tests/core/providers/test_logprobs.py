@@ -12,7 +12,7 @@ from app.core.providers import openai_compat
 from app.core.providers.base import CancelToken, ChatMessage, ChatRequest, Confidence, Error, TextDelta
 from app.core.providers.logprobs import MAX_TOP_LOGPROBS
 from app.core.providers.openai_compat import OpenAICompatProvider
-from tests.core.providers.test_openai_compat import llama_server  # noqa: F401, F811 (a fixture)
+from tests.core.providers.test_openai_compat import llama_server  # noqa: F401 (a fixture: llama-cpp-python's server)
 from tests.loopback import Response, sse
 
 ROUTE = ("POST", "/v1/chat/completions")
@@ -199,7 +199,7 @@ def test_a_remote_reply_stores_its_tokens_and_its_trace_summary(ctx, server) -> 
     }
 
 
-def test_a_real_llama_cpp_server_gives_the_probabilities_our_own_host_records(llama_server, starter_model) -> None:
+def test_a_real_llama_cpp_server_gives_our_hosts_probabilities(llama_server, starter_model) -> None:  # noqa: F811
     """llama-cpp-python's own server computes its logprobs from the logits itself: the same numbers, token for
     token, as the model host's capture on the same model, prompt and sampling (greedy, its repeat penalty)."""
     from app.core.providers.base import Sampling
