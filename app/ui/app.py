@@ -46,22 +46,28 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
     frame = Frame(frame_is_dark(theme_of(paths.settings_file)))
     started: list[Desktop] = []
 
-    def build() -> None:
-        desktop = start_desktop(app, paths, frame)
-        if desktop is None:
-            app.exit(ExitCode.FAILED)
-            return
+    def build() -> int | None:
+        """The rest of the app; the exit code when it cannot start (the dialog has said why)."""
+        try:
+            desktop = start_desktop(app, paths, frame)
+        except RoundtableError as exc:  # a damaged database or settings file: launched from a menu, stderr is lost
+            frame.hide()
+            _cannot_start(exc)
+            app.exit(exc.exit_code)  # from the event loop; before it, the caller returns the code
+            return int(exc.exit_code)
         started.append(desktop)
         if command == "overlay":
             desktop.overlay.present()
         else:
             desktop.show_window()
+        return None
 
     if command == "overlay":  # the tray and the overlay: no window to show first
-        build()
+        failed = build()
+        if failed is not None:
+            return failed
     else:
         frame.painted.connect(build)  # the frame first, then the rest once it is on screen
-
         frame.show()
     try:
         return app.exec()
@@ -71,9 +77,9 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
             desktop.ctx.close()
 
 
-def start_desktop(app: Any, paths: Paths, frame: Any) -> Desktop | None:
+def start_desktop(app: Any, paths: Paths, frame: Any) -> Desktop:
     """Everything behind the frame: logging, the context, the theme, the window in the frame, the overlay, the
-    tray and the shortcut. None when Roundtable cannot start (the dialog has said why)."""
+    tray and the shortcut. RoundtableError when the data or the settings cannot be opened."""
     from app.core.context import AppContext
     from app.core.logs import configure_logging, install_excepthook
     from app.ui.theme import apply_theme
@@ -82,12 +88,7 @@ def start_desktop(app: Any, paths: Paths, frame: Any) -> Desktop | None:
     configure_logging(paths)  # a desktop launch has no terminal: warnings and tracebacks go to the log file
     install_excepthook(paths, "the desktop app")
     app.setWindowIcon(app_icon())
-    try:
-        ctx = AppContext(paths)
-    except RoundtableError as exc:  # a damaged database or settings file: launched from a menu, stderr is lost
-        frame.hide()
-        _cannot_start(exc)
-        return None
+    ctx = AppContext(paths)
     apply_theme(app, ctx.settings.theme)
     return Desktop(ctx, frame)
 

@@ -124,6 +124,7 @@ def test_the_built_window_lives_in_the_frame_and_closing_asks_it(qtbot, ctx) -> 
 
     desktop = Desktop(ctx)
     qtbot.addWidget(desktop.frame)
+    qtbot.addWidget(desktop.overlay)
     try:
         desktop.show_window()
         qtbot.waitExposed(desktop.frame)

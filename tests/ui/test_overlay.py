@@ -91,7 +91,7 @@ def test_open_in_roundtable_moves_the_exchange_into_the_windows_workspace(qtbot,
     from app.ui.app import Desktop
 
     desktop = Desktop(ctx)
-    qtbot.addWidget(desktop.window)
+    qtbot.addWidget(desktop.frame)  # the window is its child
     qtbot.addWidget(desktop.overlay)
     try:
         assert desktop.shortcut.problem  # offscreen: no desktop to listen on, and it says so
