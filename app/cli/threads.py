@@ -1,4 +1,4 @@
-"""`roundtable threads`: stored threads, listed, printed and exported as Markdown."""
+"""`roundtable threads`: stored threads, listed, printed, exported as Markdown, reported, replayed."""
 
 from __future__ import annotations
 
@@ -86,6 +86,74 @@ def cmd_export(args: argparse.Namespace, ctx: AppContext) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, ctx: AppContext) -> int:
+    from pathlib import Path
+
+    from app.core.errors import UsageError
+    from app.core.report import REPORT_FORMATS, build_report, to_html, to_markdown
+
+    output = Path(args.output)
+    kind = (args.format or output.suffix.lstrip(".")).lower()
+    kind = {"htm": "html", "markdown": "md"}.get(kind, kind)
+    if kind not in REPORT_FORMATS:
+        raise UsageError(f"Cannot tell the report's format from '{output.name}': name it .html, .md or .pdf.")
+    thread = ctx.store.get_thread(args.id)
+    report = build_report(ctx.store, thread.id, {c.id: c.name for c in ctx.copilots()})
+    partial = output.with_name(f".{output.name}.partial")  # the file appears whole, or not at all
+    try:
+        if kind == "pdf":
+            _write_pdf(report, partial)
+        else:
+            text = to_html(report) if kind == "html" else to_markdown(report)
+            partial.write_text(text, encoding="utf-8")
+        partial.replace(output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
+    steps = sum(len(run.steps) for run in report.runs)
+    print(f"Wrote {output}: {len(report.runs)} question(s), {steps} repl{'y' if steps == 1 else 'ies'}.")
+    return 0
+
+
+def _write_pdf(report: Any, path: Any) -> None:
+    from app.core.errors import RoundtableError
+
+    try:
+        from app.ui.report_pdf import offscreen_app, write_pdf
+    except ImportError as exc:
+        raise RoundtableError(
+            f"A PDF report needs PySide6 ({exc}): write .html or .md, or `pip install 'roundtable[gui]'`."
+        ) from exc
+    offscreen_app()
+    write_pdf(report, path)
+
+
+def cmd_replay(args: argparse.Namespace, ctx: AppContext) -> int:
+    from app.core.errors import ExitCode
+    from app.core.replay import DIFFERS, FAILED, IDENTICAL, ReplayResult, replay_thread
+
+    thread = ctx.store.get_thread(args.id)
+    marks = {IDENTICAL: "✓ identical", DIFFERS: "✗ differs", FAILED: "✗ failed", "skipped": "– skipped"}
+
+    def show(result: ReplayResult) -> None:
+        if args.json:
+            return
+        safe_print(f"{marks[result.outcome]:<12} {result.copilot:<14} {result.message_id[:12]}  {result.detail}")
+        if result.outcome == DIFFERS:
+            safe_print(f"    stored:   {result.original!r}")
+            safe_print(f"    replayed: {result.replayed!r}")
+
+    if not args.json:
+        safe_print(f"Replaying {thread.title} ({thread.id}): each local reply asked again with its kept request.")
+    results = replay_thread(ctx.store, ctx.services, thread.id, progress=show)
+    if args.json:
+        print_json([vars(result) for result in results])
+    counts = {kind: sum(r.outcome == kind for r in results) for kind in marks}
+    if not args.json:
+        print(", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "No replies to replay.")
+    return ExitCode.FAILED if counts[DIFFERS] or counts[FAILED] else ExitCode.OK
+
+
 def register(commands: Any) -> None:
     """Add `threads` to the command parser."""
     threads = commands.add_parser("threads", help="list and show stored threads")
@@ -107,3 +175,16 @@ def register(commands: Any) -> None:
     export_parser.add_argument("id", help="thread id (or a unique prefix)")
     export_parser.add_argument("-o", "--output", help="file to write (default: standard output)")
     export_parser.set_defaults(handler=cmd_export)
+    report_parser = thread_commands.add_parser(
+        "report", help="a report of how the crew answered: path, provenance, confidence, sources, tools"
+    )
+    report_parser.add_argument("id", help="thread id (or a unique prefix)")
+    report_parser.add_argument("-o", "--output", required=True, help="report.html, report.md or report.pdf")
+    report_parser.add_argument("--format", choices=["html", "md", "pdf"], help="default: from the file's name")
+    report_parser.set_defaults(handler=cmd_report)
+    replay_parser = thread_commands.add_parser(
+        "replay", help="ask each local reply again with its kept request; say whether it comes out identical"
+    )
+    replay_parser.add_argument("id", help="thread id (or a unique prefix)")
+    replay_parser.add_argument("--json", action="store_true")
+    replay_parser.set_defaults(handler=cmd_replay)

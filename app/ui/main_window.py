@@ -35,6 +35,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.roster import RosterPanel
+from app.ui.run_report import export_report, open_timeline
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
@@ -83,6 +84,8 @@ class MainWindow(QMainWindow):
         self.palette: Any = None  # the command palette opened last
         self.shortcuts_dialog: Any = None
         self.settings_dialog: Any = None  # the settings dialog opened last
+        self.timeline_dialog: Any = None  # the run timeline opened last
+        self.report_writer: Any = None  # the report being written, if any
         self.setWindowTitle("Roundtable")
         self.resize(1280, 820)
         self.copilots: dict[str, Any] = {}  # filled by refresh_roster, from the database worker
@@ -158,6 +161,12 @@ class MainWindow(QMainWindow):
             action = QAction(label, self, shortcut=QKeySequence(shortcut))
             action.triggered.connect(slot)
             go.addAction(action)
+        thread_menu = self.menuBar().addMenu("&Thread")
+        self.open_timeline_action = QAction("Run timeline…", self, shortcut=QKeySequence("Ctrl+Shift+T"))
+        self.open_timeline_action.triggered.connect(lambda: open_timeline(self))
+        self.export_report_action = QAction("Export report…", self, shortcut=QKeySequence("Ctrl+Shift+E"))
+        self.export_report_action.triggered.connect(lambda: export_report(self))
+        thread_menu.addActions([self.open_timeline_action, self.export_report_action])
         help_menu = self.menuBar().addMenu("&Help")
         shortcuts = QAction("Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
         shortcuts.triggered.connect(self.show_shortcuts)

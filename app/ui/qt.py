@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QStandardPaths,
     QStringListModel,
     Qt,
+    QThread,
     QTimer,
     QUrl,
     Signal,
@@ -97,9 +98,16 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QPageSize, QPdfWriter
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-_LATER = {"QLocalServer": "PySide6.QtNetwork", "QLocalSocket": "PySide6.QtNetwork"}
+# imported when first asked for: only a report's PDF, or the instance pipe on Windows, needs them
+_LATER = {
+    "QLocalServer": "PySide6.QtNetwork",
+    "QLocalSocket": "PySide6.QtNetwork",
+    "QPageSize": "PySide6.QtGui",
+    "QPdfWriter": "PySide6.QtGui",
+}
 
 __all__ = [name for name in dir() if name.startswith("Q") or name in ("Qt", "Signal", "Slot", "isValid")] + list(_LATER)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
@@ -13,6 +14,7 @@ from app.core.crew.copilots import Copilot
 from app.core.crew.events import CrewError, CrewStatus, CrewText, MessageEvent, message_end_data
 from app.core.crew.loops import LoopGuard
 from app.core.knowledge.retrieval import citations
+from app.core.provenance import pack_request, reply_provenance
 from app.core.providers.base import (
     CancelToken,
     ChatMessage,
@@ -139,6 +141,10 @@ def run_reply(
     as its citations. With `stop_loops`, a reply that starts repeating itself is stopped there (`LoopGuard`): it
     is kept as complete, with the error kind `repeating` saying why it ended.
     """
+    model_provenance = getattr(provider, "provenance", None)  # a local model's files (remote ones: describe)
+    if model_provenance is not None and request.sampling.seed is None:
+        # a seed of its own, recorded in the trace: the same request with it gives the same reply (`replay`)
+        request.sampling.seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
     message_id = store.start_message(thread_id, copilot.id)
     yield MessageEvent(copilot.id, message_id, STATUS_STREAMING)
     outcome = _Outcome()
@@ -196,6 +202,10 @@ def run_reply(
             "why": why,
         }
         blob, trace["confidence"] = token_confidence(outcome.confidence)
+        model = model_provenance() if model_provenance is not None else {}
+        trace["provenance"] = reply_provenance(
+            copilot.model_dump(), copilot.system_prompt, model, request, sources or []
+        )
         found = outcome.citations + [
             Citation.from_dict(hit) for hit in citations(sources or [], "".join(outcome.text_parts), question)
         ]
@@ -208,7 +218,7 @@ def run_reply(
         data = message_end_data(final, trace, failure)
         if outcome.reasoning:
             data["reasoning"] = "".join(outcome.reasoning)
-        store.finish_message(message_id, status, data, blob)
+        store.finish_message(message_id, status, data, blob, pack_request(request))
     # the same objects the log now holds: `Store.timeline` rebuilds them from the message.end row
     if failure is not None:
         yield failure

@@ -164,6 +164,26 @@ class LocalProvider:
             "control_vectors": [{"file": Path(v).name, "strength": s} for v, s in self.control_vectors],
         }
 
+    def provenance(self) -> dict[str, Any]:
+        """The files behind this provider's replies, with their sha256 (`app.core.provenance`), and the config
+        that builds the same provider again (`replay`)."""
+        from app.core.provenance import file_sha256
+
+        return {
+            "model_path": str(self.path),
+            "model_sha256": file_sha256(self.path),
+            "adapters": [{"path": a, "sha256": file_sha256(a), "scale": scale} for a, scale in self.adapters],
+            "control_vectors": [{"path": v, "sha256": file_sha256(v), "strength": s} for v, s in self.control_vectors],
+            "replay": {
+                "provider": "local",
+                "path": str(self.path),
+                "adapters": [[a, scale] for a, scale in self.adapters],
+                "control_vectors": [[v, s] for v, s in self.control_vectors],
+                "context_size": self.requested_context,
+                "prompt_lookup": self.prompt_lookup > 0,
+            },
+        }
+
     # Native tool calls only for a model whose chat template renders tools (set per instance from the template,
     # `tool_format`); for the others, the starter model among them, the crew decides tools and handoffs with
     # JSON-schema-constrained steps.

@@ -295,3 +295,14 @@ def m014_message_confidence(db: Database) -> None:
         "CREATE TRIGGER messages_confidence_delete AFTER DELETE ON messages BEGIN"
         " DELETE FROM message_confidence WHERE message_id = old.id; END"
     )
+
+
+@migration
+def m015_message_requests(db: Database) -> None:
+    # The request a reply answered, packed (app/core/provenance.py: messages, sampling with its seed, tools,
+    # passages): what `threads replay` asks again and a report shows. Its digest is in the reply's trace.
+    db.execute("CREATE TABLE message_requests (message_id TEXT PRIMARY KEY, data BLOB NOT NULL)")
+    db.execute(
+        "CREATE TRIGGER messages_requests_delete AFTER DELETE ON messages BEGIN"
+        " DELETE FROM message_requests WHERE message_id = old.id; END"
+    )

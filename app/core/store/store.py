@@ -269,12 +269,22 @@ class Store(
             db.execute("UPDATE messages SET text = text || ?, updated_at = ? WHERE id = ?", [text, now(), message_id])
 
     def finish_message(
-        self, message_id: str, status: str, data: dict[str, Any] | None = None, confidence: bytes | None = None
+        self,
+        message_id: str,
+        status: str,
+        data: dict[str, Any] | None = None,
+        confidence: bytes | None = None,
+        request: bytes | None = None,
     ) -> None:
-        """Close a streaming message as complete, interrupted or failed, with its trace or error, and its token
-        confidence (a blob from `app.core.confidence.pack`) if it has any."""
+        """Close a streaming message as complete, interrupted or failed, with its trace or error, its token
+        confidence (a blob from `app.core.confidence.pack`) if it has any, and the request it answered (a blob
+        from `app.core.provenance.pack_request`)."""
         stamp = now()
         with self.conn.transaction() as db:
+            if request is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO message_requests (message_id, data) VALUES (?, ?)", [message_id, request]
+                )
             if confidence is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO message_confidence (message_id, data) VALUES (?, ?)",
@@ -304,6 +314,12 @@ class Store(
     def confidence(self, message_id: str) -> bytes | None:
         """A reply's token confidence as stored (`app.core.confidence.unpack` reads it); None if it has none."""
         rows = self.conn.read("SELECT data FROM message_confidence WHERE message_id = ?", [message_id])
+        return bytes(rows[0]["data"]) if rows else None
+
+    def request(self, message_id: str) -> bytes | None:
+        """The request a reply answered, packed (`app.core.provenance.unpack_request` reads it); None if none was
+        kept (a reply from before provenance, or a user's message)."""
+        rows = self.conn.read("SELECT data FROM message_requests WHERE message_id = ?", [message_id])
         return bytes(rows[0]["data"]) if rows else None
 
     def confidences(self, thread_id: str) -> dict[str, bytes]:

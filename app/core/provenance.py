@@ -1,0 +1,129 @@
+"""Where a reply came from: the exact request, the model file and the prompt behind it, by digest.
+
+Each reply's trace gets a `provenance` entry (`reply_provenance`): the manifest's and the system prompt's
+sha256, the model file's and each adapter's sha256 and path, the sampling with the seed it used, the
+passages it was given with their scores, and the digest of the whole request. The request itself is kept
+beside the reply, packed (`pack_request`), so that `roundtable threads replay` can ask the same again and a
+report can show what the copilot saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from app.core.providers.base import ChatMessage, ChatRequest, Sampling, ToolCall, ToolSpec
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a request unpacked; a longer one is not ours (a damaged or edited row)
+_HASH_BLOCK = 1024 * 1024
+_digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: a model is hashed once
+
+
+class ProvenanceError(ValueError):
+    """A stored request that does not read (damaged, edited, or from another version)."""
+
+
+def text_sha256(text: str) -> str:
+    import hashlib  # OpenSSL: not before a reply needs it (the window's start)
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The file's sha256, computed once per file and version (size, modification time) in this process; None
+    when it cannot be read. A model of several GB takes a few seconds, the first time."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    key = (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+    if key not in _digests:
+        import hashlib
+
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as file:
+                while block := file.read(_HASH_BLOCK):
+                    digest.update(block)
+        except OSError:
+            return None
+        _digests[key] = digest.hexdigest()
+    return _digests[key]
+
+
+def request_data(request: ChatRequest) -> dict[str, Any]:
+    """The request as plain data, in a stable shape: what is packed, and what its digest is taken of."""
+    return asdict(request)
+
+
+def request_sha256(request: ChatRequest) -> str:
+    canonical = json.dumps(request_data(request), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text_sha256(canonical)
+
+
+def pack_request(request: ChatRequest) -> bytes:
+    return zlib.compress(json.dumps(request_data(request), ensure_ascii=False).encode("utf-8"), 6)
+
+
+def unpack_request(blob: bytes) -> ChatRequest:
+    """The request `pack_request` packed; ProvenanceError when the blob is not one (bounded: a blob that would
+    unpack beyond `MAX_REQUEST_BYTES` is refused without unpacking the rest)."""
+    try:
+        unpacker = zlib.decompressobj()
+        raw = unpacker.decompress(blob, MAX_REQUEST_BYTES + 1)
+        if len(raw) > MAX_REQUEST_BYTES or unpacker.unconsumed_tail:
+            raise ProvenanceError(f"over {MAX_REQUEST_BYTES // (1024 * 1024)} MB unpacked")
+        data = json.loads(raw.decode("utf-8"))
+        messages = [
+            ChatMessage(
+                role=m["role"],
+                content=str(m["content"]),
+                name=m.get("name"),
+                tool_calls=[ToolCall.from_dict(call) for call in m.get("tool_calls") or []],
+                tool_call_id=m.get("tool_call_id"),
+            )
+            for m in data["messages"]
+        ]
+        return ChatRequest(
+            messages=messages,
+            sampling=Sampling(**data["sampling"]),
+            tools=[ToolSpec(**tool) for tool in data.get("tools") or []],
+            json_schema=data.get("json_schema"),
+            documents=list(data.get("documents") or []),
+        )
+    except ProvenanceError:
+        raise
+    except (zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ProvenanceError(f"it does not read ({type(exc).__name__}: {exc})") from exc
+
+
+def reply_provenance(
+    manifest: dict[str, Any], system_prompt: str, model: dict[str, Any], request: ChatRequest, passages: list[Any]
+) -> dict[str, Any]:
+    """A reply's provenance entry: `manifest` is the copilot's manifest as it stood, `model` what its provider
+    says of the model (`Provider.provenance`), `passages` the document passages the request carried (Hits)."""
+    canonical = json.dumps(manifest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return {
+        "manifest_sha256": text_sha256(canonical),
+        "system_prompt_sha256": text_sha256(system_prompt),
+        "system_prompt_chars": len(system_prompt),
+        **model,
+        "seed": request.sampling.seed,
+        "passages": [
+            {
+                "number": n,
+                "id": hit.id,
+                "title": hit.title,
+                "location": hit.location,
+                "score": round(float(hit.score), 6),
+                "sha256": text_sha256(hit.text),
+            }
+            for n, hit in enumerate(passages, 1)
+        ],
+        "request_sha256": request_sha256(request),
+        "messages": len(request.messages),
+    }
