@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import platform
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -280,35 +281,48 @@ def _tool_line(tool: ToolEvent) -> tuple[str, str]:
 
 def _fence(text: str) -> str:
     """`text` in a fence longer than any run of backticks in it: shown as it is, never as Markdown."""
-    longest = max((len(run) for run in text.replace("\n", " ").split() if set(run) == {"`"}), default=0)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}text\n{text}\n{ticks}"
 
 
+def _md(value: Any) -> str:
+    """Text from outside (a name, a title, a note) on one Markdown line, read as text: the characters that make
+    links, emphasis, code or HTML inside a line are escaped, and line breaks become spaces (each line this
+    module writes starts with its own marker, so nothing from outside starts a line)."""
+    text = re.sub(r"([\\`*\[\]<>|~])", r"\\\1", " ".join(str(value).split()))
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)  # `Q4_1` stays; `_it_` does not slant
+
+
+def _mermaid(label: str) -> str:
+    """A label inside a Mermaid node's quotes: its quote and angle brackets as Mermaid's entity codes."""
+    return label.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
 def to_markdown(report: Report) -> str:
     out = [
-        f"# Report: {report.title}",
+        f"# Report: {_md(report.title)}",
         "",
-        f"Thread `{report.thread_id}` in workspace `{report.workspace}`, "
-        f"made {report.made_at} by Roundtable {report.versions['roundtable']}.",
+        f"Thread {_md(report.thread_id)} in workspace {_md(report.workspace)}, "
+        f"made {report.made_at} by Roundtable {_md(report.versions['roundtable'])}.",
         "",
     ]
     for n, run in enumerate(report.runs, 1):
         out += [f"## {n}. Question", "", _fence(run.question), ""]
         answer = run.answer
         if answer is not None:
-            out += [f"### Answer ({answer.name})", "", _fence(answer.text), ""]
+            out += [f"### Answer ({_md(answer.name)})", "", _fence(answer.text), ""]
         out += ["### The crew's path", "", "```mermaid", "flowchart LR"]
         labels = path_of(run)
         for i, label in enumerate(labels):
             out.append(
-                f'  n{i}["{label.replace(chr(34), chr(39))}"]' + (f" --> n{i + 1}" if i + 1 < len(labels) else "")
+                f'  n{i}["{_mermaid(label)}"]' + (f" --> n{i + 1}" if i + 1 < len(labels) else "")
             )
         out += ["```", ""]
-        out += [f"- {note}" for note in run.notes] + ([""] if run.notes else [])
+        out += [f"- {_md(note)}" for note in run.notes] + ([""] if run.notes else [])
         for i, step in enumerate(run.steps, 1):
-            out += [f"### Step {i}: {step.name}", ""]
-            out += [f"- **{label}**: {value}" for label, value in provenance_rows(step)]
+            out += [f"### Step {i}: {_md(step.name)}", ""]
+            out += [f"- **{label}**: {_md(value)}" for label, value in provenance_rows(step)]
             out.append("")
             found = passages(step)
             if found:
@@ -317,8 +331,8 @@ def to_markdown(report: Report) -> str:
                     score = f", score {p['score']}" if p.get("score") is not None else ""
                     mark = " (cited)" if p.get("cited") else ""
                     out.append(
-                        f"- [{p.get('number')}] {p.get('title')}"
-                        + (f", {p['location']}" if p.get("location") else "")
+                        f"- \\[{_md(p.get('number'))}\\] {_md(p.get('title'))}"
+                        + (f", {_md(p['location'])}" if p.get("location") else "")
                         + f"{score}{mark}"
                     )
                     if p.get("text"):
@@ -328,14 +342,14 @@ def to_markdown(report: Report) -> str:
                 out += ["Tool calls:", ""]
                 for tool in step.tools:
                     call, result = _tool_line(tool)
-                    out += [f"- {call}", "", _fence(result), ""] if result else [f"- {call}"]
+                    out += [f"- {_md(call)}", "", _fence(result), ""] if result else [f"- {_md(call)}"]
                 out.append("")
             if step is not answer:
                 out += ["Reply:", "", _fence(step.text), ""]
     out += ["## Reproducibility", ""]
-    out += [f"- {name}: {value}" for name, value in report.versions.items()]
+    out += [f"- {name}: {_md(value)}" for name, value in report.versions.items()]
     out += [
-        f"- `roundtable threads replay {report.thread_id}` asks every local reply's request again (same model "
+        f"- roundtable threads replay {_md(report.thread_id)} asks every local reply's request again (same model "
         "files, prompts, passages, sampling and seed) and says whether each answer comes out identical.",
         "",
     ]

@@ -74,3 +74,5 @@ def test_a_report_shows_what_came_from_models_documents_and_tools_as_text() -> N
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     text = to_markdown(report)
     assert "````text\n" + HOSTILE + "\n````" in text  # a fence longer than any inside: shown as it is
+    assert "# Report: \\<script\\>alert(1)\\</script\\>\\<img" in text  # a title: escaped, no markup
+    assert "### Step 1: Analyst \\<b\\>" in text
