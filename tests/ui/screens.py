@@ -72,6 +72,10 @@ def seed(store: Any) -> str:
     remote |= {"description": "The company agent on the server: policies, figures of record."}
     store.save_copilot("desk", remote["name"], remote)
     store.set_roster("default", [*store.roster("default"), "desk"])
+    # the overlay's answer comes from the starter model: greedy, so each run's picture shows the same words
+    manifest = next(row["manifest"] for row in store.copilot_rows() if row["id"] == "generalist")
+    manifest["sampling"] = {**manifest.get("sampling", {}), "temperature": 0.0}
+    store.save_copilot("generalist", manifest["name"], manifest)
     return thread.id
 
 

@@ -141,8 +141,7 @@ def run_reply(
     as its citations. With `stop_loops`, a reply that starts repeating itself is stopped there (`LoopGuard`): it
     is kept as complete, with the error kind `repeating` saying why it ended.
     """
-    model_provenance = getattr(provider, "provenance", None)  # a local model's files (remote ones: describe)
-    if model_provenance is not None and request.sampling.seed is None:
+    if provider.replayable and request.sampling.seed is None:
         # a seed of its own, recorded in the trace: the same request with it gives the same reply (`replay`)
         request.sampling.seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
     message_id = store.start_message(thread_id, copilot.id)
@@ -202,9 +201,8 @@ def run_reply(
             "why": why,
         }
         blob, trace["confidence"] = token_confidence(outcome.confidence)
-        model = model_provenance() if model_provenance is not None else {}
         trace["provenance"] = reply_provenance(
-            copilot.model_dump(), copilot.system_prompt, model, request, sources or []
+            copilot.model_dump(), copilot.system_prompt, provider.provenance(), request, sources or []
         )
         found = outcome.citations + [
             Citation.from_dict(hit) for hit in citations(sources or [], "".join(outcome.text_parts), question)

@@ -128,6 +128,7 @@ class A2AProvider:
     supports_tools = False
     supports_json_schema = False
     pins_named_tools = False
+    replayable = False
 
     def __init__(
         self,
@@ -154,6 +155,11 @@ class A2AProvider:
             deadline_s=reply_deadline(services),
             copilot_id=config.get("id"),
         )
+
+    def provenance(self) -> dict[str, Any]:
+
+        return {}  # a remote agent's model and files are its own
+
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "a2a", "endpoint": self.remote.base_url, "agent": (self.card or {}).get("name")}

@@ -324,14 +324,22 @@ class Provider(Protocol):
             not, the crew asks a local judge model (`AppContext.judge`) to route and to decide handoffs.
         pins_named_tools: whether the crew calls the tools a request names (and, without native tool calls,
             decides the others) with `json_schema` steps before the reply: local models, small ones above all.
+        replayable: whether the same request with the same seed gives the same reply (a local model): its
+            replies get a seed of their own, and `threads replay` asks them again (`provenance()["replay"]`).
     """
 
     supports_tools: bool
     supports_json_schema: bool
     pins_named_tools: bool
+    replayable: bool
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]: ...
 
     def describe(self) -> dict[str, Any]:
         """What this backend is (model, endpoint) for traces; never holds secrets."""
+        ...
+
+    def provenance(self) -> dict[str, Any]:
+        """The files behind its replies, with their sha256, for a reply's provenance (`app.core.provenance`); a
+        remote backend's are its own: {} (`describe` names the endpoint)."""
         ...

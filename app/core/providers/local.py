@@ -190,6 +190,7 @@ class LocalProvider:
     supports_tools = False
     supports_json_schema = True  # llama.cpp constrains the reply to the schema with a grammar
     pins_named_tools = True  # a tool the request names is called for it: small models miss them
+    replayable = True  # same request and seed, same reply (on the same machine and build)
 
     def _read_tool_format(self) -> str | None:
         """The model's own tool-call format, when its chat template renders tools (tool_format.native_format)."""

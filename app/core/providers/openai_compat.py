@@ -95,6 +95,7 @@ class OpenAICompatProvider:
     supports_tools = True
     supports_json_schema = True
     pins_named_tools = False  # a remote model calls tools natively
+    replayable = False
 
     def __init__(
         self, endpoint: str, model: str, key_name: str | None = None, deadline_s: float = REPLY_DEADLINE_S
@@ -108,6 +109,11 @@ class OpenAICompatProvider:
             raise RemoteError(f"Copilot '{config.get('id')}' has no endpoint: set one with --openai URL.", "rejected")
         model = config.get("model") or "default"
         return cls(config["endpoint"], model, config.get("api_key_name"), reply_deadline(services))
+
+    def provenance(self) -> dict[str, Any]:
+
+        return {}  # a remote agent's model and files are its own
+
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "openai", "endpoint": self.remote.base_url, "model": self.model}
@@ -247,7 +253,9 @@ class OpenAICompatProvider:
 
         A server may refuse `logprobs` with an error status, or end its stream at once (llama-cpp-python's
         without logits_all fails on them after its headers): then it is asked once more without them, and not
-        asked for them again while this process runs.
+        asked for them again while this process runs. A stream that offered tools and ended at once is the
+        server not streaming tools: the whole reply is asked for instead (with them, where they are refused
+        there too, again without).
         """
         asked = self._logprobs_offered()
         for logprobs in (True, False) if asked else (False,):
@@ -263,6 +271,8 @@ class OpenAICompatProvider:
                 break
             if failure is not None and not _may_refuse_logprobs(failure):
                 break
+            if failure is None and request.tools:
+                break  # an empty stream that offered tools: taken for the tools (`_stream` asks whole), not these
         if asked and not logprobs and head is not None:
             _NO_LOGPROBS.add((self.remote.base_url, self.model))  # it answers without them
         return events, head, logprobs, failure

@@ -65,6 +65,7 @@ class OpenBBProvider:
     supports_tools = False
     supports_json_schema = False
     pins_named_tools = False
+    replayable = False
 
     def __init__(
         self,
@@ -96,6 +97,11 @@ class OpenBBProvider:
             deadline_s=reply_deadline(services),
             copilot_id=config.get("id"),
         )
+
+    def provenance(self) -> dict[str, Any]:
+
+        return {}  # a remote agent's model and files are its own
+
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "openbb", "endpoint": self.remote.base_url, "agent": self.agent_id}

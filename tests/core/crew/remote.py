@@ -23,6 +23,7 @@ class ScriptedRemote:
     supports_tools = True
     supports_json_schema = True  # as an OpenAI-compatible endpoint says; its script answers any schema
     pins_named_tools = False
+    replayable = False
     scripts: ClassVar[dict[str, list[dict]]] = {}
     requests: ClassVar[list[tuple[str, ChatRequest]]] = []
     barriers: ClassVar[dict[str, threading.Barrier]] = {}  # copilot id -> where its requests wait for others
@@ -33,6 +34,11 @@ class ScriptedRemote:
     @classmethod
     def from_config(cls, config: dict[str, Any], _services: Any) -> ScriptedRemote:
         return cls(config["id"])
+
+    def provenance(self) -> dict[str, Any]:
+
+        return {}  # a remote agent's model and files are its own
+
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "scripted-remote", "endpoint": "https://agents.example.test"}

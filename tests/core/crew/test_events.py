@@ -127,12 +127,18 @@ class ScriptedProvider:
     supports_tools = False
     supports_json_schema = True
     pins_named_tools = False
+    replayable = False
 
     def __init__(self, script: list[Event]) -> None:
         self.script = script
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Event]:
         yield from self.script
+
+    def provenance(self) -> dict[str, Any]:
+
+        return {}  # a remote agent's model and files are its own
+
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "scripted"}
