@@ -90,32 +90,25 @@ def cmd_report(args: argparse.Namespace, ctx: AppContext) -> int:
     from pathlib import Path
 
     from app.core.errors import UsageError
-    from app.core.report import REPORT_FORMATS, build_report, to_html, to_markdown
+    from app.core.report import build_report, report_format, write_report
 
     output = Path(args.output)
-    kind = (args.format or output.suffix.lstrip(".")).lower()
-    kind = {"htm": "html", "markdown": "md"}.get(kind, kind)
-    if kind not in REPORT_FORMATS:
+    kind = args.format or report_format(output)
+    if kind is None:
         raise UsageError(f"Cannot tell the report's format from '{output.name}': name it .html, .md or .pdf.")
     thread = ctx.store.get_thread(args.id)
     report = build_report(ctx.store, thread.id, {c.id: c.name for c in ctx.copilots()})
-    partial = output.with_name(f".{output.name}.partial")  # the file appears whole, or not at all
     try:
-        if kind == "pdf":
-            _write_pdf(report, partial)
-        else:
-            text = to_html(report) if kind == "html" else to_markdown(report)
-            partial.write_text(text, encoding="utf-8")
-        partial.replace(output)
+        write_report(report, output, kind, _pdf_writer() if kind == "pdf" else None)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise UsageError(f"Cannot write {output}: {exc.strerror or exc}.") from exc
     steps = sum(len(run.steps) for run in report.runs)
     print(f"Wrote {output}: {len(report.runs)} question(s), {steps} repl{'y' if steps == 1 else 'ies'}.")
     return 0
 
 
-def _write_pdf(report: Any, path: Any) -> None:
+def _pdf_writer() -> Any:
+    """Qt's PDF printer, with an offscreen Qt application to print in."""
     from app.core.errors import RoundtableError
 
     try:
@@ -125,7 +118,7 @@ def _write_pdf(report: Any, path: Any) -> None:
             f"A PDF report needs PySide6 ({exc}): write .html or .md, or `pip install 'roundtable[gui]'`."
         ) from exc
     offscreen_app()
-    write_pdf(report, path)
+    return write_pdf
 
 
 def cmd_replay(args: argparse.Namespace, ctx: AppContext) -> int:

@@ -19,7 +19,6 @@ from typing import Any
 from app.core.providers.base import ChatMessage, ChatRequest, Sampling, ToolCall, ToolSpec
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a request unpacked; a longer one is not ours (a damaged or edited row)
-_HASH_BLOCK = 1024 * 1024
 _digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: a model is hashed once
 
 
@@ -42,16 +41,12 @@ def file_sha256(path: str | Path) -> str | None:
         return None
     key = (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
     if key not in _digests:
-        import hashlib
+        from app.core.knowledge.index import file_sha256 as digest_of  # the one hashing loop (documents too)
 
-        digest = hashlib.sha256()
         try:
-            with open(path, "rb") as file:
-                while block := file.read(_HASH_BLOCK):
-                    digest.update(block)
+            _digests[key] = digest_of(Path(path))
         except OSError:
             return None
-        _digests[key] = digest.hexdigest()
     return _digests[key]
 
 

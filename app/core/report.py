@@ -13,8 +13,10 @@ import html
 import json
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from app import __version__
@@ -32,6 +34,7 @@ from app.core.providers.base import Citation
 from app.core.store import STATUS_STREAMING, Store
 
 REPORT_FORMATS = ("html", "md", "pdf")
+_FORMAT_NAMES = {"htm": "html", "markdown": "md"}
 MAX_SHOWN_CHARS = 4000  # of one tool result or passage: a report quotes, it does not copy whole files
 _MAX_DIAGRAM_NODES = 24
 
@@ -171,6 +174,32 @@ def _versions() -> dict[str, str]:
     except Exception:  # not installed, or no metadata (a frozen build)
         found["llama-cpp-python"] = "unknown"
     return found
+
+
+def report_format(target: Path) -> str | None:
+    """The format a report file's name asks for (`html`, `md` or `pdf`); None when it names none of them."""
+    kind = target.suffix.lstrip(".").lower()
+    kind = _FORMAT_NAMES.get(kind, kind)
+    return kind if kind in REPORT_FORMATS else None
+
+
+def write_report(
+    report: Report, target: Path, kind: str, write_pdf: Callable[[Report, Path], None] | None = None
+) -> None:
+    """Write the report as `kind` to `target`, whole or not at all (a partial file beside it, then renamed).
+    A PDF needs `write_pdf` (`app.ui.report_pdf.write_pdf`: Qt prints it). OSError when it cannot be written;
+    the partial file is gone."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        if kind == "pdf":
+            assert write_pdf is not None, "a PDF is printed by Qt: pass app.ui.report_pdf.write_pdf"
+            write_pdf(report, partial)
+        else:
+            partial.write_text(to_html(report) if kind == "html" else to_markdown(report), encoding="utf-8")
+        partial.replace(target)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 # -- what each step says --------------------------------------------------------------------------------------
@@ -315,9 +344,7 @@ def to_markdown(report: Report) -> str:
         out += ["### The crew's path", "", "```mermaid", "flowchart LR"]
         labels = path_of(run)
         for i, label in enumerate(labels):
-            out.append(
-                f'  n{i}["{_mermaid(label)}"]' + (f" --> n{i + 1}" if i + 1 < len(labels) else "")
-            )
+            out.append(f'  n{i}["{_mermaid(label)}"]' + (f" --> n{i + 1}" if i + 1 < len(labels) else ""))
         out += ["```", ""]
         out += [f"- {_md(note)}" for note in run.notes] + ([""] if run.notes else [])
         for i, step in enumerate(run.steps, 1):

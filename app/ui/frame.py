@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QPalette
-from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from app.ui.tokens import colours
 
@@ -96,9 +96,6 @@ class Frame(QMainWindow):
         """Make `window` (a QMainWindow with its own menus and status bar) the frame's whole contents."""
         self.setCentralWidget(window)  # reparented: now a child widget, shown with the frame
         window.show()
-
-    def content(self) -> QWidget | None:
-        return self.centralWidget()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         content: Any = self.centralWidget()

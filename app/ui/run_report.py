@@ -9,7 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.core.report import Report, build_report, confidence_line, model_line, passages, provenance_rows
+from app.core.report import (
+    Report,
+    build_report,
+    confidence_line,
+    model_line,
+    passages,
+    provenance_rows,
+    report_format,
+    write_report,
+)
 from app.ui.operations import query
 from app.ui.qt import (
     QDialog,
@@ -62,7 +71,7 @@ def export_report(window: Any, path: str | None = None) -> None:
         if not path:
             return
     target = Path(path)
-    if target.suffix.lower() not in (".html", ".htm", ".pdf", ".md"):
+    if report_format(target) is None:
         target = target.with_suffix(".html")
 
     def write(report: Report) -> None:
@@ -93,30 +102,14 @@ class ReportWriter(QThread):
         self.report, self.target = report, target
 
     def run(self) -> None:
+        from app.ui.report_pdf import write_pdf
+
         try:
-            _write(self.report, self.target)
+            write_report(self.report, self.target, report_format(self.target) or "html", write_pdf)
         except OSError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(f"Could not write {self.target}: {exc.strerror or exc}")
         else:
             self.written.emit()
-
-
-def _write(report: Report, target: Path) -> None:
-    from app.core.report import to_html, to_markdown
-
-    partial = target.with_name(f".{target.name}.partial")  # the file appears whole, or not at all
-    try:
-        if target.suffix.lower() == ".pdf":
-            from app.ui.report_pdf import write_pdf
-
-            write_pdf(report, partial)
-        else:
-            text = to_markdown(report) if target.suffix.lower() == ".md" else to_html(report)
-            partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise OSError(f"Could not write {target}: {exc.strerror or exc}") from exc
 
 
 class RunTimeline(QDialog):
