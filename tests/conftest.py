@@ -47,6 +47,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
     return folder
 
 
+@pytest.fixture(autouse=True)
+def _qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test with Qt widgets runs under the app's collector: cyclic garbage (widgets among it) is collected on
+    the GUI thread, never on a worker's, and the test's widgets are freed as it ends, while Qt is alive."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    from app.ui.collector import MainThreadCollector
+
+    collector = MainThreadCollector(request.getfixturevalue("qapp"))
+    yield
+    collector.collect_all()
+    collector.stop()
+    collector.deleteLater()
+
+
 @pytest.fixture(scope="session")
 def starter_model() -> Path:
     path = starter_model_path()

@@ -33,6 +33,7 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from app.ui.collector import MainThreadCollector
     from app.ui.frame import Frame, frame_is_dark, lighten_pyside_imports, theme_of
 
     lighten_pyside_imports()
@@ -43,6 +44,7 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("roundtable")
     app.setQuitOnLastWindowClosed(False)  # the overlay, the tray and the shortcut outlive the window
+    collector = MainThreadCollector(app)  # before any worker thread starts: Qt garbage is freed on this thread
     frame = Frame(frame_is_dark(theme_of(paths.settings_file)))
     started: list[Desktop] = []
 
@@ -75,6 +77,7 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
         for desktop in started:
             desktop.close()
             desktop.ctx.close()
+        collector.collect_all()
 
 
 def start_desktop(app: Any, paths: Paths, frame: Any) -> Desktop:

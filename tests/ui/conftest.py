@@ -25,12 +25,3 @@ def window(qtbot, ctx):
         main.run_task.cancel.cancel()
         qtbot.waitUntil(lambda: main.run_task is None, timeout=PATIENCE_MS)
     main.documents.stop_watching()  # before the store closes: the watcher reads it every few seconds
-
-
-@pytest.fixture(autouse=True)
-def _collect_qt_garbage():
-    """Free each test's widgets while Qt is alive, not during interpreter shutdown."""
-    import gc
-
-    yield
-    gc.collect()
