@@ -7,20 +7,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from app.core.crew.tools import Approver
-from app.core.logs import log_folder
 from app.core.providers.base import CancelToken, Event
 from app.core.settings import Settings, save_settings
 from app.ui.composer import Composer
 from app.ui.crew_runner import CrewRunner
 from app.ui.documents import DocumentsPanel
 from app.ui.endpoint_dialog import copilots_of_run
+from app.ui.menus import build_menus
+from app.ui.message_card import show_trace
 from app.ui.operations import Operation, query
 from app.ui.qt import (
-    QAction,
     QApplication,
     QCloseEvent,
-    QDesktopServices,
-    QKeySequence,
     QMainWindow,
     QMenu,
     QPushButton,
@@ -29,22 +27,18 @@ from app.ui.qt import (
     QTabWidget,
     QTextCursor,
     QTimer,
-    QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.roster import RosterPanel
-from app.ui.run_report import export_report, open_timeline
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import TaskBoard
 from app.ui.theme import apply_theme
-from app.ui.thread_view import ThreadView, show_trace
+from app.ui.thread_view import ThreadView
 
 _UNDO_MS = 8000
 _PASSAGES_FOUND = 5  # document passages a sidebar search lists under its threads
-# opens the log folder (Help menu); tests swap it so nothing is opened
-folder_opener: Callable[[QUrl], Any] = QDesktopServices.openUrl
 
 
 @dataclass
@@ -81,7 +75,7 @@ class MainWindow(QMainWindow):
         self.pending_delete: str | None = None
         self.pending_text = ""
         self._shown_once = False
-        self.palette: Any = None  # the command palette opened last
+        self.command_palette: Any = None  # the command palette opened last
         self.shortcuts_dialog: Any = None
         self.settings_dialog: Any = None  # the settings dialog opened last
         self.timeline_dialog: Any = None  # the run timeline opened last
@@ -115,7 +109,7 @@ class MainWindow(QMainWindow):
         self.undo_button = QPushButton("Undo")
         self.undo_button.hide()
         self.statusBar().addPermanentWidget(self.undo_button)
-        self._menus()
+        self.open_timeline_action, self.export_report_action = build_menus(self)
         self._connect()
         self._set_welcome(False)
         store = ctx.store
@@ -135,52 +129,12 @@ class MainWindow(QMainWindow):
 
     # -- wiring ---------------------------------------------------------------------------------------------
 
-    def _menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        for label, shortcut, slot in (
-            ("New thread", "Ctrl+N", self.sidebar.start_new),
-            ("Settings…", "Ctrl+,", self.open_settings),
-            ("Quit", "Ctrl+Q", QApplication.quit),
-        ):
-            action = QAction(label, self, shortcut=QKeySequence(shortcut))
-            action.triggered.connect(slot)
-            file_menu.addAction(action)
-            if label == "Quit":
-                action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from any Roundtable window
-        models = QAction("Model manager…", self, shortcut=QKeySequence("Ctrl+M"))
-        models.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        models.triggered.connect(self.open_models)
-        self.menuBar().addMenu("&Models").addAction(models)
-        self.addAction(models)
-        go = self.menuBar().addMenu("&Go")
-        for label, shortcut, slot in (
-            ("Command palette…", "Ctrl+K", self.open_palette),
-            ("Message box", "Ctrl+L", self.composer.edit.setFocus),
-            ("Thread search", "Ctrl+F", self.sidebar.search.setFocus),
-        ):
-            action = QAction(label, self, shortcut=QKeySequence(shortcut))
-            action.triggered.connect(slot)
-            go.addAction(action)
-        thread_menu = self.menuBar().addMenu("&Thread")
-        self.open_timeline_action = QAction("Run timeline…", self, shortcut=QKeySequence("Ctrl+Shift+T"))
-        self.open_timeline_action.triggered.connect(lambda: open_timeline(self))
-        self.export_report_action = QAction("Export report…", self, shortcut=QKeySequence("Ctrl+Shift+E"))
-        self.export_report_action.triggered.connect(lambda: export_report(self))
-        thread_menu.addActions([self.open_timeline_action, self.export_report_action])
-        help_menu = self.menuBar().addMenu("&Help")
-        shortcuts = QAction("Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
-        shortcuts.triggered.connect(self.show_shortcuts)
-        help_menu.addAction(shortcuts)
-        logs = QAction("Open log folder", self)  # the folder is ours (app.core.logs): a local path, never a link
-        logs.triggered.connect(lambda: folder_opener(QUrl.fromLocalFile(str(log_folder(self.ctx.paths)))))
-        help_menu.addAction(logs)
-
     def open_palette(self) -> None:
         """Ctrl+K: jump to a thread, workspace or copilot, or run a menu action."""
         from app.ui.palette import CommandPalette, window_entries
 
-        self.palette = CommandPalette(window_entries(self), self)
-        self.palette.open()
+        self.command_palette = CommandPalette(window_entries(self), self)
+        self.command_palette.open()
 
     def show_shortcuts(self) -> None:
         from app.ui.palette import ShortcutsDialog, shortcut_rows
@@ -437,11 +391,7 @@ class MainWindow(QMainWindow):
         """Hide the thread at once; it is deleted for good only if Undo is not pressed in time."""
         self._commit_delete()
         self.pending_delete = thread_id
-        for row in range(self.sidebar.threads.count()):
-            item = self.sidebar.threads.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == thread_id:
-                self.sidebar.threads.takeItem(row)
-                break
+        self.sidebar.take_thread(thread_id)
         if self.thread_id == thread_id:
             self.open_thread(None)
         self.statusBar().showMessage("Thread deleted.", _UNDO_MS)

@@ -214,3 +214,10 @@ class Sidebar(QWidget):
         item = self.threads.currentItem()
         if item and item.data(Qt.ItemDataRole.UserRole):
             self.delete_requested.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def take_thread(self, thread_id: str) -> None:
+        """Take a thread out of the list (it is being deleted; Undo lists it again with the next refresh)."""
+        for row in range(self.threads.count()):
+            if self.threads.item(row).data(Qt.ItemDataRole.UserRole) == thread_id:
+                self.threads.takeItem(row)
+                return

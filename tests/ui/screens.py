@@ -155,9 +155,9 @@ def run(out: Path, size: str, themes: list[str]) -> dict:
         window.settings_dialog.reject()
 
         window.open_palette()
-        window.palette.filter.setText("o")
-        shots.take(f"palette-{tag}", window.palette)
-        window.palette.reject()
+        window.command_palette.filter.setText("o")
+        shots.take(f"palette-{tag}", window.command_palette)
+        window.command_palette.reject()
 
         overlay.present()
         overlay.prompt.setPlainText("What is a bond? One sentence.")

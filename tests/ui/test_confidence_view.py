@@ -85,7 +85,7 @@ def test_a_reply_card_switches_to_its_confidence_view_and_back(qtbot, window, ct
 
 
 def test_a_streaming_reply_has_no_confidence_yet(qtbot) -> None:
-    from app.ui.thread_view import MessageWidget
+    from app.ui.message_card import MessageWidget
 
     card = MessageWidget("m1", "writer", "Writer", "#5b7cfa", status="streaming")
     qtbot.addWidget(card)

@@ -82,7 +82,7 @@ def test_copilots_add_takes_a_name_and_makes_the_id(home) -> None:
 
 
 def test_the_copilot_form_makes_the_id_from_the_name(qtbot) -> None:
-    from app.ui.roster import CopilotDialog
+    from app.ui.copilot_form import CopilotDialog
 
     form = CopilotDialog(None, [], ["writer"])
     qtbot.addWidget(form)
@@ -106,8 +106,10 @@ def test_the_command_palette_jumps_to_threads_copilots_and_actions(qtbot, window
     window.refresh_threads()
     qtbot.waitUntil(lambda: len(window.sidebar.thread_titles()) == 1, timeout=PATIENCE_MS)
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.palette is not None and window.palette.isVisible(), timeout=PATIENCE_MS)
-    palette = window.palette
+    qtbot.waitUntil(
+        lambda: window.command_palette is not None and window.command_palette.isVisible(), timeout=PATIENCE_MS
+    )
+    palette = window.command_palette
     shown = palette.shown()
     assert "Thread: Quarterly bond review" in shown and "Workspace: Default" in shown
     assert {"Copilot: Ask Writer", "Copilot: Ask Analyst"} <= set(shown)
@@ -119,13 +121,13 @@ def test_the_command_palette_jumps_to_threads_copilots_and_actions(qtbot, window
     assert not palette.isVisible()
 
     window.open_palette()
-    qtbot.keyClicks(window.palette.filter, "ask writer")
-    qtbot.keyClick(window.palette.filter, Qt.Key.Key_Return)
+    qtbot.keyClicks(window.command_palette.filter, "ask writer")
+    qtbot.keyClick(window.command_palette.filter, Qt.Key.Key_Return)
     assert window.composer.edit.toPlainText() == "@writer "
 
     window.open_palette()
-    qtbot.keyClicks(window.palette.filter, "keyboard")
-    qtbot.keyClick(window.palette.filter, Qt.Key.Key_Return)
+    qtbot.keyClicks(window.command_palette.filter, "keyboard")
+    qtbot.keyClick(window.command_palette.filter, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.shortcuts_dialog is not None and window.shortcuts_dialog.isVisible())
 
 
@@ -183,8 +185,8 @@ def test_every_control_of_the_window_has_a_name_a_screen_reader_can_say(qtbot, w
     assert unnamed_controls(window.settings_dialog) == []
     window.settings_dialog.reject()
     window.open_palette()
-    assert unnamed_controls(window.palette) == []
-    window.palette.reject()
+    assert unnamed_controls(window.command_palette) == []
+    window.command_palette.reject()
     window.roster.edit("analyst")
     qtbot.waitUntil(lambda: window.roster.dialog is not None and window.roster.dialog.isVisible(), timeout=PATIENCE_MS)
     assert unnamed_controls(window.roster.dialog) == []

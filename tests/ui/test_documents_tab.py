@@ -9,8 +9,8 @@ pytestmark = pytest.mark.gui
 
 
 def test_documents_are_added_searched_removed_and_cited(qtbot, window, ctx, tmp_path) -> None:
+    from app.ui.message_card import MessageWidget
     from app.ui.passage import PassageDialog
-    from app.ui.thread_view import MessageWidget
 
     panel = window.documents
     folder = tmp_path / "docs"

@@ -8,10 +8,10 @@ pytestmark = pytest.mark.gui
 
 
 def test_open_log_folder_points_at_the_log_folder(window, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.ui import main_window
+    from app.ui import menus
 
     opened = []
-    monkeypatch.setattr(main_window, "folder_opener", opened.append)
+    monkeypatch.setattr(menus, "folder_opener", opened.append)
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     action = next(a for a in help_menu.actions() if a.text() == "Open log folder")
     action.trigger()

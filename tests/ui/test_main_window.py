@@ -7,8 +7,8 @@ import pytest
 
 from app.core.settings import load_settings
 from app.ui.link_card import LinkCard
+from app.ui.message_card import Card, MessageWidget
 from app.ui.qt import Qt, QWidget
-from app.ui.thread_view import Card, MessageWidget
 from tests.conftest import PATIENCE_MS
 
 pytestmark = pytest.mark.gui

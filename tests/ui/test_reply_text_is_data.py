@@ -10,9 +10,10 @@ import pytest
 from app.core.crew.events import CrewText, MessageEvent
 from app.ui import reply_view
 from app.ui.markdown_view import BLOCK_CAP, MarkdownBlocks
+from app.ui.message_card import Card
 from app.ui.qt import QImage, Qt, QTextCursor, QTextDocument, QToolTip, QUrl
 from app.ui.reply_view import SafeBrowser, plain_tooltip
-from app.ui.thread_view import Card, ThreadView
+from app.ui.thread_view import ThreadView
 from tests.conftest import PATIENCE_MS
 
 pytestmark = pytest.mark.gui

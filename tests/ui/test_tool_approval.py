@@ -37,7 +37,7 @@ def ask(qtbot, window, text: str):
 
 
 def cards(window) -> list[str]:
-    from app.ui.thread_view import Card
+    from app.ui.message_card import Card
 
     return [c.text() for c in window.thread_view.findChildren(Card)]
 

@@ -97,8 +97,9 @@ def test_an_installed_models_tooltip_shows_its_path_as_text(qtbot, ctx, markup) 
 
 
 def test_a_stored_messages_citations_and_trace_show_their_markup_as_text(qtbot, ctx, markup) -> None:
+    from app.ui.message_card import show_trace
     from app.ui.qt import QMessageBox
-    from app.ui.thread_view import ThreadView, show_trace
+    from app.ui.thread_view import ThreadView
 
     thread = ctx.store.create_thread("Imported")
     citations = [

@@ -166,8 +166,9 @@ def test_the_reply_path_reports_what_it_stores(ctx, monkeypatch) -> None:
 @pytest.mark.gui
 def test_the_live_and_the_reloaded_thread_view_draw_the_same_thread(qtbot, ctx, monkeypatch) -> None:
     from app.ui.link_card import LinkCard
+    from app.ui.message_card import Card
     from app.ui.qt import QWidget
-    from app.ui.thread_view import Card, ThreadView
+    from app.ui.thread_view import ThreadView
 
     thread_id, live = _run(ctx, monkeypatch)
     shown = []
