@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import zlib
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +21,10 @@ from typing import Any
 from app.core.providers.base import ChatMessage, ChatRequest, Sampling, ToolCall, ToolSpec
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a request unpacked; a longer one is not ours (a damaged or edited row)
-_digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: a model is hashed once
+_Key = tuple[str, int, int]  # (path, size, mtime_ns): one version of a file
+_digests: dict[_Key, str] = {}  # a model is hashed once per version, in this process
+_hashing: dict[_Key, threading.Lock] = {}  # held while a version is hashed: a second asker waits, never hashes too
+_guard = threading.Lock()
 
 
 class ProvenanceError(ValueError):
@@ -32,22 +37,57 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _version(path: str | Path) -> _Key:
+    info = os.stat(path)
+    return (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+
+
 def file_sha256(path: str | Path) -> str | None:
     """The file's sha256, computed once per file and version (size, modification time) in this process; None
-    when it cannot be read. A model of several GB takes a few seconds, the first time."""
+    when it cannot be read. A model of several GB takes a few seconds, the first time (`hash_in_background`
+    starts that early)."""
     try:
-        info = os.stat(path)
+        key = _version(path)
     except OSError:
         return None
-    key = (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
-    if key not in _digests:
-        from app.core.knowledge.index import file_sha256 as digest_of  # the one hashing loop (documents too)
+    with _guard:
+        lock = _hashing.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _digests:
+            from app.core.knowledge.index import file_sha256 as digest_of  # the one hashing loop (documents too)
 
-        try:
-            _digests[key] = digest_of(Path(path))
-        except OSError:
-            return None
+            try:
+                _digests[key] = digest_of(Path(path))
+            except OSError:
+                return None
     return _digests[key]
+
+
+def hash_in_background(paths: list[str | Path]) -> None:
+    """Start hashing the files a reply's provenance will name (a model, its adapters) on a low-priority thread
+    of their own, so that the first reply does not wait for them as it finishes (or is cancelled)."""
+    waiting: list[str | Path] = []
+    for path in paths:
+        try:
+            key = _version(path)
+        except OSError:
+            continue
+        with _guard:
+            if key not in _digests and key not in _hashing:
+                _hashing[key] = threading.Lock()
+                waiting.append(path)
+    if waiting:
+        threading.Thread(target=_hash_quietly, args=(waiting,), name="roundtable-digest", daemon=True).start()
+
+
+def _hash_quietly(paths: list[str | Path]) -> None:
+    if sys.platform.startswith("linux"):  # there (only) a thread id names just this thread: replies keep the CPU
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass
+    for path in paths:
+        file_sha256(path)
 
 
 def request_data(request: ChatRequest) -> dict[str, Any]:
@@ -92,7 +132,7 @@ def unpack_request(blob: bytes) -> ChatRequest:
         )
     except ProvenanceError:
         raise
-    except (zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (zlib.error, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ProvenanceError(f"it does not read ({type(exc).__name__}: {exc})") from exc
 
 

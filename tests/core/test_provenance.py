@@ -76,3 +76,40 @@ def test_a_report_shows_what_came_from_models_documents_and_tools_as_text() -> N
     assert "````text\n" + HOSTILE + "\n````" in text  # a fence longer than any inside: shown as it is
     assert "# Report: \\<script\\>alert(1)\\</script\\>\\<img" in text  # a title: escaped, no markup
     assert "### Step 1: Analyst \\<b\\>" in text
+
+
+def test_a_file_is_hashed_once_in_the_background_and_again_when_it_changes(tmp_path, monkeypatch) -> None:
+    """A provider starts hashing its model as it is made; the reply's provenance then finds the digest ready
+    (one hashing, however many ask at once), and a file changed since is hashed again."""
+    import hashlib
+    import threading
+
+    import app.core.knowledge.index as index
+    from app.core import provenance
+
+    hashed: list[str] = []
+    real = index.file_sha256
+    release = threading.Event()
+
+    def counted(path):
+        hashed.append(path.name)
+        release.wait(10)  # the background thread holds the file's lock while a reply asks for it
+        return real(path)
+
+    monkeypatch.setattr(index, "file_sha256", counted)
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF" + bytes(range(256)) * 4000)
+    provenance.hash_in_background([model, tmp_path / "gone.gguf"])  # a missing file is skipped, not an error
+    provenance.hash_in_background([model])  # asked twice while hashing: one thread, one hashing
+    answers: list[str | None] = []
+    asker = threading.Thread(target=lambda: answers.append(provenance.file_sha256(model)))
+    asker.start()
+    release.set()
+    asker.join(10)
+    assert answers == [hashlib.sha256(model.read_bytes()).hexdigest()]
+    assert hashed == ["model.gguf"]
+    assert provenance.file_sha256(model) == answers[0] and hashed == ["model.gguf"]
+    model.write_bytes(b"GGUF changed")
+    assert provenance.file_sha256(model) == hashlib.sha256(b"GGUF changed").hexdigest()
+    assert hashed == ["model.gguf", "model.gguf"]
+    assert provenance.file_sha256(tmp_path / "gone.gguf") is None

@@ -142,6 +142,10 @@ class LocalProvider:
         self.control_vectors = control_vectors
         self.tool_format = self._read_tool_format()  # read once: the engine asks before the first request
         self.supports_tools = self.tool_format is not None
+        from app.core.provenance import hash_in_background
+
+        # the files each reply's provenance names by digest: hashed while the model loads, not as a reply ends
+        hash_in_background([path, *(a for a, _ in adapters), *(v for v, _ in control_vectors)])
 
     @classmethod
     def from_config(cls, config: dict[str, Any], services: ProviderServices) -> LocalProvider:
