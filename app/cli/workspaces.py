@@ -34,7 +34,8 @@ def cmd_export(args: argparse.Namespace, ctx: AppContext) -> int:
     target = Path(args.output)
     counts = export_workspace(ctx.store, workspace_id(ctx, args.workspace, default_workspace()), target)
     print(
-        f"Wrote {target}: {counts['threads']} threads, {counts['messages']} messages, {counts['documents']} documents."
+        f"Wrote {target}: {counts['threads']} threads, {counts['messages']} messages, {counts['documents']} documents, "
+        f"{counts['requests']} kept requests."
     )
     return 0
 

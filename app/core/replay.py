@@ -66,12 +66,12 @@ def _replay_one(store: Store, services: ProviderServices, message: Any, cancel: 
     if not isinstance(config, dict):
         if trace.get("provider") not in (None, "local"):
             return outcome(SKIPPED, f"a remote copilot ({trace.get('provider')}): its answer is the agent's own")
-        return outcome(SKIPPED, "no provenance kept (a reply from before this version, or an imported one)")
+        return outcome(SKIPPED, "no provenance kept (a reply from before this version)")
     if message.status != STATUS_COMPLETE:
         return outcome(SKIPPED, f"the reply did not complete ({message.status})")
     blob = store.request(message.id)
     if blob is None:
-        return outcome(SKIPPED, "its request was not kept")
+        return outcome(SKIPPED, "its request was not kept (an archive short of room leaves the oldest out)")
     try:
         request = unpack_request(blob)
     except ProvenanceError as exc:

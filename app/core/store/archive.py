@@ -4,6 +4,7 @@ gets neither key name nor tools, and waits for the user's review (app/core/crew/
 
 from __future__ import annotations
 
+import base64
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -14,7 +15,17 @@ from app import __version__
 from app.core.crew.transcript import markdown
 from app.core.crew.trust import imported_copilot, is_remote, read_copilots
 from app.core.errors import UsageError
-from app.core.store.archive_checks import FORMAT, TABLES, VERSION, ArchiveError, read_archive
+from app.core.store.archive_checks import (
+    FORMAT,
+    MAX_REPLIES_BYTES,
+    REPLY_KINDS,
+    REPLY_TABLES,
+    TABLES,
+    VERSION,
+    ArchiveError,
+    read_archive,
+    reply_blob,
+)
 from app.core.store.records import new_id, now
 
 if TYPE_CHECKING:  # the store imports nothing of this module; a type only
@@ -51,13 +62,35 @@ def export_workspace(store: Store, workspace_id: str, target: Path) -> dict[str,
             f"SELECT * FROM chunks WHERE document_id IN ({doc_marks}) ORDER BY id", [d["id"] for d in documents]
         ),
     }
+    replies = _replies(store, f"SELECT id FROM messages WHERE thread_id IN ({marks})", ids)
     manifest = {"format": FORMAT, "version": VERSION, "roundtable": __version__, "exported_at": now()}
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
         archive.writestr("workspace.json", json.dumps(content))
+        archive.writestr("replies.json", json.dumps(replies))
     partial.replace(target)
-    return {table: len(content[table]) for table in TABLES}
+    return {**{table: len(content[table]) for table in TABLES}, **{kind: len(replies[kind]) for kind in REPLY_KINDS}}
+
+
+def _replies(store: Store, messages: str, ids: list[str]) -> dict[str, dict[str, str]]:
+    """The replies' kept requests and confidence, base64, by message id: as many as fit replies.json's limit
+    (newest first; an older reply left out still shows, its report without the request)."""
+    room = MAX_REPLIES_BYTES - 1024
+    replies: dict[str, dict[str, str]] = {kind: {} for kind in REPLY_KINDS}
+    for kind, table in REPLY_TABLES.items():
+        rows = store.conn.read(
+            f"SELECT r.message_id, r.data FROM {table} r JOIN messages m ON m.id = r.message_id"
+            f" WHERE r.message_id IN ({messages}) ORDER BY m.created_at DESC, m.rowid DESC",
+            ids,
+        )
+        for row in rows:
+            text = base64.b64encode(row["data"]).decode("ascii")
+            room -= len(text) + len(row["message_id"]) + 8  # the JSON around it
+            if room < 0:
+                break
+            replies[kind][row["message_id"]] = text
+    return replies
 
 
 @dataclass
@@ -93,7 +126,8 @@ def import_workspace(store: Store, path: Path, name: str | None = None) -> Impor
 
     known = {row["id"] for row in store.copilot_rows()}
     review = f"imported from {path.name} on {now()[:10]}"
-    report = ImportReport("", {table: len(getattr(content, table)) for table in TABLES})
+    counts = {table: len(getattr(content, table)) for table in TABLES}
+    report = ImportReport("", {**counts, **{kind: len(getattr(content.replies, kind)) for kind in REPLY_KINDS}})
     copilots: list[Copilot] = []
     for index, data in enumerate(content.copilots):
         # the same parser as `roundtable copilots import`; keys, tools and approvals never come along
@@ -170,6 +204,12 @@ def import_workspace(store: Store, path: Path, name: str | None = None) -> Impor
                 " VALUES (?,?,?,?,?,?,?,?,?)",
                 [fresh(d.id), workspace_id, d.path, d.name, d.kind, d.sha256, d.size_bytes, d.chunk_count, d.added_at],
             )
+        for kind, table in REPLY_TABLES.items():
+            for message_id, text in getattr(content.replies, kind).items():
+                db.execute(
+                    f"INSERT INTO {table} (message_id, data) VALUES (?, ?)",
+                    [fresh(message_id), reply_blob(path, kind, message_id, text)],
+                )
         for c in content.chunks:
             db.execute(
                 "INSERT INTO chunks (document_id, position, location, text) VALUES (?,?,?,?)",

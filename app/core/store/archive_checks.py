@@ -4,6 +4,7 @@ anything is written. Each refusal is an ArchiveError naming what is wrong."""
 
 from __future__ import annotations
 
+import base64
 import json
 import zipfile
 from collections.abc import Callable
@@ -19,6 +20,9 @@ from app.core.providers.base import Citation, FieldError
 FORMAT = "roundtable-workspace"  # stored on disk: never change
 VERSION = 1  # the archive layout; a newer one is refused
 TABLES = ("threads", "messages", "events", "tasks", "documents", "chunks")
+# replies.json's maps (token confidence first: an export short of room keeps it over the larger requests)
+REPLY_TABLES = {"confidence": "message_confidence", "requests": "message_requests"}
+REPLY_KINDS = tuple(REPLY_TABLES)
 
 # Security-relevant limits, all checked against the zip's directory before anything is inflated.
 MAX_ARCHIVE_MEMBERS = 16
@@ -26,7 +30,13 @@ MAX_MANIFEST_BYTES = 64 * 1024
 # workspace.json is read whole, then json.loads and pydantic each hold copies several times its size: this cap on
 # its inflated size (not the archive's) is what bounds an import's memory. A real export is far smaller.
 MAX_WORKSPACE_BYTES = 64 * 1024 * 1024
-MAX_MEMBER_BYTES = {"manifest.json": MAX_MANIFEST_BYTES, "workspace.json": MAX_WORKSPACE_BYTES}
+# replies.json: the replies' kept requests and token confidence (packed blobs, base64), read the same way
+MAX_REPLIES_BYTES = 64 * 1024 * 1024
+MAX_MEMBER_BYTES = {
+    "manifest.json": MAX_MANIFEST_BYTES,
+    "workspace.json": MAX_WORKSPACE_BYTES,
+    "replies.json": MAX_REPLIES_BYTES,
+}
 MAX_RATIO = 100  # JSON text deflates 3-20x; a bomb deflates ~1000x
 RATIO_FLOOR = 1024 * 1024  # below this, any ratio is harmless
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -120,7 +130,16 @@ class _Chunk(_Row):
     text: str
 
 
+class _Replies(_Row):
+    """What replies.json holds: by message id, each reply's kept request (`provenance.pack_request`) and token
+    confidence (`confidence.pack`), base64. An older archive has none."""
+
+    requests: dict[str, str] = {}
+    confidence: dict[str, str] = {}
+
+
 class _Content(_Row):
+    replies: _Replies = _Replies()
     workspace: _Workspace
     roster: list[str]
     copilots: list[Any]  # each is checked by the copilot manifest parser, in the import
@@ -151,6 +170,7 @@ def read_archive(path: Path) -> _Content:
             if "workspace.json" not in archive.namelist():
                 raise _refuse(path, "it has no workspace.json")
             content = _load(path, archive, "workspace.json")
+            replies = _load(path, archive, "replies.json") if "replies.json" in archive.namelist() else {}
     except ArchiveError:
         raise
     except FileNotFoundError as exc:
@@ -163,6 +183,9 @@ def read_archive(path: Path) -> _Content:
         raise ArchiveError(f"{path.name} is damaged ({exc}): export the workspace again.") from exc
     if not isinstance(content, dict):
         raise _refuse(path, "workspace.json is not an object")
+    if not isinstance(replies, dict):
+        raise _refuse(path, "replies.json is not an object")
+    content["replies"] = replies  # checked with the rest, its errors named `replies.…`
     try:
         checked = _Content.model_validate(content)
     except ValidationError as exc:
@@ -177,7 +200,7 @@ def _check_directory(path: Path, archive: zipfile.ZipFile) -> None:
     """Names, sizes and compression of every member, from the zip's directory alone."""
     infos = archive.infolist()
     if len(infos) > MAX_ARCHIVE_MEMBERS:
-        raise _refuse(path, f"it holds {len(infos)} files, a workspace archive holds 2")
+        raise _refuse(path, f"it holds {len(infos)} files, a workspace archive holds 3 at most")
     seen: set[str] = set()
     for info in infos:
         name = info.filename
@@ -258,6 +281,30 @@ def _check_records(path: Path, content: _Content) -> None:
         row = {**event.model_dump(), "data": data}
         # the views draw what `Store.timeline` rebuilds: a row that does not rebuild is refused now, not shown later
         _typed_or_refuse(path, f"events.{index}.data", events_from_row, row)
+    messages = {m.id for m in content.messages}
+    for kind in REPLY_KINDS:
+        blobs: dict[str, str] = getattr(content.replies, kind)
+        for message_id in blobs:
+            if message_id not in messages:
+                raise _refuse(path, f"'replies.{kind}.{message_id[:40]}' names a message the archive does not hold")
+            reply_blob(path, kind, message_id, blobs[message_id])
+
+
+def reply_blob(path: Path, kind: str, message_id: str, text: str) -> bytes:
+    """A kept request's or a confidence record's bytes, once they are known to read back as what they claim."""
+    from app.core.confidence import ConfidenceError, unpack
+    from app.core.provenance import ProvenanceError, unpack_request
+
+    where = f"'replies.{kind}.{message_id[:40]}'"
+    try:
+        blob = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error
+        raise _refuse(path, f"{where} is not base64") from None
+    try:
+        unpack_request(blob) if kind == "requests" else unpack(blob)
+    except (ProvenanceError, ConfidenceError) as exc:
+        raise _refuse(path, f"{where} is damaged: {exc}") from None
+    return blob
 
 
 def _message_events(row: dict[str, Any]) -> object:

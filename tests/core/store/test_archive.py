@@ -1,7 +1,9 @@
 """Workspaces carried to another machine: export, import with new ids, damaged and foreign archives refused,
 and a thread as Markdown."""
 
+import base64
 import json
+import os
 import zipfile
 
 from tests.conftest import run_cli, write_settings
@@ -45,6 +47,13 @@ def test_a_workspace_travels_with_its_threads_tasks_copilots_and_documents(home,
     assert [t["result_message_id"] for t in after["tasks"]] == [
         m["id"] for m in after["messages"] if m["id"] in {t["result_message_id"] for t in after["tasks"]}
     ]
+    # each reply's kept request and token confidence travel too: the copy replays, and finds the same replies
+    replies = [m for m in after["messages"] if m["role"] == "assistant"]
+    assert replies and report["requests"] == report["confidence"] == len(replies)
+    replayed = run_cli("threads", "replay", copy["id"], "--json", env=env)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    outcomes = {r["message_id"]: r["outcome"] for r in json.loads(replayed.stdout)}
+    assert outcomes == {m["id"]: "identical" for m in replies}
     found = json.loads(run_cli("search", "zephyr", "--workspace", "finance", "--json", env=env).stdout)
     assert found and found[0]["title"] == "zephyr.md"
 
@@ -273,3 +282,37 @@ def test_saved_tool_approvals_never_travel_with_an_archive(home, tmp_path, monke
     assert approvals(env) == set()
     shown = json.loads(run_cli("copilots", "show", "quant", "--json", env=env).stdout)
     assert shown["tools"] == []
+
+
+def test_an_archive_short_of_room_keeps_the_newest_replies_records(ctx, tmp_path, monkeypatch) -> None:
+    """replies.json stays under its limit: the newest replies keep their confidence and request, the oldest
+    lose them first (confidence before requests), and what was kept imports as it was."""
+    from app.core import confidence
+    from app.core.provenance import pack_request
+    from app.core.providers.base import ChatMessage, ChatRequest, Sampling
+    from app.core.store import archive
+
+    store = ctx.store
+    thread = store.create_thread("Bonds")
+    kept: dict[str, tuple[bytes, bytes]] = {}
+    for number in range(4):
+        message_id = store.start_message(thread.id, "analyst")
+        noise = os.urandom(3000).hex()  # does not pack small: each request takes real room
+        request = pack_request(ChatRequest([ChatMessage("user", f"question {number} {noise}")], Sampling(seed=number)))
+        tokens = confidence.pack([(f" word{number}", -0.1, [(" other", -2.5)])])
+        store.finish_message(message_id, "complete", {}, confidence=tokens, request=request)
+        kept[message_id] = (tokens, request)
+    sizes = [len(base64.b64encode(request)) for _, request in kept.values()]
+    monkeypatch.setattr(archive, "MAX_REPLIES_BYTES", 1024 + 1000 + 2 * max(sizes))  # 4 confidence records, 2 requests
+    target = tmp_path / "bonds.roundtable"
+    counts = archive.export_workspace(store, "default", target)
+    newest = list(kept)[-2:]
+    assert counts["confidence"] == 4 and counts["requests"] == 2
+    content = archive.read_archive(target)
+    assert sorted(content.replies.requests) == sorted(newest)
+    report = archive.import_workspace(store, target, "Copy")
+    assert report.counts["requests"] == 2 and report.counts["confidence"] == 4
+    copies = [m for t in store.list_threads(report.workspace) for m in store.messages(t.id)]
+    assert sorted(store.confidence(m.id) for m in copies) == sorted(tokens for tokens, _ in kept.values())
+    requests = [store.request(m.id) for m in copies]
+    assert requests.count(None) == 2 and sorted(filter(None, requests)) == sorted(kept[i][1] for i in newest)
