@@ -16,6 +16,7 @@ from app.ui.crew_runner import CrewRunner
 from app.ui.design import avatar_icon, set_role
 from app.ui.endpoint_dialog import copilots_of_ask
 from app.ui.operations import Operation, query
+from app.ui.overlay.focus import KeyboardTaker
 from app.ui.qt import (
     QComboBox,
     QCursor,
@@ -44,8 +45,6 @@ LAST_COPILOT_KEY = "overlay_copilot"  # stored on disk: never change
 _PREFILL_LIMIT = 20_000
 _RENDER_MS = 33  # streamed text is shown at most this often; each time only its open Markdown block is re-rendered
 _RENDER_SHARE = 4  # the next render waits at least this many times as long as the last one took
-_ACTIVATE_EVERY_MS = 100
-_ACTIVATE_TRIES = 50  # a loaded machine's window manager may take seconds to map a window
 _WIDTH = 640
 
 
@@ -150,9 +149,7 @@ class Overlay(QWidget, Renderer):
         bottom.addWidget(self.open_button)
         layout.addLayout(bottom)
 
-        self._activation_tries = 0
-        self.activation_timer = QTimer(self, interval=_ACTIVATE_EVERY_MS)
-        self.activation_timer.timeout.connect(self._activate)
+        self.keyboard = KeyboardTaker(self, self.prompt)
         self.render_timer = QTimer(self, interval=_RENDER_MS, singleShot=True)
         self.render_timer.timeout.connect(self._render)
         self.prompt.submitted.connect(self.ask)
@@ -191,33 +188,10 @@ class Overlay(QWidget, Renderer):
         area = screen.availableGeometry()
         self.move(area.x() + (area.width() - self.width()) // 2, area.y() + area.height() // 4)
         self.show()
-        self._activation_tries = 0
-        self._activate()
-        self.activation_timer.start()  # until the window manager has mapped it and handed it the keyboard
+        self.keyboard.take()  # until the window manager has mapped it and handed it the keyboard
         if self._fresh and self.prefill():
             QTimer.singleShot(0, self._prefill)  # after the window is up: reading a selection may wait on its owner
         self.load_copilots()
-
-    def _activate(self) -> None:
-        """Give the overlay the keyboard (retried while the window manager is still mapping it)."""
-        self._activation_tries += 1
-        if self._activation_tries >= _ACTIVATE_TRIES:
-            self.activation_timer.stop()
-        if not self.isVisible() or (self.isActiveWindow() and self.focusWidget() is not None):
-            self.activation_timer.stop()
-            return
-        if not self.isActiveWindow():
-            self.raise_()
-            self.activateWindow()
-            if QGuiApplication.platformName() == "xcb":
-                from app.ui.overlay.x11 import activate as x11_activate
-
-                # a refocus once it is on screen, then at most every second (each is a focus-out and -in): our own
-                # shortcut opens it with no key down, but `roundtable overlay` bound to a desktop key may run while
-                # that key's modifiers are still held, and Qt can then miss the focus-in
-                settled = self._activation_tries > 3 and self._activation_tries % 10 == 4
-                x11_activate(int(self.winId()), refocus=settled and self.windowHandle().isExposed())
-        self.prompt.setFocus()
 
     def dismiss(self) -> None:
         """Hide, stopping any answer being written (what was written is kept, marked interrupted)."""
