@@ -8,7 +8,9 @@ the GUI's reads and writes are serialised in the order they were asked for; long
 
 from __future__ import annotations
 
+import logging
 import queue
+import re
 import threading
 import traceback
 from collections.abc import Callable
@@ -23,6 +25,10 @@ Work = Callable[[Emit, CancelToken], Any]
 
 # Operations in flight, kept alive until they finish (a QObject without a reference would be collected).
 _RUNNING: set[Operation] = set()
+# what PySide says when a slot touches a Qt object that has been deleted ("Internal C++ object (…) already
+# deleted", "Signal source has been deleted")
+_GONE = re.compile(r"already deleted|has been deleted")
+log = logging.getLogger(__name__)
 
 
 class DatabaseWorker:
@@ -80,22 +86,33 @@ class Operation(QObject):
 
     def success(self, callback: Callable[[Any], None]) -> Operation:
         """Call `callback(result)` when `op` returns."""
-        self.succeeded.connect(callback)  # queued: runs on the GUI thread
-        return self
+        return self._deliver(self.succeeded, callback)
 
     def failure(self, callback: Callable[[str], None]) -> Operation:
         """Call `callback(message)` when `op` raises."""
-        self.failed.connect(callback)  # queued: runs on the GUI thread
-        return self
+        return self._deliver(self.failed, callback)
 
     def with_progress(self, callback: Callable[[Any], None]) -> Operation:
         """Call `callback(value)` for each value `op` emits."""
-        self.progress.connect(callback)  # queued: runs on the GUI thread
-        return self
+        return self._deliver(self.progress, callback)
 
     def finally_(self, callback: Callable[[], None]) -> Operation:
         """Call `callback()` after success or failure."""
-        self.finished.connect(callback)  # queued: runs on the GUI thread
+        return self._deliver(self.finished, callback)
+
+    def _deliver(self, signal: Any, callback: Callable[..., None]) -> Operation:
+        """Connect `callback` (queued: it runs on the GUI thread); an answer for a widget that was closed and
+        deleted meanwhile (a panel closed while its query ran) has nowhere to go, and is dropped."""
+
+        def deliver(*args: Any) -> None:
+            try:
+                callback(*args)
+            except RuntimeError as exc:
+                if not _GONE.search(str(exc)):
+                    raise
+                log.debug("an operation's answer for a deleted widget was dropped: %s", exc)
+
+        signal.connect(deliver)
         return self
 
     def run_in_background(self) -> Operation:
