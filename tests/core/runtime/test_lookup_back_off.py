@@ -1,9 +1,10 @@
 """The host's prompt-lookup draft model, driven as Llama's generate loop drives it (numpy token arrays): it drafts
-only where three or more tokens repeat, lengthens drafts the model keeps whole, and backs off after rejected ones."""
+only where MIN_NGRAM (five) or more tokens repeat, lengthens drafts the model keeps whole, and backs off after
+rejected ones."""
 
 import numpy as np
 
-from app.core.runtime.lookup import FIRST_DRAFT, MAX_BACK_OFF, AdaptiveLookup
+from app.core.runtime.lookup import FIRST_DRAFT, MAX_BACK_OFF, MIN_NGRAM, AdaptiveLookup
 
 
 class Generation:
@@ -55,9 +56,11 @@ def test_drafts_double_while_kept_whole_and_a_kept_draft_ends_the_back_off() -> 
     assert run.draft.kept == 8
 
 
-def test_no_draft_where_only_pairs_of_tokens_repeat() -> None:
+def test_no_draft_where_fewer_than_min_ngram_tokens_repeat() -> None:
     draft = AdaptiveLookup(8)
-    assert draft(np.array([1, 2, 9, 1, 2], dtype=np.intc)).tolist() == []
-    assert draft(np.array([5, 1, 2, 9, 7, 1, 2], dtype=np.intc)).tolist() == []
-    found = draft(np.array([1, 2, 3, 9, 1, 2, 3], dtype=np.intc)).tolist()  # a triple repeats
-    assert found == [9, 1, 2, 3][:FIRST_DRAFT]
+    short = list(range(1, MIN_NGRAM))  # one token short of a repeat worth drafting from
+    assert draft(np.array([*short, 99, *short], dtype=np.intc)).tolist() == []
+    assert draft(np.array([50, *short, 99, 70, *short], dtype=np.intc)).tolist() == []
+    repeat = list(range(1, MIN_NGRAM + 1))
+    found = draft(np.array([*repeat, 99, *repeat], dtype=np.intc)).tolist()  # MIN_NGRAM tokens repeat
+    assert found == [99, *repeat][:FIRST_DRAFT]
