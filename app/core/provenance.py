@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import stat
 import threading
 import zlib
 from dataclasses import asdict
@@ -39,6 +39,8 @@ def text_sha256(text: str) -> str:
 
 def _version(path: str | Path) -> _Key:
     info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):  # a device or a pipe (a path from elsewhere) is never read
+        raise OSError(f"{path} is not a regular file")
     return (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
 
 
@@ -64,8 +66,8 @@ def file_sha256(path: str | Path) -> str | None:
 
 
 def hash_in_background(paths: list[str | Path]) -> None:
-    """Start hashing the files a reply's provenance will name (a model, its adapters) on a low-priority thread
-    of their own, so that the first reply does not wait for them as it finishes (or is cancelled)."""
+    """Start hashing the files a reply's provenance will name (a model, its adapters) on a thread of their own,
+    so that the first reply does not wait for them as it finishes (or is cancelled)."""
     waiting: list[str | Path] = []
     for path in paths:
         try:
@@ -81,11 +83,7 @@ def hash_in_background(paths: list[str | Path]) -> None:
 
 
 def _hash_quietly(paths: list[str | Path]) -> None:
-    if sys.platform.startswith("linux"):  # there (only) a thread id names just this thread: replies keep the CPU
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:
-            pass
+    # at normal priority: a reply that finishes meanwhile waits for this thread's lock, never for a starved thread
     for path in paths:
         file_sha256(path)
 
@@ -107,11 +105,17 @@ def pack_request(request: ChatRequest) -> bytes:
 def unpack_request(blob: bytes) -> ChatRequest:
     """The request `pack_request` packed; ProvenanceError when the blob is not one (bounded: a blob that would
     unpack beyond `MAX_REQUEST_BYTES` is refused without unpacking the rest)."""
+    return read_request(blob)[0]
+
+
+def read_request(blob: bytes, limit: int = MAX_REQUEST_BYTES) -> tuple[ChatRequest, int]:
+    """`unpack_request` with its own limit (at most `MAX_REQUEST_BYTES`); also how many bytes it unpacked to."""
+    limit = min(limit, MAX_REQUEST_BYTES)
     try:
         unpacker = zlib.decompressobj()
-        raw = unpacker.decompress(blob, MAX_REQUEST_BYTES + 1)
-        if len(raw) > MAX_REQUEST_BYTES or unpacker.unconsumed_tail:
-            raise ProvenanceError(f"over {MAX_REQUEST_BYTES // (1024 * 1024)} MB unpacked")
+        raw = unpacker.decompress(blob, limit + 1)
+        if len(raw) > limit or unpacker.unconsumed_tail:
+            raise ProvenanceError(f"over {limit / (1024 * 1024):g} MB unpacked")
         data = json.loads(raw.decode("utf-8"))
         messages = [
             ChatMessage(
@@ -123,7 +127,7 @@ def unpack_request(blob: bytes) -> ChatRequest:
             )
             for m in data["messages"]
         ]
-        return ChatRequest(
+        request = ChatRequest(
             messages=messages,
             sampling=Sampling(**data["sampling"]),
             tools=[ToolSpec(**tool) for tool in data.get("tools") or []],
@@ -134,6 +138,7 @@ def unpack_request(blob: bytes) -> ChatRequest:
         raise
     except (zlib.error, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ProvenanceError(f"it does not read ({type(exc).__name__}: {exc})") from exc
+    return request, len(raw)
 
 
 def reply_provenance(

@@ -71,7 +71,7 @@ def _replay_one(store: Store, services: ProviderServices, message: Any, cancel: 
         return outcome(SKIPPED, f"the reply did not complete ({message.status})")
     blob = store.request(message.id)
     if blob is None:
-        return outcome(SKIPPED, "its request was not kept (an archive short of room leaves the oldest out)")
+        return outcome(SKIPPED, "its request was not kept (an archive from before, or one short of room)")
     try:
         request = unpack_request(blob)
     except ProvenanceError as exc:
@@ -82,26 +82,63 @@ def _replay_one(store: Store, services: ProviderServices, message: Any, cancel: 
     if changed:
         return outcome(SKIPPED, changed)
     try:
-        provider = create_provider("local", config, services)
+        provider = create_provider("local", _checked_config(provenance, config), services)
     except Exception as exc:  # a model that no longer loads says why, in its own words
         return outcome(FAILED, f"the model does not load: {exc}")
     return _compare(message, lambda own: provider.stream(request, own), cancel)
 
 
+def _files(provenance: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
+    """(what, path, sha256, scale or strength) of each file behind the reply, as its provenance names them."""
+    files: list[tuple[str, Any, Any, Any]] = [
+        ("the model", provenance.get("model_path"), provenance.get("model_sha256"), None)
+    ]
+    for what, key, weight in (("LoRA adapter", "adapters", "scale"), ("control vector", "control_vectors", "strength")):
+        entries = provenance.get(key) or []
+        for entry in entries if isinstance(entries, list) else [{}]:
+            entry = entry if isinstance(entry, dict) else {}
+            files.append((what, entry.get("path"), entry.get("sha256"), entry.get(weight)))
+    return files
+
+
 def _changed_files(provenance: dict[str, Any]) -> str:
-    """Why the files behind the reply are not the ones it used ('' when they are)."""
-    files = [("the model", provenance.get("model_path"), provenance.get("model_sha256"))]
-    files += [("LoRA adapter", a.get("path"), a.get("sha256")) for a in provenance.get("adapters") or []]
-    files += [("control vector", v.get("path"), v.get("sha256")) for v in provenance.get("control_vectors") or []]
-    for what, path, digest in files:
-        if not path:
+    """Why the files behind the reply are not the ones it used ('' when they are). A provenance may come from an
+    imported archive: every file must be named with its digest, be a regular file here, and match it."""
+    for what, path, digest, weight in _files(provenance):
+        if not isinstance(path, str) or not path:
             return f"{what}'s file is not named in the provenance"
-        now = file_sha256(path)
+        if not isinstance(digest, str) or not digest:
+            return f"{what} file {path} has no sha256 in the provenance"
+        if what != "the model" and (not isinstance(weight, (int, float)) or isinstance(weight, bool)):
+            return f"{what} file {path} has no valid weight in the provenance"
+        now = file_sha256(path)  # None for a file that is gone, or not a regular file (a device, a pipe)
         if now is None:
             return f"{what} file {path} is gone"
-        if digest and now != digest:
-            return f"{what} file {path} changed since (sha256 {now[:12]}…, was {str(digest)[:12]}…)"
+        if now != digest:
+            return f"{what} file {path} changed since (sha256 {now[:12]}…, was {digest[:12]}…)"
     return ""
+
+
+def _checked_config(provenance: dict[str, Any], replay: dict[str, Any]) -> dict[str, Any]:
+    """The provider's configuration rebuilt from the files `_changed_files` checked, never taken whole from the
+    provenance's `replay` entry; its context size is checked as a copilot's is."""
+    from pathlib import Path
+
+    from app.core.providers.local import check_context_size
+
+    files = _files(provenance)
+    context = replay.get("context_size")
+    if not isinstance(context, int) or isinstance(context, bool) or context <= 0:
+        context = None
+    check_context_size(Path(files[0][1]), context)  # UsageError: the caller says the model does not load
+    return {
+        "provider": "local",
+        "path": files[0][1],
+        "adapters": [[path, float(weight)] for what, path, _, weight in files if what == "LoRA adapter"],
+        "control_vectors": [[path, float(weight)] for what, path, _, weight in files if what == "control vector"],
+        "context_size": context,
+        "prompt_lookup": replay.get("prompt_lookup") is not False,
+    }
 
 
 def _compare(message: Any, ask: Callable[[CancelToken], Iterator[Event]], cancel: CancelToken) -> ReplayResult:

@@ -18,13 +18,14 @@ from app.core.errors import UsageError
 from app.core.store.archive_checks import (
     FORMAT,
     MAX_REPLIES_BYTES,
+    MAX_REQUESTS_UNPACKED_BYTES,
     REPLY_KINDS,
     REPLY_TABLES,
     TABLES,
     VERSION,
     ArchiveError,
     read_archive,
-    reply_blob,
+    read_reply,
 )
 from app.core.store.records import new_id, now
 
@@ -74,9 +75,11 @@ def export_workspace(store: Store, workspace_id: str, target: Path) -> dict[str,
 
 
 def _replies(store: Store, messages: str, ids: list[str]) -> dict[str, dict[str, str]]:
-    """The replies' kept requests and confidence, base64, by message id: as many as fit replies.json's limit
-    (newest first; an older reply left out still shows, its report without the request)."""
+    """The replies' kept requests and confidence, base64, by message id: as many as fit replies.json's limits
+    (newest first; an older reply left out still shows, without them). A record that would not read back is left
+    out too: an import refuses an archive holding one."""
     room = MAX_REPLIES_BYTES - 1024
+    unpacked = [MAX_REQUESTS_UNPACKED_BYTES]
     replies: dict[str, dict[str, str]] = {kind: {} for kind in REPLY_KINDS}
     for kind, table in REPLY_TABLES.items():
         rows = store.conn.read(
@@ -86,9 +89,13 @@ def _replies(store: Store, messages: str, ids: list[str]) -> dict[str, dict[str,
         )
         for row in rows:
             text = base64.b64encode(row["data"]).decode("ascii")
-            room -= len(text) + len(row["message_id"]) + 8  # the JSON around it
-            if room < 0:
+            if len(text) + len(row["message_id"]) + 8 > room:  # with the JSON around it
                 break
+            try:
+                read_reply(kind, row["data"], unpacked)
+            except ValueError:
+                continue
+            room -= len(text) + len(row["message_id"]) + 8
             replies[kind][row["message_id"]] = text
     return replies
 
@@ -205,10 +212,10 @@ def import_workspace(store: Store, path: Path, name: str | None = None) -> Impor
                 [fresh(d.id), workspace_id, d.path, d.name, d.kind, d.sha256, d.size_bytes, d.chunk_count, d.added_at],
             )
         for kind, table in REPLY_TABLES.items():
-            for message_id, text in getattr(content.replies, kind).items():
+            for message_id in getattr(content.replies, kind):
                 db.execute(
                     f"INSERT INTO {table} (message_id, data) VALUES (?, ?)",
-                    [fresh(message_id), reply_blob(path, kind, message_id, text)],
+                    [fresh(message_id), content.replies.blob(kind, message_id)],
                 )
         for c in content.chunks:
             db.execute(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from app.core.crew.events import events_from_row, message_events
 from app.core.errors import UsageError
@@ -28,10 +28,13 @@ REPLY_KINDS = tuple(REPLY_TABLES)
 MAX_ARCHIVE_MEMBERS = 16
 MAX_MANIFEST_BYTES = 64 * 1024
 # workspace.json is read whole, then json.loads and pydantic each hold copies several times its size: this cap on
-# its inflated size (not the archive's) is what bounds an import's memory. A real export is far smaller.
+# its inflated size (not the archive's), with replies.json's below, is what bounds an import's memory. A real
+# export is far smaller.
 MAX_WORKSPACE_BYTES = 64 * 1024 * 1024
-# replies.json: the replies' kept requests and token confidence (packed blobs, base64), read the same way
+# replies.json: the replies' kept requests and token confidence (packed blobs, base64), read the same way; each
+# request unpacks on its own (to at most 16 MB), so all of them together are bounded too: the work an import does
 MAX_REPLIES_BYTES = 64 * 1024 * 1024
+MAX_REQUESTS_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_MEMBER_BYTES = {
     "manifest.json": MAX_MANIFEST_BYTES,
     "workspace.json": MAX_WORKSPACE_BYTES,
@@ -136,6 +139,11 @@ class _Replies(_Row):
 
     requests: dict[str, str] = {}
     confidence: dict[str, str] = {}
+    _blobs: dict[tuple[str, str], bytes] = PrivateAttr(default_factory=dict)  # (kind, message id) -> checked bytes
+
+    def blob(self, kind: str, message_id: str) -> bytes:
+        """A record's bytes as `read_archive` checked them (decoded once, not again in the import)."""
+        return self._blobs[(kind, message_id)]
 
 
 class _Content(_Row):
@@ -282,29 +290,45 @@ def _check_records(path: Path, content: _Content) -> None:
         # the views draw what `Store.timeline` rebuilds: a row that does not rebuild is refused now, not shown later
         _typed_or_refuse(path, f"events.{index}.data", events_from_row, row)
     messages = {m.id for m in content.messages}
+    room = [MAX_REQUESTS_UNPACKED_BYTES]
     for kind in REPLY_KINDS:
         blobs: dict[str, str] = getattr(content.replies, kind)
-        for message_id in blobs:
+        for message_id, text in blobs.items():
+            where = f"'replies.{kind}.{message_id[:40]}'"
             if message_id not in messages:
-                raise _refuse(path, f"'replies.{kind}.{message_id[:40]}' names a message the archive does not hold")
-            reply_blob(path, kind, message_id, blobs[message_id])
+                raise _refuse(path, f"{where} names a message the archive does not hold")
+            try:
+                blob = base64.b64decode(text, validate=True)
+            except ValueError:  # binascii.Error
+                raise _refuse(path, f"{where} is not base64") from None
+            try:
+                read_reply(kind, blob, room)
+            except ValueError as exc:  # ProvenanceError, ConfidenceError
+                raise _refuse(path, f"{where} is damaged: {exc}") from None
+            content.replies._blobs[(kind, message_id)] = blob
 
 
-def reply_blob(path: Path, kind: str, message_id: str, text: str) -> bytes:
-    """A kept request's or a confidence record's bytes, once they are known to read back as what they claim."""
-    from app.core.confidence import ConfidenceError, unpack
-    from app.core.provenance import ProvenanceError, unpack_request
+def read_reply(kind: str, blob: bytes, room: list[int]) -> None:
+    """Check that a kept request or a confidence record reads back (ValueError saying why not); a request's
+    unpacked size is taken from `room[0]`, the room left for all of them, and must fit in it."""
+    from app.core.confidence import unpack
+    from app.core.provenance import MAX_REQUEST_BYTES, ProvenanceError, read_request
 
-    where = f"'replies.{kind}.{message_id[:40]}'"
-    try:
-        blob = base64.b64decode(text, validate=True)
-    except ValueError:  # binascii.Error
-        raise _refuse(path, f"{where} is not base64") from None
-    try:
-        unpack_request(blob) if kind == "requests" else unpack(blob)
-    except (ProvenanceError, ConfidenceError) as exc:
-        raise _refuse(path, f"{where} is damaged: {exc}") from None
-    return blob
+    if kind != "requests":
+        unpack(blob)
+        return
+    if room[0] < MAX_REQUEST_BYTES:
+        try:
+            _, size = read_request(blob, room[0])
+        except ProvenanceError as exc:
+            if "unpacked" in str(exc):
+                raise ProvenanceError(
+                    f"the kept requests unpack to over {MAX_REQUESTS_UNPACKED_BYTES >> 20} MB together"
+                ) from None
+            raise
+    else:
+        _, size = read_request(blob)
+    room[0] -= size
 
 
 def _message_events(row: dict[str, Any]) -> object:

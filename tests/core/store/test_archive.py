@@ -6,6 +6,8 @@ import json
 import os
 import zipfile
 
+import pytest
+
 from tests.conftest import run_cli, write_settings
 from tests.core.knowledge import samples
 
@@ -316,3 +318,33 @@ def test_an_archive_short_of_room_keeps_the_newest_replies_records(ctx, tmp_path
     assert sorted(store.confidence(m.id) for m in copies) == sorted(tokens for tokens, _ in kept.values())
     requests = [store.request(m.id) for m in copies]
     assert requests.count(None) == 2 and sorted(filter(None, requests)) == sorted(kept[i][1] for i in newest)
+
+
+def test_a_kept_request_that_does_not_read_stays_home_and_requests_are_bounded_together(
+    ctx, tmp_path, monkeypatch
+) -> None:
+    """An export never writes a record an import would refuse; an import refuses kept requests that would
+    unpack to more than their shared limit (each may be small: the work is bounded, not only each record)."""
+    from app.core.provenance import pack_request
+    from app.core.providers.base import ChatMessage, ChatRequest, Sampling
+    from app.core.store import archive, archive_checks
+
+    store = ctx.store
+    thread = store.create_thread("Bonds")
+    requests = []
+    for number in range(3):
+        message_id = store.start_message(thread.id, "analyst")
+        request = pack_request(ChatRequest([ChatMessage("user", "q" * 20_000)], Sampling(seed=number)))
+        store.finish_message(message_id, "complete", {}, request=request)
+        requests.append(request)
+    damaged = store.start_message(thread.id, "analyst")
+    store.finish_message(damaged, "complete", {}, request=b"not zlib")
+    target = tmp_path / "bonds.roundtable"
+    assert archive.export_workspace(store, "default", target)["requests"] == 3  # the damaged one stayed home
+    assert damaged not in archive.read_archive(target).replies.requests
+
+    monkeypatch.setattr(archive_checks, "MAX_REQUESTS_UNPACKED_BYTES", 50_000)  # two of them fit, not three
+    before = store.workspaces()
+    with pytest.raises(archive_checks.ArchiveError, match="kept requests unpack to over .* MB together"):
+        archive.import_workspace(store, target, "Copy")
+    assert store.workspaces() == before
