@@ -14,6 +14,7 @@ from app.core.instance import send_command
 from app.core.paths import Paths
 
 TRAY_NOTICE_KEY = "tray_notice_shown"  # stored on disk: never change
+FREEZE_AFTER_MS = 3000  # start-up's objects are moved out of the cycle collector's way this long after the window
 
 
 def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
@@ -31,6 +32,7 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
             print("Roundtable is already running: its window is in front now.")
         return ExitCode.OK
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.ui.collector import MainThreadCollector
@@ -62,6 +64,9 @@ def run_app(argv: list[str] | None = None, *, command: str = "show") -> int:
             desktop.overlay.present()
         else:
             desktop.show_window()
+        # once the window is up, what start-up made is out of the collector's way: it lives as long as the app,
+        # and a full collection on the GUI thread then looks only at what came since
+        QTimer.singleShot(FREEZE_AFTER_MS, collector.freeze)
         return None
 
     if command == "overlay":  # the tray and the overlay: no window to show first

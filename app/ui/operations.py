@@ -103,8 +103,11 @@ class Operation(QObject):
     def _deliver(self, signal: Any, callback: Callable[..., None]) -> Operation:
         """Connect `callback` (queued: it runs on the GUI thread); an answer for a widget that was closed and
         deleted meanwhile (a panel closed while its query ran) has nowhere to go, and is dropped."""
+        if isinstance(getattr(callback, "__self__", None), QObject):
+            signal.connect(callback)  # a widget's own method: Qt drops the connection when the widget goes
+            return self
 
-        def deliver(*args: Any) -> None:
+        def deliver(*args: Any) -> None:  # a lambda or another signal's emit: Qt cannot tell whose it is
             try:
                 callback(*args)
             except RuntimeError as exc:

@@ -57,3 +57,17 @@ def test_with_the_collector_the_gui_thread_frees_the_cycle(qtbot) -> None:
     finally:
         collector.timer.stop()
     assert not gc.isenabled()  # stop() is the suite's, after the test
+
+
+def test_freezing_moves_what_survived_out_of_the_way_and_frees_the_rest(qtbot) -> None:
+    collector = MainThreadCollector(interval_ms=60_000)
+    try:
+        Cycle.freed_on.clear()
+        Cycle()  # garbage: freed by the freeze's collection, never frozen
+        kept = Cycle()  # alive: frozen with the rest
+        collector.freeze()
+        assert Cycle.freed_on == [threading.main_thread().name]
+        assert gc.get_freeze_count() > 0 and kept.me is kept
+    finally:
+        gc.unfreeze()  # the suite's other tests expect their garbage collected
+        collector.timer.stop()
