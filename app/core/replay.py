@@ -153,13 +153,11 @@ def _compare(message: Any, ask: Callable[[CancelToken], Iterator[Event]], cancel
         for event in ask(own):
             if isinstance(event, TextDelta):
                 parts.append(event.delta)
+                # what arrived before matched: only this piece is compared (its part within the original)
+                matches = original.startswith(event.delta[: max(len(original) - length, 0)], length)
                 length += len(event.delta)
-                replayed = "".join(parts)
-                if not original.startswith(replayed[: len(original)]) or (length >= len(original) and repeating):
-                    own.cancel()  # differs already, or the loop guard stopped the original here
-                    break
-                if length > len(original):
-                    own.cancel()
+                if not matches or (length >= len(original) and repeating) or length > len(original):
+                    own.cancel()  # differs already, the loop guard stopped the original here, or it runs on
                     break
             elif isinstance(event, Error):
                 problem = event
