@@ -31,6 +31,10 @@ class ProvenanceError(ValueError):
     """A stored request that does not read (damaged, edited, or from another version)."""
 
 
+class RequestTooLarge(ProvenanceError):
+    """A stored request that would unpack beyond the limit it is read with."""
+
+
 def text_sha256(text: str) -> str:
     import hashlib  # OpenSSL: not before a reply needs it (the window's start)
 
@@ -115,7 +119,7 @@ def read_request(blob: bytes, limit: int = MAX_REQUEST_BYTES) -> tuple[ChatReque
         unpacker = zlib.decompressobj()
         raw = unpacker.decompress(blob, limit + 1)
         if len(raw) > limit or unpacker.unconsumed_tail:
-            raise ProvenanceError(f"over {limit / (1024 * 1024):g} MB unpacked")
+            raise RequestTooLarge(f"over {limit / (1024 * 1024):g} MB unpacked")
         data = json.loads(raw.decode("utf-8"))
         messages = [
             ChatMessage(

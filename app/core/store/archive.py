@@ -89,13 +89,14 @@ def _replies(store: Store, messages: str, ids: list[str]) -> dict[str, dict[str,
         )
         for row in rows:
             text = base64.b64encode(row["data"]).decode("ascii")
-            if len(text) + len(row["message_id"]) + 8 > room:  # with the JSON around it
+            cost = len(text) + len(row["message_id"]) + 8  # with the JSON around it
+            if cost > room:
                 break
             try:
                 read_reply(kind, row["data"], unpacked)
             except ValueError:
                 continue
-            room -= len(text) + len(row["message_id"]) + 8
+            room -= cost
             replies[kind][row["message_id"]] = text
     return replies
 

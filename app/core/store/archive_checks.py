@@ -312,22 +312,19 @@ def read_reply(kind: str, blob: bytes, room: list[int]) -> None:
     """Check that a kept request or a confidence record reads back (ValueError saying why not); a request's
     unpacked size is taken from `room[0]`, the room left for all of them, and must fit in it."""
     from app.core.confidence import unpack
-    from app.core.provenance import MAX_REQUEST_BYTES, ProvenanceError, read_request
+    from app.core.provenance import MAX_REQUEST_BYTES, ProvenanceError, RequestTooLarge, read_request
 
     if kind != "requests":
         unpack(blob)
         return
-    if room[0] < MAX_REQUEST_BYTES:
-        try:
-            _, size = read_request(blob, room[0])
-        except ProvenanceError as exc:
-            if "unpacked" in str(exc):
-                raise ProvenanceError(
-                    f"the kept requests unpack to over {MAX_REQUESTS_UNPACKED_BYTES >> 20} MB together"
-                ) from None
-            raise
-    else:
-        _, size = read_request(blob)
+    try:
+        _, size = read_request(blob, room[0])
+    except RequestTooLarge:
+        if room[0] >= MAX_REQUEST_BYTES:
+            raise  # over a single request's own limit
+        raise ProvenanceError(
+            f"the kept requests unpack to over {MAX_REQUESTS_UNPACKED_BYTES >> 20} MB together"
+        ) from None
     room[0] -= size
 
 
