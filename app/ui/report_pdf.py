@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.core.report import Report, to_html
+from app.core.report import Report
+from app.core.report_render import to_html
 from app.ui.qt import QGuiApplication, QPageSize, QPdfWriter, QTextDocument
 
 

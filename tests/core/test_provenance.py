@@ -8,7 +8,8 @@ import pytest
 
 from app.core.provenance import MAX_REQUEST_BYTES, ProvenanceError, pack_request, request_sha256, unpack_request
 from app.core.providers.base import ChatMessage, ChatRequest, Citation, Sampling, ToolCall, ToolSpec
-from app.core.report import Report, Run, Step, to_html, to_markdown
+from app.core.report import Report, Run, Step
+from app.core.report_render import to_html, to_markdown
 
 
 def test_a_kept_request_reads_back_whole_with_the_same_digest() -> None:
